@@ -1,0 +1,147 @@
+"""The one table of per-architecture facts.
+
+Everything the generic code needs to know about 386, amd64 and arm lives here;
+relocation logic lives in ``toolchain.linker.arch_<name>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from toolchain.errors import DynError
+
+EM_386 = 3
+EM_ARM = 40
+EM_X86_64 = 62
+
+
+def _aout_magic(b: int, flags: int = 0) -> int:
+    """Plan 9 ``_MAGIC(f, b)``."""
+    return flags | ((4 * b + 0) * b + 7)
+
+
+HDR_MAGIC = 0x8000
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Facts about one target architecture."""
+
+    name: str  # our name: 386, amd64, arm
+    letter: str  # Plan 9 letter: 8, 6, 5
+    bits: int  # ELF class: 32 or 64
+    machine: int  # ELF e_machine
+    e_flags: int  # ELF e_flags written into executables
+    word: int  # pointer size in bytes
+    rela: bool  # dynamic relocations carry addends (.rela) or not (.rel)
+    cc_target: str  # zig cc -target for objects
+    cc_flags: tuple[str, ...]  # default compiler flags (dyncc adds them first)
+    interp: str  # dynamic loader path
+    sysroot: str | None  # where the target's libc lives for running here
+    base_addr: int  # where the first PT_LOAD goes
+    aout_magic: int  # Plan 9 a.out magic of the arch (dynld modules)
+    page: int = 0x1000
+    max_page: int = 0x10000  # alignment of segment file offsets vs addresses
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def endian(self) -> str:
+        return "<"
+
+    @property
+    def reloc(self):
+        """The arch's relocation module (``toolchain.linker.arch_<name>``)."""
+        return importlib.import_module(f"toolchain.linker.arch_{self.name}")
+
+    def runner(self) -> list[str]:
+        """The command prefix that runs a program of this arch on this machine."""
+        if self.name != "arm":
+            return []
+        qemu = shutil.which("qemu-arm") or "qemu-arm"
+        cmd = [qemu]
+        if self.sysroot and os.path.isdir(self.sysroot):
+            cmd += ["-L", self.sysroot]
+        return cmd
+
+
+_COMMON_CFLAGS = (
+    "-fno-pic",
+    "-fno-pie",
+    "-fno-stack-protector",
+    "-fno-unwind-tables",
+    "-fno-asynchronous-unwind-tables",
+    "-ffreestanding",
+)
+
+ARCHES: dict[str, Arch] = {
+    "386": Arch(
+        name="386",
+        letter="8",
+        bits=32,
+        machine=EM_386,
+        e_flags=0,
+        word=4,
+        rela=False,
+        cc_target="x86-linux-none",
+        cc_flags=_COMMON_CFLAGS + ("-mcpu=i686",),
+        interp="/lib/ld-linux.so.2",
+        sysroot=None,
+        base_addr=0x08048000,
+        aout_magic=_aout_magic(11),
+        aliases=("8", "i386", "x86"),
+    ),
+    "amd64": Arch(
+        name="amd64",
+        letter="6",
+        bits=64,
+        machine=EM_X86_64,
+        e_flags=0,
+        word=8,
+        rela=True,
+        cc_target="x86_64-linux-none",
+        cc_flags=_COMMON_CFLAGS + ("-mno-red-zone",),
+        interp="/lib64/ld-linux-x86-64.so.2",
+        sysroot=None,
+        base_addr=0x400000,
+        aout_magic=_aout_magic(26, HDR_MAGIC),
+        aliases=("6", "x86_64", "x86-64"),
+    ),
+    "arm": Arch(
+        name="arm",
+        letter="5",
+        bits=32,
+        machine=EM_ARM,
+        e_flags=0x05000400,  # EABI version 5, hard-float ABI
+        word=4,
+        rela=False,
+        cc_target="arm-linux-none",
+        cc_flags=_COMMON_CFLAGS + ("-marm", "-mcpu=cortex_a7+no_movt", "-mfloat-abi=hard"),
+        interp="/lib/ld-linux-armhf.so.3",
+        sysroot="/usr/arm-linux-gnueabihf",
+        base_addr=0x10000,
+        aout_magic=_aout_magic(20),
+        aliases=("5", "armhf", "arm32"),
+    ),
+}
+
+_BY_ALIAS = {alias: a for a in ARCHES.values() for alias in (a.name, *a.aliases)}
+
+
+def get_arch(name: str) -> Arch:
+    """Look an architecture up by name or Plan 9 letter; DynError if unknown."""
+    arch = _BY_ALIAS.get(name.lower()) if name else None
+    if arch is None:
+        known = ", ".join(sorted(ARCHES))
+        raise DynError(f"unknown arch: {name!r} (known: {known}; or 8, 6, 5)")
+    return arch
+
+
+def arch_for_machine(machine: int, bits: int) -> Arch | None:
+    """The arch whose ELF machine and class match, or None."""
+    for a in ARCHES.values():
+        if a.machine == machine and a.bits == bits:
+            return a
+    return None
