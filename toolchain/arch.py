@@ -68,8 +68,6 @@ class Arch:
 
 
 _COMMON_CFLAGS = (
-    "-fno-pic",
-    "-fno-pie",
     "-fno-stack-protector",
     "-fno-unwind-tables",
     "-fno-asynchronous-unwind-tables",
@@ -86,7 +84,7 @@ ARCHES: dict[str, Arch] = {
         word=4,
         rela=False,
         cc_target="x86-linux-none",
-        cc_flags=_COMMON_CFLAGS + ("-mcpu=i686",),
+        cc_flags=("-fno-pic", "-fno-pie", *_COMMON_CFLAGS, "-mcpu=i686"),
         interp="/lib/ld-linux.so.2",
         sysroot=None,
         base_addr=0x08048000,
@@ -102,7 +100,9 @@ ARCHES: dict[str, Arch] = {
         word=8,
         rela=True,
         cc_target="x86_64-linux-none",
-        cc_flags=_COMMON_CFLAGS + ("-mno-red-zone",),
+        # -fpie: data references go through RIP-relative addressing or the GOT, which
+        # the dynld module format can express at any load address.
+        cc_flags=("-fpie", *_COMMON_CFLAGS),
         interp="/lib64/ld-linux-x86-64.so.2",
         sysroot=None,
         base_addr=0x400000,
@@ -118,7 +118,8 @@ ARCHES: dict[str, Arch] = {
         word=4,
         rela=False,
         cc_target="arm-linux-none",
-        cc_flags=_COMMON_CFLAGS + ("-marm", "-mcpu=cortex_a7+no_movt", "-mfloat-abi=hard"),
+        # ARM state and no MOVW/MOVT: only ABS32 literal pools and B/BL, which dynld can express.
+        cc_flags=("-fno-pic", "-fno-pie", *_COMMON_CFLAGS, "-marm", "-mcpu=cortex_a7+no_movt", "-mfloat-abi=hard"),
         interp="/lib/ld-linux-armhf.so.3",
         sysroot="/usr/arm-linux-gnueabihf",
         base_addr=0x10000,

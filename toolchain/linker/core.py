@@ -1,0 +1,683 @@
+"""The generic linker core: load, resolve, collect garbage, lay out, relocate.
+
+One core serves every arch and every output: a static or dynamic ELF executable
+(``toolchain.linker.elfout``) and a dynld module (``toolchain.linker.dlmout``).
+Arch modules only describe relocation types and PLT code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from toolchain import elf
+from toolchain.arch import Arch
+from toolchain.errors import DynError, read_input
+from toolchain.linker.inputs import Archive, InputSection, ObjectFile, Symbol, comdat_groups, load_object
+from toolchain.linker.reloc import Howto, Kind, Overflow
+
+LINKER_SYMBOLS = ("__init_array_start", "__init_array_end", "__fini_array_start", "__fini_array_end",
+                  "__preinit_array_start", "__preinit_array_end", "__bss_start", "_edata", "_end", "end",
+                  "_etext", "etext", "edata", "__executable_start", "_GLOBAL_OFFSET_TABLE_", "_DYNAMIC")
+
+
+@dataclass
+class Options:
+    """What the command line asked for."""
+
+    arch: Arch
+    output: str
+    inputs: list[str]
+    entry: str | None = None
+    lib_dirs: list[str] = field(default_factory=list)
+    libs: list[str] = field(default_factory=list)
+    map_file: str | None = None
+    interp: str | None = None
+    hash_style: str = "both"
+    module: bool = False
+    manifest: str | None = None
+    keep_debug: bool = False
+
+
+class SyntheticSection(InputSection):
+    """A section the linker makes itself (GOT, PLT, dynamic tables, export table)."""
+
+    def __init__(self, name: str, type_: int, flags: int, align: int, entsize: int = 0):
+        self.file = None  # type: ignore[assignment]
+        self.index = 0
+        self.name = name
+        self.type = type_
+        self.flags = flags
+        self.align = align
+        self.size = 0
+        self.entsize = entsize
+        self.link = 0
+        self.info = 0
+        self.data = b""
+        self.relocs = []
+        self.rel_type = 0
+        self.live = True
+        self.live_reason = "made by the linker"
+        self.out = None
+        self.offset = 0
+        self.addr = 0
+        self.discarded = False
+
+    def __repr__(self) -> str:
+        return f"<linker>({self.name})"
+
+
+class OutputSection:
+    """Input sections of one kind, laid out together."""
+
+    def __init__(self, name: str, type_: int, flags: int):
+        self.name = name
+        self.type = type_
+        self.flags = flags
+        self.align = 1
+        self.inputs: list[InputSection] = []
+        self.addr = 0
+        self.offset = 0
+        self.size = 0
+        self.link = 0
+        self.info = 0
+        self.entsize = 0
+        self.index = 0
+
+    @property
+    def filesize(self) -> int:
+        return 0 if self.type == elf.SHT_NOBITS else self.size
+
+
+# Output sections in address order, grouped by segment permissions.
+SEGMENT_ORDER: list[tuple[int, tuple[str, ...]]] = [
+    (elf.PF_R, (".interp", ".hash", ".gnu.hash", ".dynsym", ".dynstr", ".gnu.version", ".gnu.version_r",
+                ".rela.dyn", ".rel.dyn", ".rela.plt", ".rel.plt", ".rodata")),
+    (elf.PF_R | elf.PF_X, (".plt", ".text", ".stubs")),
+    (elf.PF_R | elf.PF_W, (".preinit_array", ".init_array", ".fini_array", ".data", ".dynamic", ".got",
+                           ".got.plt", ".exporttab", ".bss")),
+]
+
+
+def output_section_name(sec: InputSection) -> str | None:
+    """Which output section an allocated input section belongs to (None: drop it)."""
+    n = sec.name
+    for prefix in (".text", ".rodata", ".data", ".bss", ".init_array", ".fini_array", ".preinit_array"):
+        if n == prefix or n.startswith(prefix + "."):
+            if prefix == ".data" and n.startswith(".data.rel.ro"):
+                return ".data"
+            return prefix
+    if n.startswith((".tdata", ".tbss")) or sec.flags & elf.SHF_TLS:
+        return "TLS"
+    if sec.type == elf.SHT_INIT_ARRAY:
+        return ".init_array"
+    if sec.type == elf.SHT_FINI_ARRAY:
+        return ".fini_array"
+    if sec.type == elf.SHT_PREINIT_ARRAY:
+        return ".preinit_array"
+    if sec.flags & elf.SHF_EXECINSTR:
+        return ".text"
+    if sec.flags & elf.SHF_WRITE:
+        return ".bss" if sec.type == elf.SHT_NOBITS else ".data"
+    return ".rodata"
+
+
+def _array_priority(sec: InputSection) -> int:
+    tail = sec.name.rsplit(".", 1)[-1]
+    return int(tail) if tail.isdigit() else 1 << 20
+
+
+class Linker:
+    """One link: call ``link()`` and get the output bytes."""
+
+    def __init__(self, opts: Options):
+        self.opts = opts
+        self.arch = opts.arch
+        self.rel = opts.arch.reloc
+        self.howtos: dict[int, Howto] = self.rel.HOWTOS
+        self.objects: list[ObjectFile] = []
+        self.globals: dict[str, Symbol] = {}
+        self.archives: list[Archive] = []
+        self.lazy: dict[str, tuple[Archive, int]] = {}
+        self.comdat_seen: dict[str, ObjectFile] = {}
+        self.errors: list[str] = []
+        self.got: list[Symbol] = []
+        self.plt: list[Symbol] = []
+        self.imports: list[Symbol] = []
+        self.outputs: list[OutputSection] = []
+        self.by_name: dict[str, OutputSection] = {}
+        self.synthetic: dict[str, SyntheticSection] = {}
+        self.segments: list[tuple[int, list[OutputSection]]] = []
+        self.image = bytearray()
+        self.base = 0
+        self.entry_sym: Symbol | None = None
+        self.got_base_needed = False
+        self.dynexports: list[Symbol] = []
+        self.runtime_relocs: list = []  # filled by the output strategy
+        self.discarded: list[InputSection] = []
+
+    # ---------------------------------------------------------------- loading
+    def load_inputs(self) -> None:
+        files: list[str] = list(self.opts.inputs)
+        for lib in self.opts.libs:
+            files.append(self._find_lib(lib))
+        if not files:
+            raise DynError("no input files")
+        for path in files:
+            data = read_input(path)
+            if data.startswith(b"!<arch>\n"):
+                ar = Archive(data, path)
+                self.archives.append(ar)
+                self._add_archive(ar)
+            else:
+                self._add_object(load_object(data, path, self.arch, len(self.objects)))
+
+    def _find_lib(self, name: str) -> str:
+        for d in self.opts.lib_dirs:
+            p = os.path.join(d, f"lib{name}.a")
+            if os.path.isfile(p):
+                return p
+        raise DynError(f"cannot find -l{name} (lib{name}.a) in -L directories")
+
+    def _add_archive(self, ar: Archive) -> None:
+        index = ar.index
+        if not index:
+            index = []
+            for off in sorted(ar.members):
+                mname, data = ar.member_data(off)
+                try:
+                    obj = load_object(data, mname, self.arch, 0)
+                except DynError:
+                    continue
+                index.extend((s.name, off) for s in obj.symbols[obj.first_global:] if s.defined or s.is_common)
+        for name, off in index:
+            g = self.globals.get(name)
+            if g is not None and not g.defined and not g.is_common and g.bind != elf.STB_WEAK and g.referenced_by:
+                self._load_member(ar, off)
+            elif name not in self.lazy:
+                self.lazy[name] = (ar, off)
+
+    def _load_member(self, ar: Archive, off: int) -> None:
+        if off in ar.loaded:
+            return
+        ar.loaded.add(off)
+        mname, data = ar.member_data(off)
+        self._add_object(load_object(data, mname, self.arch, len(self.objects)))
+
+    def _add_object(self, obj: ObjectFile) -> None:
+        self.objects.append(obj)
+        from toolchain.directives import read_object_directives
+
+        obj.directives = read_object_directives(obj.elf)
+        if obj.directives is not None and obj.directives.arch not in ("", self.arch.name):
+            raise DynError(f"directives are for {obj.directives.arch}, not {self.arch.name}", obj.name)
+        for sig, members in comdat_groups(obj):
+            if sig in self.comdat_seen:
+                for i in members:
+                    sec = obj.sections[i]
+                    if sec is not None:
+                        sec.discarded = True
+            else:
+                self.comdat_seen[sig] = obj
+        pending: list[str] = []
+        for i in range(obj.first_global, len(obj.symbols)):
+            sym = obj.symbols[i]
+            if sym.bind == elf.STB_LOCAL:
+                continue
+            if sym.section is not None and sym.section.discarded:
+                sym.section, sym.shndx = None, elf.SHN_UNDEF
+            obj.symbols[i] = self._merge_global(obj, sym, pending)
+        for name in pending:
+            lz = self.lazy.pop(name, None)
+            if lz is not None:
+                self._load_member(*lz)
+
+    def _merge_global(self, obj: ObjectFile, s: Symbol, pending: list[str]) -> Symbol:
+        g = self.globals.get(s.name)
+        if g is None:
+            g = Symbol(s.name, True)
+            g.bind = s.bind
+            self.globals[s.name] = g
+            if not s.defined and not s.is_common:
+                g.referenced_by = obj
+                if s.bind != elf.STB_WEAK:
+                    pending.append(s.name)
+                return g
+            self._take_definition(g, s)
+            return g
+        if s.defined:
+            if g.defined:
+                if g.weak and not s.weak:
+                    self._take_definition(g, s)
+                elif not s.weak and not g.weak:
+                    self.errors.append(f"{obj.name}: duplicate definition of {s.name} (first defined in "
+                                       f"{g.file.name if g.file else '?'})")
+            else:
+                ref = g.referenced_by
+                self._take_definition(g, s)
+                g.referenced_by = ref
+        elif s.is_common:
+            if g.is_common:
+                g.size = max(g.size, s.size)
+                g.common_align = max(g.common_align, s.common_align)
+            elif not g.defined:
+                ref = g.referenced_by
+                self._take_definition(g, s)
+                g.referenced_by = ref
+        else:
+            if g.referenced_by is None:
+                g.referenced_by = obj
+            if not g.defined and not g.is_common:
+                if s.bind != elf.STB_WEAK:
+                    g.bind = elf.STB_GLOBAL
+                    pending.append(s.name)
+        return g
+
+    @staticmethod
+    def _take_definition(g: Symbol, s: Symbol) -> None:
+        g.file, g.section, g.value, g.size = s.file, s.section, s.value, s.size
+        g.bind, g.type, g.shndx, g.visibility, g.common_align = s.bind, s.type, s.shndx, s.visibility, s.common_align
+
+    # ------------------------------------------------------------ directives
+    def apply_directives(self) -> None:
+        imported: dict[str, tuple[str, str, str]] = {}
+        for obj in self.objects:
+            d = obj.directives
+            if d is None:
+                continue
+            for imp in d.imports:
+                prev = imported.get(imp.local)
+                if prev is not None and prev[:2] != (imp.remote, imp.path):
+                    self.errors.append(f"{obj.name}: {imp.local} imported as {imp.remote} from {imp.path}, "
+                                       f"but as {prev[0]} from {prev[1]} in {prev[2]}")
+                    continue
+                imported[imp.local] = (imp.remote, imp.path, obj.name)
+                sym = self._global(imp.local)
+                sym.dynimport = imp
+            for exp in d.exports:
+                sym = self._global(exp.local)
+                if sym.dynexport is not None and sym.dynexport != exp.remote:
+                    self.errors.append(f"{obj.name}: {exp.local} exported as both {sym.dynexport} and {exp.remote}")
+                if sym.dynexport is None:
+                    sym.dynexport = exp.remote
+                    sym.referenced_by = sym.referenced_by or obj
+                    self.dynexports.append(sym)
+        for name, (_remote, _path, fname) in imported.items():
+            sym = self.globals[name]
+            if sym.dynexport is not None:
+                self.errors.append(f"{fname}: symbol is both dynimport and dynexport {name}")
+        for sym in self.dynexports:
+            if not sym.defined and not sym.is_common:
+                self.errors.append(f"{sym.referenced_by.name if sym.referenced_by else '?'}: "
+                                   f"dynexport of undefined symbol {sym.name}")
+        self._flush_errors()
+
+    def _global(self, name: str) -> Symbol:
+        g = self.globals.get(name)
+        if g is None:
+            g = self.globals[name] = Symbol(name, True)
+        return g
+
+    def _flush_errors(self) -> None:
+        if self.errors:
+            first = self.errors[0]
+            more = len(self.errors) - 1
+            raise DynError(first + (f" (and {more} more error{'s' if more > 1 else ''})" if more else ""))
+
+    # ------------------------------------------------------------------- gc
+    def is_import(self, sym: Symbol) -> bool:
+        """Is this symbol bound at load time (a dynimport, or a module's import)?"""
+        return sym.import_index >= 0 or sym.dynimport is not None and not sym.defined
+
+    def gc(self, roots: list[tuple[Symbol, str]]) -> None:
+        """Mark every section reachable from the roots; report undefined references."""
+        work: list[InputSection] = []
+
+        def mark(sec: InputSection | None, why: str) -> None:
+            if sec is not None and not sec.live and not sec.discarded:
+                sec.live = True
+                sec.live_reason = why
+                work.append(sec)
+
+        for sym, why in roots:
+            mark(sym.section, why)
+        for obj in self.objects:
+            for sec in obj.sections:
+                if sec is None or sec.discarded or not sec.flags & elf.SHF_ALLOC:
+                    continue
+                if sec.type in (elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY) or \
+                        output_section_name(sec) in (".init_array", ".fini_array", ".preinit_array"):
+                    mark(sec, "an init/fini array is always kept")
+                elif sec.flags & 0x200000:  # SHF_GNU_RETAIN
+                    mark(sec, "SHF_GNU_RETAIN")
+        undefined: dict[str, ObjectFile] = {}
+        while work:
+            sec = work.pop()
+            syms = sec.file.symbols
+            for _off, rtype, symi, _add in sec.relocs:
+                if symi >= len(syms):
+                    raise DynError(f"relocation in {sec.name} refers to symbol {symi}, "
+                                   f"which does not exist", sec.file.name)
+                if symi == 0:
+                    continue
+                sym = syms[symi]
+                if sym.section is not None:
+                    if not sym.section.live:
+                        mark(sym.section, f"{sec.file.name}({sec.name}) references "
+                                          f"{sym.name or sym.section.name}")
+                elif sym.is_global and not sym.defined and not sym.is_common and not sym.weak \
+                        and sym.dynimport is None and sym.name not in undefined:
+                    undefined[sym.name] = sec.file
+                elif sym.is_common and sym.out_index == -1:
+                    sym.out_index = -2  # live common
+        self.undefined = undefined
+
+    # --------------------------------------------------------------- layout
+    def collect_sections(self) -> None:
+        """Put every live allocated input section into its output section."""
+        commons = [g for g in self.globals.values() if g.is_common]
+        if commons:
+            csec = self.synthetic_section("COMMON", elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE, 1)
+            off = 0
+            for g in sorted(commons, key=lambda s: s.name):
+                align = max(g.common_align, 1)
+                off = (off + align - 1) // align * align
+                csec.align = max(csec.align, align)
+                g.section, g.value, g.shndx = csec, off, 1
+                off += g.size
+            csec.size = off
+        for obj in self.objects:
+            for sec in obj.sections:
+                if sec is None or not sec.flags & elf.SHF_ALLOC:
+                    continue
+                if not sec.live or sec.discarded:
+                    self.discarded.append(sec)
+                    continue
+                name = output_section_name(sec)
+                if name == "TLS":
+                    raise DynError(f"thread-local storage ({sec.name}) is not supported", obj.name)
+                self._output(name, sec).inputs.append(sec)
+        for sec in self.synthetic.values():
+            if sec.name == "COMMON":
+                self._output(".bss", sec).inputs.append(sec)
+        for out in self.outputs:
+            if out.name in (".init_array", ".fini_array", ".preinit_array"):
+                out.inputs.sort(key=_array_priority)
+
+    def synthetic_section(self, name: str, type_: int, flags: int, align: int, entsize: int = 0,
+                          output: str | None = None) -> SyntheticSection:
+        sec = SyntheticSection(name, type_, flags, align, entsize)
+        self.synthetic[name] = sec
+        if name != "COMMON":
+            self._output(output or name, sec).inputs.append(sec)
+        return sec
+
+    def _output(self, name: str, sec: InputSection) -> OutputSection:
+        out = self.by_name.get(name)
+        if out is None:
+            type_ = sec.type if sec.type != elf.SHT_NOTE else elf.SHT_PROGBITS
+            flags = sec.flags & (elf.SHF_ALLOC | elf.SHF_WRITE | elf.SHF_EXECINSTR)
+            if name in (".text", ".plt", ".stubs"):
+                type_, flags = elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR
+            elif name == ".rodata":
+                type_, flags = elf.SHT_PROGBITS, elf.SHF_ALLOC
+            elif name == ".data":
+                type_, flags = elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE
+            elif name == ".bss":
+                type_, flags = elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE
+            out = OutputSection(name, type_, flags)
+            self.by_name[name] = out
+            self.outputs.append(out)
+        if sec.type != elf.SHT_NOBITS and out.type == elf.SHT_NOBITS:
+            # initialised data in a .bss-named section: the output carries bytes
+            out.type = elf.SHT_PROGBITS
+        return out
+
+    def layout(self, base: int, header_size: int, page: int, text_page_align_end: bool = False,
+               pack_segments: bool = False) -> None:
+        """Assign addresses: segments in SEGMENT_ORDER, each starting on a new page.
+
+        With ``pack_segments`` (dynld modules) data follows text directly and bss
+        follows data; with ``text_page_align_end`` text is padded to a page multiple.
+        """
+        order = {n: (i, j) for i, (_f, names) in enumerate(SEGMENT_ORDER) for j, n in enumerate(names)}
+        unknown = [o.name for o in self.outputs if o.name not in order]
+        if unknown:
+            raise DynError(f"internal: no place for output sections {unknown}")
+        self.outputs.sort(key=lambda o: order[o.name])
+        self.outputs = [o for o in self.outputs if o.inputs]
+        addr = base + header_size
+        self.segments = []
+        for segno, (flags, _names) in enumerate(SEGMENT_ORDER):
+            outs = [o for o in self.outputs if order[o.name][0] == segno]
+            if not outs:
+                continue
+            if self.segments and not pack_segments:
+                addr = (addr + page - 1) // page * page
+            for out in outs:
+                off = 0
+                for sec in out.inputs:
+                    off = (off + sec.align - 1) // sec.align * sec.align
+                    sec.offset = off
+                    off += sec.size
+                    out.align = max(out.align, sec.align)
+                addr = (addr + out.align - 1) // out.align * out.align
+                out.addr = addr
+                out.size = off
+                for sec in out.inputs:
+                    sec.addr = addr + sec.offset
+                    sec.out = out
+                addr += off
+            if text_page_align_end and flags & elf.PF_X:
+                addr = (addr + page - 1) // page * page
+            self.segments.append((flags, outs))
+        self.end_addr = addr
+
+    def define_linker_symbols(self) -> None:
+        """Give values to ``__bss_start``, ``_end``, ``__init_array_start`` ... when referenced."""
+        def bounds(name: str) -> tuple[int, int]:
+            o = self.by_name.get(name)
+            if o is None or not o.inputs:
+                return self.data_end(), self.data_end()
+            return o.addr, o.addr + o.size
+
+        bss = self.by_name.get(".bss")
+        text = self.by_name.get(".text")
+        values = {
+            "__executable_start": self.base,
+            "_etext": text.addr + text.size if text else self.base,
+            "__bss_start": bss.addr if bss and bss.inputs else self.data_end(),
+            "_end": self.end_addr,
+        }
+        values["etext"] = values["_etext"]
+        values["end"] = values["_end"]
+        values["_edata"] = values["edata"] = values["__bss_start"]
+        for arr in ("init_array", "fini_array", "preinit_array"):
+            lo, hi = bounds("." + arr)
+            values[f"__{arr}_start"], values[f"__{arr}_end"] = lo, hi
+        got = self.synthetic.get(".got")
+        if got is not None:
+            values["_GLOBAL_OFFSET_TABLE_"] = got.addr
+        dyn = self.synthetic.get(".dynamic")
+        if dyn is not None:
+            values["_DYNAMIC"] = dyn.addr
+        for name, v in values.items():
+            g = self.globals.get(name)
+            if g is not None and not g.defined:
+                g.shndx, g.value, g.section, g.bind = elf.SHN_ABS, v, None, elf.STB_GLOBAL
+                g.type = elf.STT_NOTYPE
+
+    def data_end(self) -> int:
+        ends = [o.addr + o.size for o in self.outputs if o.type != elf.SHT_NOBITS]
+        return max(ends) if ends else self.base
+
+    # ----------------------------------------------------------- relocation
+    def sym_addr(self, sym: Symbol) -> int:
+        if sym.section is not None:
+            return sym.section.addr + sym.value
+        if sym.shndx == elf.SHN_ABS:
+            return sym.value
+        return 0
+
+    def got_addr(self, sym: Symbol) -> int:
+        return self.synthetic[".got"].addr + sym.got_index * self.arch.word
+
+    def scan_relocations(self, on_import) -> None:
+        """Find GOT needs and import references before layout; ``on_import(sec, rel, sym, howto)``."""
+        for sec in self.live_sections():
+            syms = sec.file.symbols
+            for r in sec.relocs:
+                howto = self.howtos.get(r[1])
+                if howto is None:
+                    raise DynError(f"unsupported relocation type {r[1]} in section {sec.name} at offset "
+                                   f"{r[0]:#x}", sec.file.name)
+                if howto.kind is Kind.NONE:
+                    continue
+                sym = syms[r[2]]
+                if sym.is_global and not sym.defined and (sym.dynimport is not None or sym.import_index >= 0):
+                    on_import(sec, r, sym, howto)
+                    continue
+                if howto.kind in (Kind.GOT_PC, Kind.GOT_386):
+                    self.need_got(sym)
+                if howto.kind in (Kind.GOT_BASE_PC, Kind.GOT_OFF, Kind.GOT_386, Kind.GOT_PC):
+                    self.got_base_needed = True
+
+    def need_got(self, sym: Symbol) -> None:
+        if sym.got_index < 0:
+            sym.got_index = len(self.got)
+            self.got.append(sym)
+
+    def live_sections(self):
+        for obj in self.objects:
+            for sec in obj.sections:
+                if sec is not None and sec.live and not sec.discarded and sec.flags & elf.SHF_ALLOC:
+                    yield sec
+
+    def copy_contents(self) -> None:
+        """Copy every input section's bytes into the image (at address - base)."""
+        size = self.data_end() - self.base
+        self.image = bytearray(size)
+        for out in self.outputs:
+            if out.type == elf.SHT_NOBITS:
+                continue
+            for sec in out.inputs:
+                if sec.type == elf.SHT_NOBITS or not sec.size:
+                    continue
+                start = sec.addr - self.base
+                self.image[start:start + sec.size] = sec.data
+
+    def apply_relocations(self, import_value) -> None:
+        """Apply every relocation; ``import_value(sec, rel, sym, howto, P, A)`` handles imports.
+
+        It returns the value to write, or None when the output strategy has written it.
+        """
+        img, base = self.image, self.base
+        got_base = self.synthetic[".got"].addr if ".got" in self.synthetic else 0
+        is_rel = True
+        for sec in self.live_sections():
+            if not sec.relocs or sec.type == elf.SHT_NOBITS:
+                continue
+            syms = sec.file.symbols
+            is_rel = sec.rel_type == elf.SHT_REL
+            for off, rtype, symi, addend in sec.relocs:
+                howto = self.howtos[rtype]
+                kind = howto.kind
+                if kind is Kind.NONE:
+                    continue
+                fld = howto.field
+                if off + fld.size > sec.size:
+                    raise DynError(f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}",
+                                   sec.file.name)
+                pos = sec.addr - base + off
+                A = fld.read_addend(img, pos) if is_rel else addend
+                P = sec.addr + off
+                sym = syms[symi]
+                try:
+                    if sym.is_global and not sym.defined and (sym.dynimport is not None or sym.import_index >= 0):
+                        v = import_value(sec, (off, rtype, symi, addend), sym, howto, P, A)
+                        if v is None:
+                            continue
+                    else:
+                        S = self.sym_addr(sym)
+                        if kind is Kind.ABS:
+                            v = S + A
+                            self.on_absolute(sec, P, sym, howto, S, A)
+                        elif kind is Kind.PC or kind is Kind.CALL:
+                            v = S + A - P
+                        elif kind is Kind.GOT_PC:
+                            v = self.got_addr(sym) + A - P
+                        elif kind is Kind.GOT_BASE_PC:
+                            v = got_base + A - P
+                        elif kind is Kind.GOT_OFF:
+                            v = S + A - got_base
+                        else:  # GOT_386
+                            v = self.got_addr(sym) + A
+                            if self.rel.got_has_base_register(img, pos):
+                                v -= got_base
+                    if hasattr(fld, "shift"):
+                        fld.write(img, pos, v)
+                    else:
+                        fld.write(img, pos, v, thumb_target=bool(self.sym_addr(sym) & 1) and
+                                  sym.type == elf.STT_FUNC)
+                except Overflow as e:
+                    raise DynError(f"relocation {howto.name} against {sym.name or sec.name} in section "
+                                   f"{sec.name} at offset {off:#x} overflows: {e.msg}", sec.file.name) from None
+
+    def on_absolute(self, sec: InputSection, P: int, sym: Symbol, howto: Howto, S: int, A: int) -> None:
+        """Hook for absolute relocations of defined symbols (dynld modules record them)."""
+
+    def fill_got(self) -> None:
+        got = self.synthetic.get(".got")
+        if got is None:
+            return
+        w = self.arch.word
+        start = got.addr - self.base
+        for sym in self.got:
+            if self.is_import(sym):
+                continue
+            v = self.sym_addr(sym)
+            self.image[start + sym.got_index * w:start + (sym.got_index + 1) * w] = v.to_bytes(w, "little")
+
+    # -------------------------------------------------------------- driver
+    def resolve_all(self, module: bool = False) -> None:
+        self.load_inputs()
+        self._flush_errors()
+        self.apply_directives()
+
+    def roots(self) -> list[tuple[Symbol, str]]:
+        out = []
+        entry = self.opts.entry or "_start"
+        if not self.opts.module:
+            sym = self.globals.get(entry)
+            if sym is None or not sym.defined:
+                raise DynError(f"entry symbol {entry} is not defined")
+            self.entry_sym = sym
+            out.append((sym, f"entry point {entry}"))
+        for sym in self.dynexports:
+            out.append((sym, f"dynexport {sym.name}"))
+        return out
+
+    def report_undefined(self) -> None:
+        for name, obj in sorted(self.undefined.items(), key=lambda kv: (kv[1].order, kv[0])):
+            self.errors.append(f"{obj.name}: undefined symbol: {name}")
+        self._flush_errors()
+
+    def write_map(self) -> str:
+        """A text map: output sections, the input sections in each and why each was kept."""
+        lines = ["# dynlink map", "", "Output sections:"]
+        for out in self.outputs:
+            lines.append(f"{out.name:<16} {out.addr:#010x} {out.size:#8x} align {out.align}")
+            for sec in out.inputs:
+                lines.append(f"    {sec.addr:#010x} {sec.size:#8x} {sec!r}  <- {sec.live_reason}")
+        lines += ["", "Discarded sections:"]
+        for sec in self.discarded:
+            why = "duplicate COMDAT group" if sec.discarded else "unreferenced"
+            lines.append(f"    {sec!r} {sec.size:#x} ({why})")
+        lines += ["", "Symbols:"]
+        for name in sorted(self.globals):
+            g = self.globals[name]
+            if g.defined:
+                lines.append(f"    {self.sym_addr(g):#010x} {name}  ({g.file.name if g.file else 'linker'})")
+            elif g.dynimport is not None:
+                lines.append(f"    {'import':>10} {name}  ({g.dynimport.remote} from {g.dynimport.path})")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,395 @@
+"""The dynamic section of an executable: the seed's ``doelf``, for every arch at once.
+
+``.interp``, ``.dynsym``/``.dynstr``, SysV ``.hash`` and ``.gnu.hash``, symbol versions,
+import relocations (GLOB_DAT, JUMP_SLOT through a lazy PLT, or symbolic words),
+and ``.dynamic`` with ``DT_NEEDED`` once per library in first-seen order.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from toolchain import elf
+from toolchain.errors import DynError
+from toolchain.linker.inputs import Symbol
+
+DT_NULL, DT_NEEDED, DT_PLTRELSZ, DT_PLTGOT, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 2, 3, 4, 5, 6
+DT_RELA, DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT = 7, 8, 9, 10, 11
+DT_REL, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_DEBUG, DT_JMPREL = 17, 18, 19, 20, 21, 23
+DT_GNU_HASH, DT_VERSYM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
+
+# Bucket counts GNU ld also uses: primes, each about twice the one before.
+_BUCKETS = (1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101,
+            262147)
+
+
+def bucket_count(nsyms: int) -> int:
+    """Largest bucket count from the list that keeps chains at about two symbols or fewer."""
+    best = 1
+    for b in _BUCKETS:
+        if b * 2 > nsyms and b > 1:
+            break
+        best = b
+    return best
+
+
+class DynamicInfo:
+    """Collects imports and exports during the link, then writes the dynamic tables."""
+
+    def __init__(self, linker):
+        self.l = linker
+        self.arch = linker.arch
+        self.word = linker.arch.word
+        self.rela = linker.arch.rela
+        self.plt: list[Symbol] = []
+        self.imports: list[Symbol] = []  # symbols with an undefined .dynsym entry
+        self.slots: list[Symbol] = []  # seed-style pointer slots the loader fills
+        self.n_symbolic = 0
+        self.symbolic: list[tuple[int, Symbol, int]] = []
+        self.exports = list(linker.dynexports)
+        self.interp = ""
+        self.hash_style = linker.opts.hash_style
+
+    # ------------------------------------------------------------- scanning
+    def need_plt(self, sym: Symbol) -> None:
+        self._need_dynsym(sym)
+        if sym.plt_index < 0:
+            sym.plt_index = len(self.plt)
+            self.plt.append(sym)
+
+    def need_symbol(self, sym: Symbol) -> None:
+        self._need_dynsym(sym)
+        self.n_symbolic += 1
+
+    def _need_dynsym(self, sym: Symbol) -> None:
+        if sym.dyn_index < 0:
+            sym.dyn_index = -2
+            self.imports.append(sym)
+
+    def add_slot_imports(self) -> None:
+        for name in sorted(self.l.globals):
+            g = self.l.globals[name]
+            if g.dynimport is not None and g.defined and g.section is not None and g.section.live:
+                self.slots.append(g)
+
+    # ------------------------------------------------------------- sections
+    def create_sections(self) -> None:
+        l, w = self.l, self.word
+        for g in self.l.got:
+            if l.is_import(g):
+                self._need_dynsym(g)
+        remote_syms = self.imports + self.slots
+        if remote_syms:
+            self.interp = l.opts.interp or self.arch.interp
+        # library order: first-seen in the objects' directives
+        libs: list[str] = []
+        for obj in l.objects:
+            if obj.directives is not None:
+                for imp in obj.directives.imports:
+                    used = l.globals.get(imp.local)
+                    if used is not None and (used in self.imports or used in self.slots) and imp.path not in libs:
+                        libs.append(imp.path)
+        self.libs = libs
+        # dynsym entries: null, imports (by remote name), then exports sorted for .gnu.hash
+        self.entries: list[tuple[str, str, str, Symbol | None]] = []  # (name, version, lib, defined symbol)
+        index: dict[tuple[str, str, str], int] = {}
+        for sym in remote_syms:
+            imp = sym.dynimport
+            name, _, version = imp.remote.partition("#")
+            key = (name, version, imp.path)
+            if key not in index:
+                index[key] = len(self.entries) + 1
+                self.entries.append((name, version, imp.path, None))
+            sym.dyn_index = index[key]
+        self.canonical_plt = {s.dyn_index: s for s in self.imports if s.address_taken and s.plt_index >= 0}
+        self.symoffset = len(self.entries) + 1
+        export_names = [(s.dynexport, s) for s in self.exports]
+        seen: set[str] = set()
+        for name, s in export_names:
+            if name in seen:
+                raise DynError(f"two symbols dynexported as {name}")
+            seen.add(name)
+        self.nbucket = bucket_count(len(self.entries) + len(export_names) + 1)
+        self.gnu_nbucket = bucket_count(max(len(export_names), 1))
+        export_names.sort(key=lambda e: (elf.gnu_hash(e[0].encode()) % self.gnu_nbucket, e[0]))
+        for name, s in export_names:
+            s.dyn_index = len(self.entries) + 1
+            self.entries.append((name, "", "", s))
+        # strings
+        self.dynstr = bytearray(b"\0")
+        self.stroff: dict[str, int] = {}
+        for lib in libs:
+            self._str(lib)
+        for name, version, lib, _ in self.entries:
+            self._str(name)
+            if version:
+                self._str(version)
+                self._str(lib)
+        # versions needed: lib -> [version], versym index per (lib, version)
+        self.verneed: dict[str, list[str]] = {}
+        self.version_index: dict[tuple[str, str], int] = {}
+        for _name, version, lib, _ in self.entries:
+            if version and (lib, version) not in self.version_index:
+                self.version_index[(lib, version)] = len(self.version_index) + 2
+                self.verneed.setdefault(lib, []).append(version)
+        n = len(self.entries) + 1
+        symsize = 24 if w == 8 else 16
+        relsize = (24 if w == 8 else 12) if self.rela else (16 if w == 8 else 8)
+        relname = ".rela" if self.rela else ".rel"
+        A, AW = elf.SHF_ALLOC, elf.SHF_ALLOC | elf.SHF_WRITE
+        mk = l.synthetic_section
+        if self.interp:
+            s = mk(".interp", elf.SHT_PROGBITS, A, 1)
+            s.size = len(self.interp) + 1
+        if self.hash_style in ("sysv", "both"):
+            s = mk(".hash", elf.SHT_HASH, A, 4, 4)
+            s.size = 4 * (2 + self.nbucket + n)
+        if self.hash_style in ("gnu", "both"):
+            nhashed = n - self.symoffset
+            self.maskwords = _pow2(max(1, (nhashed * 2 + w * 8 - 1) // (w * 8)))
+            s = mk(".gnu.hash", elf.SHT_GNU_HASH, A, w)
+            s.size = 16 + self.maskwords * w + 4 * self.gnu_nbucket + 4 * nhashed
+        s = mk(".dynsym", elf.SHT_DYNSYM, A, w, symsize)
+        s.size = n * symsize
+        s = mk(".dynstr", elf.SHT_STRTAB, A, 1)
+        s.size = len(self.dynstr)
+        if self.verneed:
+            s = mk(".gnu.version", elf.SHT_GNU_VERSYM, A, 2, 2)
+            s.size = 2 * n
+            s = mk(".gnu.version_r", elf.SHT_GNU_VERNEED, A, w)
+            s.size = 16 * (len(self.verneed) + sum(len(v) for v in self.verneed.values()))
+        got_imports = [g for g in l.got if l.is_import(g)]
+        self.n_dynrel = len(got_imports) + self.n_symbolic + len(self.slots)
+        if self.n_dynrel:
+            s = mk(relname + ".dyn", elf.SHT_RELA if self.rela else elf.SHT_REL, A, w, relsize)
+            s.size = self.n_dynrel * relsize
+        if self.plt:
+            s = mk(relname + ".plt", elf.SHT_RELA if self.rela else elf.SHT_REL, A | elf.SHF_INFO_LINK, w, relsize)
+            s.size = len(self.plt) * relsize
+            r = self.arch.reloc
+            s = mk(".plt", elf.SHT_PROGBITS, A | elf.SHF_EXECINSTR, 16, r.PLT_ENTRY_SIZE)
+            s.size = r.PLT_HEADER_SIZE + len(self.plt) * r.PLT_ENTRY_SIZE
+            s = mk(".got.plt", elf.SHT_PROGBITS, AW, w, w)
+            s.size = (3 + len(self.plt)) * w
+        self.dyn_entries = self._dynamic_tags()
+        s = mk(".dynamic", elf.SHT_DYNAMIC, AW, w, 2 * w)
+        s.size = len(self.dyn_entries) * 2 * w
+        self.relsize = relsize
+
+    def _str(self, s: str) -> int:
+        off = self.stroff.get(s)
+        if off is None:
+            off = self.stroff[s] = len(self.dynstr)
+            self.dynstr.extend(s.encode("utf-8", "surrogateescape") + b"\0")
+        return off
+
+    def _dynamic_tags(self) -> list[list]:
+        """(tag, value or section name to resolve) of each .dynamic entry."""
+        tags: list[list] = [[DT_NEEDED, self._str(lib)] for lib in self.libs]
+        if self.hash_style in ("sysv", "both"):
+            tags.append([DT_HASH, ".hash"])
+        if self.hash_style in ("gnu", "both"):
+            tags.append([DT_GNU_HASH, ".gnu.hash"])
+        tags += [[DT_STRTAB, ".dynstr"], [DT_SYMTAB, ".dynsym"], [DT_STRSZ, len(self.dynstr)],
+                 [DT_SYMENT, 24 if self.word == 8 else 16]]
+        relname = ".rela" if self.rela else ".rel"
+        relsize = (24 if self.word == 8 else 12) if self.rela else (16 if self.word == 8 else 8)
+        if self.n_dynrel:
+            if self.rela:
+                tags += [[DT_RELA, ".rela.dyn"], [DT_RELASZ, self.n_dynrel * relsize], [DT_RELAENT, relsize]]
+            else:
+                tags += [[DT_REL, ".rel.dyn"], [DT_RELSZ, self.n_dynrel * relsize], [DT_RELENT, relsize]]
+        if self.plt:
+            tags += [[DT_PLTGOT, ".got.plt"], [DT_PLTRELSZ, len(self.plt) * relsize],
+                     [DT_PLTREL, DT_RELA if self.rela else DT_REL], [DT_JMPREL, relname + ".plt"]]
+        if self.verneed:
+            tags += [[DT_VERSYM, ".gnu.version"], [DT_VERNEED, ".gnu.version_r"], [DT_VERNEEDNUM, len(self.verneed)]]
+        tags += [[DT_DEBUG, 0], [DT_NULL, 0]]
+        return tags
+
+    def section_link(self, o) -> tuple[int, int]:
+        """sh_link and sh_info of a dynamic output section."""
+        by = self.l.by_name
+
+        def idx(name: str) -> int:
+            return by[name].index if name in by else 0
+
+        n = o.name
+        if n == ".dynsym":
+            return idx(".dynstr"), 1
+        if n in (".hash", ".gnu.hash", ".gnu.version", ".rel.dyn", ".rela.dyn"):
+            return idx(".dynsym"), 0
+        if n in (".rel.plt", ".rela.plt"):
+            return idx(".dynsym"), idx(".got.plt")
+        if n == ".dynamic":
+            return idx(".dynstr"), 0
+        if n == ".gnu.version_r":
+            return idx(".dynstr"), len(self.verneed)
+        return 0, 0
+
+    # ------------------------------------------------------------- contents
+    def plt_addr(self, sym: Symbol) -> int:
+        r = self.arch.reloc
+        return self.l.synthetic[".plt"].addr + r.PLT_HEADER_SIZE + sym.plt_index * r.PLT_ENTRY_SIZE
+
+    def add_symbolic_reloc(self, place: int, sym: Symbol, addend: int) -> None:
+        self.symbolic.append((place, sym, addend))
+
+    def _put(self, name: str, data: bytes) -> None:
+        sec = self.l.synthetic[name]
+        if len(data) != sec.size:
+            raise DynError(f"internal: {name} is {len(data)} bytes, expected {sec.size}")
+        start = sec.addr - self.l.base
+        self.l.image[start:start + len(data)] = data
+
+    def fill(self) -> None:
+        l, w = self.l, self.word
+        syn = l.synthetic
+        if self.interp:
+            self._put(".interp", self.interp.encode() + b"\0")
+        self._put(".dynstr", bytes(self.dynstr))
+        self._put(".dynsym", self._dynsym())
+        names = [b""] + [e[0].encode("utf-8", "surrogateescape") for e in self.entries]
+        if ".hash" in syn:
+            self._put(".hash", sysv_hash_table(names, self.nbucket))
+        if ".gnu.hash" in syn:
+            self._put(".gnu.hash", gnu_hash_table(names, self.symoffset, self.gnu_nbucket, self.maskwords, w))
+        if self.verneed:
+            self._put(".gnu.version", self._versym())
+            self._put(".gnu.version_r", self._verneed())
+        if self.plt:
+            r = self.arch.reloc
+            plt, gotplt = syn[".plt"].addr, syn[".got.plt"].addr
+            code = bytearray(r.plt_header(plt, gotplt))
+            got = bytearray(struct.pack("<Q" if w == 8 else "<I", syn[".dynamic"].addr) + b"\0" * (2 * w))
+            rel = bytearray()
+            for i, sym in enumerate(self.plt):
+                entry = plt + r.PLT_HEADER_SIZE + i * r.PLT_ENTRY_SIZE
+                slot = gotplt + (3 + i) * w
+                code += r.plt_entry(entry, slot, i, plt)
+                got += r.plt_lazy_target(entry, plt).to_bytes(w, "little")
+                rel += self._rel(slot, sym.dyn_index, r.R_JUMP_SLOT, 0)
+            self._put(".plt", bytes(code))
+            self._put(".got.plt", bytes(got))
+            self._put((".rela" if self.rela else ".rel") + ".plt", bytes(rel))
+        self._put(".dynamic", self._dynamic())
+
+    def finish(self) -> None:
+        """Write .rel(a).dyn once relocation has recorded every symbolic word."""
+        if not self.n_dynrel:
+            return
+        l, r = self.l, self.arch.reloc
+        rel = bytearray()
+        for g in l.got:
+            if l.is_import(g):
+                rel += self._rel(l.got_addr(g), g.dyn_index, r.R_GLOB_DAT, 0)
+        for g in self.slots:
+            place = l.sym_addr(g)
+            rel += self._rel(place, g.dyn_index, r.R_ABS_WORD, 0)
+            if not self.rela:  # the addend is the word itself: make it zero
+                start = place - l.base
+                if start + self.word <= len(l.image):
+                    l.image[start:start + self.word] = b"\0" * self.word
+        for place, sym, addend in self.symbolic:
+            rel += self._rel(place, sym.dyn_index, r.R_ABS_WORD, addend)
+        if len(self.symbolic) != self.n_symbolic:
+            raise DynError("internal: symbolic relocation count changed")
+        self._put((".rela" if self.rela else ".rel") + ".dyn", bytes(rel))
+
+    def _rel(self, place: int, symidx: int, type_: int, addend: int) -> bytes:
+        if self.word == 8:
+            return struct.pack("<QQq", place, (symidx << 32) | type_, addend)
+        if self.rela:
+            return struct.pack("<IIi", place, (symidx << 8) | type_, addend)
+        return struct.pack("<II", place, (symidx << 8) | type_)
+
+    def _dynsym(self) -> bytes:
+        l = self.l
+        out = bytearray(24 if self.word == 8 else 16)
+        for name, _version, _lib, sym in self.entries:
+            off = self.stroff[name]
+            if sym is None:
+                info, shndx, value, size = (elf.STB_GLOBAL << 4) | elf.STT_NOTYPE, 0, 0, 0
+                canonical = self.canonical_plt.get(len(out) // (24 if self.word == 8 else 16))
+                if canonical is not None:  # its address is taken in code: the PLT entry stands for it
+                    info, value = (elf.STB_GLOBAL << 4) | elf.STT_FUNC, self.plt_addr(canonical)
+            else:
+                is_func = sym.type == elf.STT_FUNC or (sym.section is not None and
+                                                       sym.section.flags & elf.SHF_EXECINSTR)
+                info = (elf.STB_GLOBAL << 4) | (elf.STT_FUNC if is_func else elf.STT_OBJECT)
+                value, size = l.sym_addr(sym), sym.size
+                shndx = sym.section.out.index if sym.section is not None and sym.section.out else elf.SHN_ABS
+            if self.word == 8:
+                out += struct.pack("<IBBHQQ", off, info, 0, shndx, value, size)
+            else:
+                out += struct.pack("<IIIBBH", off, value, size, info, 0, shndx)
+        return bytes(out)
+
+    def _versym(self) -> bytes:
+        vals = [0]
+        for _name, version, lib, _sym in self.entries:
+            vals.append(self.version_index[(lib, version)] if version else 1)
+        return struct.pack(f"<{len(vals)}H", *vals)
+
+    def _verneed(self) -> bytes:
+        out = bytearray()
+        libs = list(self.verneed)
+        for i, lib in enumerate(libs):
+            versions = self.verneed[lib]
+            nxt = 0 if i == len(libs) - 1 else 16 + 16 * len(versions)
+            out += struct.pack("<HHIIII", 1, len(versions), self.stroff[lib], 16, nxt)
+            for j, v in enumerate(versions):
+                vnext = 0 if j == len(versions) - 1 else 16
+                out += struct.pack("<IHHII", elf.sysv_hash(v.encode()), 0, self.version_index[(lib, v)],
+                                   self.stroff[v], vnext)
+        return bytes(out)
+
+    def _dynamic(self) -> bytes:
+        out = bytearray()
+        fmt = "<qQ" if self.word == 8 else "<iI"
+        for tag, val in self.dyn_entries:
+            if isinstance(val, str):
+                val = self.l.synthetic[val].addr
+            out += struct.pack(fmt, tag, val)
+        return bytes(out)
+
+
+def _pow2(n: int) -> int:
+    p = 1
+    while p < n:
+        p <<= 1
+    return p
+
+
+def sysv_hash_table(names: list[bytes], nbucket: int) -> bytes:
+    """SysV .hash: nbucket, nchain, buckets, chains (symbol 0 is the null entry)."""
+    buckets = [0] * nbucket
+    chain = [0] * len(names)
+    for i in range(1, len(names)):
+        b = elf.sysv_hash(names[i]) % nbucket
+        chain[i] = buckets[b]
+        buckets[b] = i
+    return struct.pack(f"<{2 + nbucket + len(names)}I", nbucket, len(names), *buckets, *chain)
+
+
+def gnu_hash_table(names: list[bytes], symoffset: int, nbucket: int, maskwords: int, word: int) -> bytes:
+    """GNU .gnu.hash over names[symoffset:], which must be sorted by bucket."""
+    bits = word * 8
+    shift = 6 if word == 8 else 5
+    bloom = [0] * maskwords
+    buckets = [0] * nbucket
+    hashed = names[symoffset:]
+    hashes = [elf.gnu_hash(n) for n in hashed]
+    chain = []
+    for i, h in enumerate(hashes):
+        bloom[(h // bits) % maskwords] |= (1 << (h % bits)) | (1 << ((h >> shift) % bits))
+        b = h % nbucket
+        if buckets[b] == 0:
+            buckets[b] = symoffset + i
+        last = i + 1 == len(hashes) or hashes[i + 1] % nbucket != b
+        chain.append((h & ~1) | (1 if last else 0))
+    out = struct.pack("<4I", nbucket, symoffset, maskwords, shift)
+    out += struct.pack(f"<{maskwords}{'Q' if word == 8 else 'I'}", *bloom)
+    out += struct.pack(f"<{nbucket}I", *buckets)
+    out += struct.pack(f"<{len(chain)}I", *chain)
+    return out

@@ -1,0 +1,234 @@
+"""ELF executables: static, or dynamically linked with the seed's dynimport/dynexport."""
+
+from __future__ import annotations
+
+import struct
+
+from toolchain import elf
+from toolchain.errors import DynError
+from toolchain.linker import dynamic
+from toolchain.linker.core import Linker, OutputSection
+from toolchain.linker.inputs import Symbol
+from toolchain.linker.reloc import Kind
+
+
+class ExecLinker(Linker):
+    """Links an ET_EXEC: dynamic as soon as any directive imports or exports."""
+
+    def link(self) -> bytes:
+        self.resolve_all()
+        self.gc(self.roots())
+        self.report_undefined()
+        self.dyn = dynamic.DynamicInfo(self) if self.is_dynamic() else None
+        self.collect_sections()
+        self.slot_imports: list[Symbol] = []
+        self.scan_relocations(self._scan_import)
+        if self.dyn is not None:
+            self.dyn.add_slot_imports()
+        if self.got or self.got_base_needed:
+            got = self.synthetic_section(".got", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, self.arch.word)
+            got.size = len(self.got) * self.arch.word
+        if self.dyn is not None:
+            self.dyn.create_sections()
+        self.base = self.arch.base_addr
+        nphdr = self._count_phdrs()
+        ehsize, phentsize = (52, 32) if self.arch.bits == 32 else (64, 56)
+        self.layout(self.base, ehsize + nphdr * phentsize, self.arch.page)
+        self.define_linker_symbols()
+        self.copy_contents()
+        self.fill_got()
+        if self.dyn is not None:
+            self.dyn.fill()
+        self.apply_relocations(self._import_value)
+        if self.dyn is not None:
+            self.dyn.finish()
+        return self._write(nphdr)
+
+    def is_dynamic(self) -> bool:
+        return any(o.directives is not None and (o.directives.imports or o.directives.exports)
+                   for o in self.objects)
+
+    # imports: a call goes through the PLT, a GOT reference through a GLOB_DAT slot,
+    # an absolute word in writable data gets a symbolic dynamic relocation.
+    def _scan_import(self, sec, r, sym: Symbol, howto) -> None:
+        kind = howto.kind
+        if kind in (Kind.CALL, Kind.PC) and howto.field.size == 4 and self.dyn is not None:
+            self.dyn.need_plt(sym)
+        elif kind in (Kind.GOT_PC, Kind.GOT_386):
+            self.need_got(sym)
+            self.got_base_needed = True
+        elif kind is Kind.ABS and howto.field.size == self.arch.word and sec.flags & elf.SHF_WRITE:
+            self.dyn.need_symbol(sym)
+        elif kind is Kind.ABS and self.dyn is not None:
+            sym.address_taken = True
+            self.dyn.need_plt(sym)  # a function's address in code: the PLT entry is its address here
+        else:
+            raise DynError(f"{howto.name} against imported symbol {sym.name} in section {sec.name} cannot be "
+                           f"bound at load time: import data through a dynimport slot, or compile with -fPIC",
+                           sec.file.name)
+
+    def _import_value(self, sec, r, sym: Symbol, howto, P: int, A: int):
+        kind = howto.kind
+        if kind in (Kind.CALL, Kind.PC):
+            return self.dyn.plt_addr(sym) + A - P
+        if kind is Kind.GOT_PC:
+            return self.got_addr(sym) + A - P
+        if kind is Kind.GOT_386:
+            v = self.got_addr(sym) + A
+            return v - self.synthetic[".got"].addr if self.rel.got_has_base_register(self.image, P - self.base) else v
+        if sec.flags & elf.SHF_WRITE and howto.field.size == self.arch.word:
+            self.dyn.add_symbolic_reloc(P, sym, A)
+            return A if not self.arch.rela else 0
+        return self.dyn.plt_addr(sym) + A
+
+    def _count_phdrs(self) -> int:
+        n = 4  # three PT_LOAD at most, PT_GNU_STACK
+        if self.dyn is not None:
+            n += 1 + (2 if self.dyn.interp else 0)  # PT_DYNAMIC, PT_PHDR + PT_INTERP
+        return n
+
+    # ---------------------------------------------------------------- write
+    def _write(self, nphdr: int) -> bytes:
+        a = self.arch
+        is64 = a.bits == 64
+        ehsize, phentsize, shentsize = (64, 56, 64) if is64 else (52, 32, 40)
+        out = self.image
+        # section header string table, symbol table
+        shnames = bytearray(b"\0")
+
+        def shname(n: str) -> int:
+            off = len(shnames)
+            shnames.extend(n.encode() + b"\0")
+            return off
+
+        for i, o in enumerate(self.outputs, start=1):
+            o.index = i
+        symtab, strtab, nlocal = self._symtab(is64)
+        tail = len(out)
+        tail = (tail + 7) & ~7
+        out.extend(b"\0" * (tail - len(out)))
+        symtab_off = len(out)
+        out += symtab
+        strtab_off = len(out)
+        out += strtab
+        names = [shname(o.name) for o in self.outputs]
+        n_symtab, n_strtab, n_shstr = shname(".symtab"), shname(".strtab"), shname(".shstrtab")
+        shstr_off = len(out)
+        out += shnames
+        out.extend(b"\0" * (-len(out) % 8))
+        shoff = len(out)
+        nsec = len(self.outputs) + 4
+        sh = bytearray(shentsize)  # null section
+        for o, nm in zip(self.outputs, names):
+            link, info = self._section_link(o)
+            sh += _shdr(is64, nm, o.type, o.flags, o.addr, o.addr - self.base, o.size, link, info, o.align,
+                        o.entsize)
+        sym_index = len(self.outputs) + 1
+        sh += _shdr(is64, n_symtab, elf.SHT_SYMTAB, 0, 0, symtab_off, len(symtab), sym_index + 1, nlocal,
+                    8 if is64 else 4, 24 if is64 else 16)
+        sh += _shdr(is64, n_strtab, elf.SHT_STRTAB, 0, 0, strtab_off, len(strtab), 0, 0, 1, 0)
+        sh += _shdr(is64, n_shstr, elf.SHT_STRTAB, 0, 0, shstr_off, len(shnames), 0, 0, 1, 0)
+        out += sh
+        phdrs = self._phdrs(ehsize, nphdr, phentsize)
+        entry = self.sym_addr(self.entry_sym) if self.entry_sym else 0
+        ident = b"\x7fELF" + bytes([2 if is64 else 1, 1, 1, 0]) + b"\0" * 8
+        if is64:
+            hdr = ident + struct.pack("<HHIQQQIHHHHHH", elf.ET_EXEC, a.machine, 1, entry, ehsize, shoff,
+                                      a.e_flags, ehsize, phentsize, nphdr, shentsize, nsec, nsec - 1)
+        else:
+            hdr = ident + struct.pack("<HHIIIIIHHHHHH", elf.ET_EXEC, a.machine, 1, entry, ehsize, shoff,
+                                      a.e_flags, ehsize, phentsize, nphdr, shentsize, nsec, nsec - 1)
+        out[0:len(hdr)] = hdr
+        out[ehsize:ehsize + len(phdrs)] = phdrs
+        return bytes(out)
+
+    def _section_link(self, o: OutputSection) -> tuple[int, int]:
+        if self.dyn is None:
+            return 0, 0
+        return self.dyn.section_link(o)
+
+    def _phdrs(self, ehsize: int, nphdr: int, phentsize: int) -> bytes:
+        is64 = self.arch.bits == 64
+        ph: list[tuple[int, int, int, int, int, int, int]] = []  # type, flags, off, vaddr, filesz, memsz, align
+        page = self.arch.page
+        if self.dyn is not None and self.dyn.interp:
+            size = nphdr * phentsize
+            ph.append((elf.PT_PHDR, elf.PF_R, ehsize, self.base + ehsize, size, size, self.arch.word))
+            interp = self.by_name[".interp"]
+            ph.append((elf.PT_INTERP, elf.PF_R, interp.addr - self.base, interp.addr, interp.size, interp.size, 1))
+        for i, (flags, outs) in enumerate(self.segments):
+            start = self.base if i == 0 else outs[0].addr
+            filesz = max((o.addr + o.filesize for o in outs if o.filesize), default=start) - start
+            memsz = outs[-1].addr + outs[-1].size - start
+            ph.append((elf.PT_LOAD, flags, start - self.base, start, filesz, memsz, page))
+        if self.dyn is not None:
+            d = self.by_name[".dynamic"]
+            ph.append((elf.PT_DYNAMIC, elf.PF_R | elf.PF_W, d.addr - self.base, d.addr, d.size, d.size,
+                       self.arch.word))
+        stack = elf.PF_R | elf.PF_W | (elf.PF_X if any(o.exec_stack for o in self.objects) else 0)
+        ph.append((elf.PT_GNU_STACK, stack, 0, 0, 0, 0, 16))
+        while len(ph) < nphdr:
+            ph.append((elf.PT_NULL, 0, 0, 0, 0, 0, 0))
+        out = bytearray()
+        for t, f, off, va, fs, ms, al in ph:
+            if is64:
+                out += struct.pack("<IIQQQQQQ", t, f, off, va, va, fs, ms, al)
+            else:
+                out += struct.pack("<IIIIIIII", t, off, va, va, fs, ms, f, al)
+        return bytes(out)
+
+    def _symtab(self, is64: bool) -> tuple[bytes, bytes, int]:
+        strtab = bytearray(b"\0")
+        entries_local: list[bytes] = []
+        entries_global: list[bytes] = []
+
+        def pack(name: str, value: int, size: int, info: int, shndx: int) -> bytes:
+            off = 0
+            if name:
+                off = len(strtab)
+                strtab.extend(name.encode("utf-8", "surrogateescape") + b"\0")
+            if is64:
+                return struct.pack("<IBBHQQ", off, info, 0, shndx, value, size)
+            return struct.pack("<IIIBBH", off, value, size, info, 0, shndx)
+
+        def shndx_of(sym: Symbol) -> int:
+            if sym.section is not None and sym.section.out is not None:
+                return sym.section.out.index
+            if sym.section is not None:
+                return self._out_of(sym.section)
+            return elf.SHN_ABS if sym.shndx == elf.SHN_ABS else elf.SHN_UNDEF
+
+        entries_local.append(pack("", 0, 0, 0, 0))
+        for obj in self.objects:
+            for sym in obj.symbols[1:obj.first_global]:
+                if sym.type in (elf.STT_SECTION, elf.STT_FILE) or not sym.name or sym.name.startswith(".L"):
+                    continue
+                if sym.section is None or not sym.section.live or sym.section.discarded:
+                    continue
+                entries_local.append(pack(sym.name, self.sym_addr(sym), sym.size,
+                                          (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym)))
+        for name in sorted(self.globals):
+            g = self.globals[name]
+            if g.section is not None and (g.section.live or g.section.name == "COMMON"):
+                t = g.type if g.type != elf.STT_COMMON else elf.STT_OBJECT
+                entries_global.append(pack(name, self.sym_addr(g), g.size, (g.bind << 4) | t, shndx_of(g)))
+            elif g.shndx == elf.SHN_ABS:
+                entries_global.append(pack(name, g.value, g.size, (g.bind << 4) | g.type, elf.SHN_ABS))
+            elif g.dynimport is not None and not g.defined and g.referenced_by is not None:
+                entries_global.append(pack(name, 0, 0, (elf.STB_GLOBAL << 4) | elf.STT_NOTYPE, 0))
+        return b"".join(entries_local + entries_global), bytes(strtab), len(entries_local)
+
+    def _out_of(self, sec) -> int:
+        for o in self.outputs:
+            if sec in o.inputs:
+                return o.index
+        return elf.SHN_ABS
+
+
+def _shdr(is64: bool, name: int, type_: int, flags: int, addr: int, off: int, size: int, link: int, info: int,
+          align: int, entsize: int) -> bytes:
+    if type_ == elf.SHT_NOBITS:
+        pass
+    if is64:
+        return struct.pack("<IIQQQQIIQQ", name, type_, flags, addr, off, size, link, info, align, entsize)
+    return struct.pack("<IIIIIIIIII", name, type_, flags, addr, off, size, link, info, align, entsize)

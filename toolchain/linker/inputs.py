@@ -1,0 +1,268 @@
+"""Input files: ELF relocatable objects and ``ar`` archives, read as data."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from toolchain import elf
+from toolchain.arch import Arch, arch_for_machine
+from toolchain.errors import DynError
+
+
+class Symbol:
+    """A symbol: a global one shared by every file, or a file's local one.
+
+    ``section`` is the InputSection that defines it (None for undefined, absolute or
+    common symbols); ``value`` is its offset in that section (or its absolute value).
+    """
+
+    __slots__ = ("name", "file", "section", "value", "size", "bind", "type", "shndx", "visibility",
+                 "is_global", "referenced_by", "common_align", "dynimport", "dynexport", "dyn_index",
+                 "got_index", "plt_index", "import_index", "out_index", "lazy", "addr_cache", "address_taken")
+
+    def __init__(self, name: str, is_global: bool):
+        self.name = name
+        self.is_global = is_global
+        self.file: ObjectFile | None = None
+        self.section: InputSection | None = None
+        self.value = 0
+        self.size = 0
+        self.bind = elf.STB_GLOBAL if is_global else elf.STB_LOCAL
+        self.type = elf.STT_NOTYPE
+        self.shndx = elf.SHN_UNDEF
+        self.visibility = 0
+        self.referenced_by: ObjectFile | None = None
+        self.common_align = 0
+        self.dynimport = None  # toolchain.directives.DynImport when imported from a shared library
+        self.dynexport: str | None = None  # exported under this name
+        self.dyn_index = -1
+        self.got_index = -1
+        self.plt_index = -1
+        self.import_index = -1
+        self.out_index = -1
+        self.lazy: tuple[Archive, int] | None = None
+        self.addr_cache: int | None = None
+        self.address_taken = False
+
+    @property
+    def defined(self) -> bool:
+        return self.shndx != elf.SHN_UNDEF and self.shndx != elf.SHN_COMMON or self.section is not None
+
+    @property
+    def is_common(self) -> bool:
+        return self.shndx == elf.SHN_COMMON and self.section is None
+
+    @property
+    def weak(self) -> bool:
+        return self.bind == elf.STB_WEAK
+
+    def __repr__(self) -> str:
+        return f"Symbol({self.name!r})"
+
+
+class InputSection:
+    """A section of an input object that may go into the output."""
+
+    __slots__ = ("file", "index", "name", "type", "flags", "align", "size", "data", "relocs",
+                 "live", "out", "offset", "addr", "discarded", "rel_type", "entsize", "link", "info",
+                 "live_reason")
+
+    def __init__(self, file: ObjectFile, sec: elf.Section, data: memoryview | bytes):
+        self.file = file
+        self.index = sec.index
+        self.name = sec.name
+        self.type = sec.type
+        self.flags = sec.flags
+        self.align = max(sec.align, 1)
+        self.size = sec.size
+        self.entsize = sec.entsize
+        self.link = sec.link
+        self.info = sec.info
+        self.data = data
+        self.relocs: list[tuple[int, int, int, int]] = []  # (offset, type, symbol index, addend)
+        self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
+        self.live = False
+        self.live_reason = ""
+        self.out = None
+        self.offset = 0
+        self.addr = 0
+        self.discarded = False
+
+    def __repr__(self) -> str:
+        return f"{self.file.name}({self.name})"
+
+
+@dataclass
+class ObjectFile:
+    """One relocatable object: its sections, symbols and directives."""
+
+    name: str
+    elf: elf.ElfFile
+    sections: list[InputSection | None] = field(default_factory=list)
+    symbols: list[Symbol] = field(default_factory=list)
+    directives: object = None
+    first_global: int = 0
+    order: int = 0
+    exec_stack: bool = False
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> ObjectFile:
+    """Parse a relocatable object for ``arch``; symbols stay unresolved (locals only)."""
+    e = elf.ElfFile(data, name)
+    if e.type != elf.ET_REL:
+        raise DynError("not a relocatable object (ET_REL)", name)
+    found = arch_for_machine(e.machine, e.bits)
+    if found is None or found.name != arch.name:
+        what = found.name if found else f"machine {e.machine}, ELFCLASS{e.bits}"
+        raise DynError(f"object is for {what}, not {arch.name}", name)
+    obj = ObjectFile(name, e, order=order)
+    obj.sections = [None] * len(e.sections)
+    symtab = None
+    group_members: set[int] = set()
+    for s in e.sections:
+        if s.type == elf.SHT_SYMTAB:
+            symtab = s
+        elif s.type == elf.SHT_GROUP:
+            pass
+        elif s.type in (elf.SHT_REL, elf.SHT_RELA, elf.SHT_STRTAB, elf.SHT_NULL, elf.SHT_SYMTAB_SHNDX):
+            pass
+        elif s.name == ".note.GNU-stack":
+            obj.exec_stack = bool(s.flags & elf.SHF_EXECINSTR)
+        else:
+            obj.sections[s.index] = InputSection(obj, s, e.section_data(s))
+    for s in e.sections:
+        if s.type in (elf.SHT_REL, elf.SHT_RELA):
+            if not 0 <= s.info < len(e.sections):
+                raise DynError(f"relocation section {s.name}: bad target section {s.info}", name)
+            target = obj.sections[s.info]
+            if target is None:
+                continue
+            target.relocs = e.relocations(s)
+            target.rel_type = s.type
+    if symtab is not None:
+        syms = e.symbols(symtab)
+        obj.first_global = symtab.info
+        nsec = len(e.sections)
+        for i, es in enumerate(syms):
+            sym = Symbol(es.name, i >= symtab.info and es.bind != elf.STB_LOCAL)
+            sym.file = obj
+            sym.value, sym.size, sym.bind, sym.type = es.value, es.size, es.bind, es.type
+            sym.shndx, sym.visibility = es.shndx, es.visibility
+            if 0 < es.shndx < elf.SHN_ABS or (es.shndx < nsec and 0 < es.shndx):
+                if es.shndx >= nsec:
+                    raise DynError(f"symbol {es.name!r}: bad section index {es.shndx}", name)
+                sym.section = obj.sections[es.shndx]
+            elif es.shndx == elf.SHN_COMMON:
+                sym.common_align = max(es.value, 1)
+                sym.value = 0
+            obj.symbols.append(sym)
+    for s in e.sections:
+        if s.type == elf.SHT_GROUP:
+            group_members.update(_group_members(e, s, obj))
+    obj.group_sections = group_members  # type: ignore[attr-defined]
+    return obj
+
+
+def _group_members(e: elf.ElfFile, s: elf.Section, obj: ObjectFile) -> list[int]:
+    words = struct.unpack(f"<{s.size // 4}I", e.section_data(s)[: s.size - s.size % 4])
+    return [w for w in words[1:] if w < len(e.sections)]
+
+
+def comdat_groups(obj: ObjectFile) -> list[tuple[str, list[int]]]:
+    """(signature, member section indexes) of each COMDAT group of an object."""
+    e = obj.elf
+    out = []
+    symtab = next((s for s in e.sections if s.type == elf.SHT_SYMTAB), None)
+    for s in e.sections:
+        if s.type != elf.SHT_GROUP or symtab is None:
+            continue
+        data = e.section_data(s)
+        if len(data) < 4:
+            raise DynError(f"group section {s.name}: truncated", obj.name)
+        flags = struct.unpack_from("<I", data, 0)[0]
+        if not flags & elf.GRP_COMDAT:
+            continue
+        if not 0 <= s.info < len(obj.symbols):
+            raise DynError(f"group section {s.name}: bad signature symbol", obj.name)
+        out.append((obj.symbols[s.info].name, _group_members(e, s, obj)))
+    return out
+
+
+class Archive:
+    """An ``ar`` archive: members are parsed only when needed."""
+
+    def __init__(self, data: bytes, name: str):
+        self.name = name
+        self.data = memoryview(data)
+        self.members: dict[int, tuple[str, int, int]] = {}  # header offset -> (name, data offset, size)
+        self.index: list[tuple[str, int]] = []  # (symbol, member header offset)
+        self.loaded: set[int] = set()
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        if not data.startswith(b"!<arch>\n"):
+            raise DynError("not an ar archive", self.name)
+        off = 8
+        longnames = b""
+        symtab: bytes | None = None
+        n = len(data)
+        while off < n:
+            if off + 60 > n:
+                raise DynError("truncated archive member header", self.name)
+            hdr = data[off:off + 60]
+            if hdr[58:60] != b"`\n":
+                raise DynError(f"bad archive member header at offset {off}", self.name)
+            raw_name = hdr[0:16].rstrip(b" ")
+            try:
+                size = int(hdr[48:58].strip() or b"0")
+            except ValueError:
+                raise DynError(f"bad archive member size at offset {off}", self.name) from None
+            body = off + 60
+            if body + size > n:
+                raise DynError(f"truncated archive member at offset {off}", self.name)
+            if raw_name == b"/" or raw_name == b"/SYM64/":
+                symtab = data[body:body + size]
+                wide = raw_name == b"/SYM64/"
+                self._parse_symtab(symtab, wide)
+            elif raw_name == b"//":
+                longnames = data[body:body + size]
+            else:
+                if raw_name.startswith(b"/") and raw_name[1:].isdigit():
+                    start = int(raw_name[1:])
+                    end = longnames.find(b"\n", start)
+                    mname = longnames[start:end if end >= 0 else None].rstrip(b"/")
+                elif raw_name.startswith(b"#1/"):
+                    ln = int(raw_name[3:])
+                    mname = data[body:body + ln].rstrip(b"\0")
+                    body += ln
+                    size -= ln
+                else:
+                    mname = raw_name.rstrip(b"/")
+                self.members[off] = (mname.decode("utf-8", "replace"), body, size)
+            off = body + size + (size & 1) if not raw_name.startswith(b"#1/") else body + size + ((body + size) & 1)
+        if symtab is None:
+            self.index = []  # no symbol index: every member is read to find definitions
+
+    def _parse_symtab(self, tab: bytes, wide: bool) -> None:
+        w = 8 if wide else 4
+        if len(tab) < w:
+            raise DynError("truncated archive symbol table", self.name)
+        count = int.from_bytes(tab[:w], "big")
+        if w + count * w > len(tab):
+            raise DynError("truncated archive symbol table", self.name)
+        offsets = [int.from_bytes(tab[w + i * w:w + (i + 1) * w], "big") for i in range(count)]
+        names = tab[w + count * w:].split(b"\0")
+        if len(names) < count:
+            raise DynError("truncated archive symbol table names", self.name)
+        self.index = [(names[i].decode("utf-8", "surrogateescape"), offsets[i]) for i in range(count)]
+        self.has_index = True
+
+    def member_data(self, hdr_off: int) -> tuple[str, memoryview]:
+        if hdr_off not in self.members:
+            raise DynError(f"archive symbol table points at no member (offset {hdr_off})", self.name)
+        mname, body, size = self.members[hdr_off]
+        return f"{self.name}({mname})", self.data[body:body + size]

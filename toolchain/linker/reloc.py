@@ -1,0 +1,95 @@
+"""Relocation kinds and instruction fields shared by every arch.
+
+An arch module describes each relocation type it supports as a ``Howto``: what is
+computed (the kind) and where it goes (the field). The generic core does the rest.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import Enum
+
+from toolchain.errors import DynError
+
+
+class Kind(Enum):
+    """What a relocation computes (S symbol, A addend, P place, G GOT slot, GOT GOT base)."""
+
+    NONE = "none"  # nothing to do
+    ABS = "abs"  # S + A
+    PC = "pc"  # S + A - P
+    CALL = "call"  # S + A - P, a call or jump (may go through a PLT stub)
+    GOT_PC = "got_pc"  # G + A - P
+    GOT_BASE_PC = "got_base_pc"  # GOT + A - P
+    GOT_OFF = "got_off"  # S + A - GOT
+    GOT_386 = "got_386"  # G + A - GOT, or G + A without a base register
+
+
+class Overflow(DynError):
+    """A relocated value does not fit its field."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """A place a value is written: a little-endian integer of ``size`` bytes."""
+
+    size: int
+    signed: bool | None  # True: must fit signed; False: unsigned; None: either
+    shift: int = 0
+
+    def read_addend(self, buf: bytearray | memoryview, off: int) -> int:
+        v = int.from_bytes(buf[off:off + self.size], "little", signed=True)
+        return v << self.shift
+
+    def write(self, buf: bytearray, off: int, value: int) -> None:
+        bits = self.size * 8
+        if self.shift:
+            if value & ((1 << self.shift) - 1):
+                raise Overflow(f"value 0x{value & ((1 << 64) - 1):x} not aligned")
+            value >>= self.shift
+        check_range(value, bits, self.signed)
+        buf[off:off + self.size] = (value & ((1 << bits) - 1)).to_bytes(self.size, "little")
+
+
+def check_range(value: int, bits: int, signed: bool | None) -> None:
+    """Raise Overflow unless value fits ``bits`` bits (signed, unsigned, or either)."""
+    lo_s, hi_s, hi_u = -(1 << (bits - 1)), (1 << (bits - 1)) - 1, (1 << bits) - 1
+    if signed is True:
+        ok = lo_s <= value <= hi_s
+    elif signed is False:
+        ok = 0 <= value <= hi_u
+    else:
+        ok = lo_s <= value <= hi_u
+    if not ok:
+        raise Overflow(f"value {value:#x} does not fit in {bits} bits")
+
+
+WORD32 = Field(4, None)
+U32 = Field(4, False)
+S32 = Field(4, True)
+WORD64 = Field(8, None)
+WORD16 = Field(2, None)
+WORD8 = Field(1, None)
+
+
+@dataclass(frozen=True)
+class Howto:
+    """How to apply one relocation type: its name, kind and field."""
+
+    name: str
+    kind: Kind
+    field: object  # a Field, or an arch's own field with read_addend/write
+
+
+def sign_extend(v: int, bits: int) -> int:
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def u32(buf: bytearray | memoryview, off: int) -> int:
+    return struct.unpack_from("<I", buf, off)[0]
+
+
+def put_u32(buf: bytearray, off: int, v: int) -> None:
+    struct.pack_into("<I", buf, off, v & 0xFFFFFFFF)
