@@ -433,12 +433,11 @@ class Linker:
             out.type = elf.SHT_PROGBITS
         return out
 
-    def layout(self, base: int, header_size: int, page: int, text_page_align_end: bool = False,
-               pack_segments: bool = False) -> None:
+    def layout(self, base: int, header_size: int, page: int, pack_segments: bool = False) -> None:
         """Assign addresses: segments in SEGMENT_ORDER, each starting on a new page.
 
-        With ``pack_segments`` (dynld modules) data follows text directly and bss
-        follows data; with ``text_page_align_end`` text is padded to a page multiple.
+        With ``pack_segments`` (dynld modules) the read-only segments are packed
+        together as text, and the writable one starts on the next page.
         """
         order = {n: (i, j) for i, (_f, names) in enumerate(SEGMENT_ORDER) for j, n in enumerate(names)}
         unknown = [o.name for o in self.outputs if o.name not in order]
@@ -452,7 +451,7 @@ class Linker:
             outs = [o for o in self.outputs if order[o.name][0] == segno]
             if not outs:
                 continue
-            if self.segments and not pack_segments:
+            if self.segments and (not pack_segments or flags & elf.PF_W):
                 addr = (addr + page - 1) // page * page
             for out in outs:
                 off = 0
@@ -468,8 +467,6 @@ class Linker:
                     sec.addr = addr + sec.offset
                     sec.out = out
                 addr += off
-            if text_page_align_end and flags & elf.PF_X:
-                addr = (addr + page - 1) // page * page
             self.segments.append((flags, outs))
         self.end_addr = addr
 
