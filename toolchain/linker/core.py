@@ -428,6 +428,9 @@ class Linker:
             out = OutputSection(name, type_, flags)
             self.by_name[name] = out
             self.outputs.append(out)
+        if isinstance(sec, SyntheticSection):
+            out.entsize = sec.entsize
+            out.flags |= sec.flags & elf.SHF_INFO_LINK
         if sec.type != elf.SHT_NOBITS and out.type == elf.SHT_NOBITS:
             # initialised data in a .bss-named section: the output carries bytes
             out.type = elf.SHT_PROGBITS
@@ -445,6 +448,8 @@ class Linker:
             raise DynError(f"internal: no place for output sections {unknown}")
         self.outputs.sort(key=lambda o: order[o.name])
         self.outputs = [o for o in self.outputs if o.inputs]
+        for i, o in enumerate(self.outputs, start=1):
+            o.index = i
         addr = base + header_size
         self.segments = []
         for segno, (flags, _names) in enumerate(SEGMENT_ORDER):
@@ -558,8 +563,8 @@ class Linker:
             if out.type == elf.SHT_NOBITS:
                 continue
             for sec in out.inputs:
-                if sec.type == elf.SHT_NOBITS or not sec.size:
-                    continue
+                if sec.type == elf.SHT_NOBITS or not sec.size or isinstance(sec, SyntheticSection):
+                    continue  # synthetic sections are filled in place later
                 start = sec.addr - self.base
                 self.image[start:start + sec.size] = sec.data
 

@@ -147,7 +147,7 @@ class DynamicInfo:
         if self.hash_style in ("gnu", "both"):
             nhashed = n - self.symoffset
             self.maskwords = _pow2(max(1, (nhashed * 2 + w * 8 - 1) // (w * 8)))
-            s = mk(".gnu.hash", elf.SHT_GNU_HASH, A, w)
+            s = mk(".gnu.hash", elf.SHT_GNU_HASH, A, w, 4 if w == 4 else 0)
             s.size = 16 + self.maskwords * w + 4 * self.gnu_nbucket + 4 * nhashed
         s = mk(".dynsym", elf.SHT_DYNSYM, A, w, symsize)
         s.size = n * symsize
@@ -167,7 +167,7 @@ class DynamicInfo:
             s = mk(relname + ".plt", elf.SHT_RELA if self.rela else elf.SHT_REL, A | elf.SHF_INFO_LINK, w, relsize)
             s.size = len(self.plt) * relsize
             r = self.arch.reloc
-            s = mk(".plt", elf.SHT_PROGBITS, A | elf.SHF_EXECINSTR, 16, r.PLT_ENTRY_SIZE)
+            s = mk(".plt", elf.SHT_PROGBITS, A | elf.SHF_EXECINSTR, 16, 4 if self.arch.name == "arm" else r.PLT_ENTRY_SIZE)
             s.size = r.PLT_HEADER_SIZE + len(self.plt) * r.PLT_ENTRY_SIZE
             s = mk(".got.plt", elf.SHT_PROGBITS, AW, w, w)
             s.size = (3 + len(self.plt)) * w
