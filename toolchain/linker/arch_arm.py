@@ -168,3 +168,32 @@ def plt_entry(entry: int, slot: int, index: int, plt: int) -> bytes:
 
 def plt_lazy_target(entry: int, plt: int) -> int:
     return plt
+
+
+# Interworking thunks: a B (no link) cannot switch between ARM and Thumb state, so a
+# branch to a function of the other state goes through a small stub of the linker's.
+THUNK_SIZE = 12
+
+
+def thunk_kind(howto: Howto, target_is_thumb: bool) -> str | None:
+    """Which thunk a branch needs to reach a target of that state, if any."""
+    if howto.name == "R_ARM_THM_JUMP24" and not target_is_thumb:
+        return "thumb-to-arm"
+    if howto.name == "R_ARM_JUMP24" and target_is_thumb:
+        return "arm-to-thumb"
+    return None
+
+
+def thunk_code(kind: str, at: int, target: int) -> bytes:
+    """The stub's bytes at address ``at``."""
+    if kind == "thumb-to-arm":  # Thumb: bx pc; nop -- then ARM: b target
+        off = target - (at + 4 + 8)
+        check_range(off, 26, True)
+        return struct.pack("<HHI", 0x4778, 0x46C0, 0xEA000000 | ((off >> 2) & 0xFFFFFF)) + b"\0" * 4
+    # ARM: ldr ip, [pc, #0]; bx ip; .word target (with the Thumb bit)
+    return struct.pack("<III", 0xE59FC000, 0xE12FFF1C, target & 0xFFFFFFFF)
+
+
+def thunk_entry(kind: str, at: int) -> int:
+    """The address a branch jumps to (odd for a Thumb entry)."""
+    return at | 1 if kind == "thumb-to-arm" else at

@@ -155,6 +155,7 @@ class Linker:
         self.dynexports: list[Symbol] = []
         self.runtime_relocs: list = []  # filled by the output strategy
         self.discarded: list[InputSection] = []
+        self.thunks: dict[tuple[int, str], tuple[Symbol, str, int]] = {}  # (id(sym), kind) -> (sym, kind, offset)
 
     # ---------------------------------------------------------------- loading
     def load_inputs(self) -> None:
@@ -366,7 +367,7 @@ class Linker:
                         mark(sym.section, f"{sec.file.name}({sec.name}) references "
                                           f"{sym.name or sym.section.name}")
                 elif sym.is_global and not sym.defined and not sym.is_common and not sym.weak \
-                        and sym.dynimport is None and sym.name not in undefined:
+                        and sym.dynimport is None and sym.name not in undefined and sym.name not in LINKER_SYMBOLS:
                     undefined[sym.name] = sec.file
                 elif sym.is_common and sym.out_index == -1:
                     sym.out_index = -2  # live common
@@ -539,10 +540,42 @@ class Linker:
                 if sym.is_global and not sym.defined and (sym.dynimport is not None or sym.import_index >= 0):
                     on_import(sec, r, sym, howto)
                     continue
+                if howto.kind is Kind.CALL and sym.section is not None and hasattr(self.rel, "thunk_kind"):
+                    self._maybe_thunk(howto, sym)
                 if howto.kind in (Kind.GOT_PC, Kind.GOT_386):
                     self.need_got(sym)
                 if howto.kind in (Kind.GOT_BASE_PC, Kind.GOT_OFF, Kind.GOT_386, Kind.GOT_PC):
                     self.got_base_needed = True
+
+    def _maybe_thunk(self, howto: Howto, sym: Symbol) -> None:
+        is_thumb = sym.type == elf.STT_FUNC and bool(sym.value & 1)
+        kind = self.rel.thunk_kind(howto, is_thumb)
+        if kind is None or (id(sym), kind) in self.thunks:
+            return
+        sec = self.synthetic.get(".text.thunks")
+        if sec is None:
+            sec = self.synthetic_section(".text.thunks", elf.SHT_PROGBITS,
+                                         elf.SHF_ALLOC | elf.SHF_EXECINSTR, 4, output=".text")
+        self.thunks[(id(sym), kind)] = (sym, kind, sec.size)
+        sec.size += self.rel.THUNK_SIZE
+
+    def fill_thunks(self) -> None:
+        """Write the interworking thunks once addresses are known."""
+        if not self.thunks:
+            return
+        sec = self.synthetic[".text.thunks"]
+        for sym, kind, off in self.thunks.values():
+            at = sec.addr + off
+            code = self.rel.thunk_code(kind, at, self.sym_addr(sym))
+            self.image[at - self.base:at - self.base + len(code)] = code
+
+    def thunk_target(self, howto: Howto, sym: Symbol) -> int | None:
+        """The thunk a branch goes through instead of its symbol, if it needs one."""
+        if not self.thunks:
+            return None
+        kind = self.rel.thunk_kind(howto, sym.type == elf.STT_FUNC and bool(sym.value & 1))
+        t = self.thunks.get((id(sym), kind)) if kind else None
+        return None if t is None else self.rel.thunk_entry(kind, self.synthetic[".text.thunks"].addr + t[2])
 
     def need_got(self, sym: Symbol) -> None:
         if sym.got_index < 0:
@@ -594,6 +627,7 @@ class Linker:
                 A = fld.read_addend(img, pos) if is_rel else addend
                 P = sec.addr + off
                 sym = syms[symi]
+                S = 0
                 try:
                     if sym.is_global and not sym.defined and (sym.dynimport is not None or sym.import_index >= 0):
                         v = import_value(sec, (off, rtype, symi, addend), sym, howto, P, A)
@@ -604,6 +638,9 @@ class Linker:
                         if kind is Kind.ABS:
                             v = S + A
                             self.on_absolute(sec, P, sym, howto, S, A)
+                        elif kind is Kind.CALL and self.thunks and self.thunk_target(howto, sym) is not None:
+                            S = self.thunk_target(howto, sym)
+                            v = S + A - P
                         elif kind is Kind.PC or kind is Kind.CALL:
                             v = S + A - P
                         elif kind is Kind.GOT_PC:
@@ -619,8 +656,7 @@ class Linker:
                     if hasattr(fld, "shift"):
                         fld.write(img, pos, v)
                     else:
-                        fld.write(img, pos, v, thumb_target=bool(self.sym_addr(sym) & 1) and
-                                  sym.type == elf.STT_FUNC)
+                        fld.write(img, pos, v, thumb_target=bool((S if kind is Kind.CALL else 0) & 1))
                 except Overflow as e:
                     raise DynError(f"relocation {howto.name} against {sym.name or sec.name} in section "
                                    f"{sec.name} at offset {off:#x} overflows: {e.msg}", sec.file.name) from None

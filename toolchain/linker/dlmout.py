@@ -55,6 +55,10 @@ class ModuleLinker(Linker):
         self.define_linker_symbols()
         self.copy_contents()
         self.fill_got()
+        self.fill_thunks()
+        for _sym, kind, off in self.thunks.values():
+            if kind == "arm-to-thumb":  # the stub holds the target's absolute address
+                self.mod_relocs.append((self.synthetic[".text.thunks"].addr + off + 8, 0))
         self._fill_exports(table, exports)
         self._fill_stubs()
         self.apply_relocations(self._import_value)

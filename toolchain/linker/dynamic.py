@@ -337,7 +337,7 @@ class DynamicInfo:
         for i, lib in enumerate(libs):
             versions = self.verneed[lib]
             nxt = 0 if i == len(libs) - 1 else 16 + 16 * len(versions)
-            out += struct.pack("<HHIIII", 1, len(versions), self.stroff[lib], 16, nxt)
+            out += struct.pack("<HHIII", 1, len(versions), self.stroff[lib], 16, nxt)
             for j, v in enumerate(versions):
                 vnext = 0 if j == len(versions) - 1 else 16
                 out += struct.pack("<IHHII", elf.sysv_hash(v.encode()), 0, self.version_index[(lib, v)],

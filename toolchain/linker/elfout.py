@@ -37,6 +37,7 @@ class ExecLinker(Linker):
         self.define_linker_symbols()
         self.copy_contents()
         self.fill_got()
+        self.fill_thunks()
         if self.dyn is not None:
             self.dyn.fill()
         self.apply_relocations(self._import_value)
