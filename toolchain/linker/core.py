@@ -7,6 +7,7 @@ Arch modules only describe relocation types and PLT code.
 
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass, field
 
@@ -62,6 +63,8 @@ class SyntheticSection(InputSection):
         self.offset = 0
         self.addr = 0
         self.discarded = False
+        self.merged = None
+        self.merge_map = ([], [])
 
     def __repr__(self) -> str:
         return f"<linker>({self.name})"
@@ -120,6 +123,27 @@ def output_section_name(sec: InputSection) -> str | None:
     if sec.flags & elf.SHF_WRITE:
         return ".bss" if sec.type == elf.SHT_NOBITS else ".data"
     return ".rodata"
+
+
+def _mergeable(sec: InputSection) -> bool:
+    """Can this section's strings or constants be deduplicated?
+
+    Only sections nothing in them relocates, whose pieces are whole.
+    """
+    if not sec.flags & elf.SHF_MERGE or sec.type != elf.SHT_PROGBITS or sec.relocs or sec.entsize <= 0:
+        return False
+    if sec.flags & elf.SHF_STRINGS:
+        return sec.entsize == 1
+    return sec.size % sec.entsize == 0 and sec.align <= sec.entsize
+
+
+def merged_addr(sec: InputSection, offset: int) -> int:
+    """Where byte ``offset`` of a merged input section ended up."""
+    starts, outs = sec.merge_map
+    i = bisect.bisect_right(starts, offset) - 1
+    if i < 0:
+        i = 0
+    return sec.merged.addr + outs[i] + (offset - starts[i])
 
 
 def _array_priority(sec: InputSection) -> int:
@@ -355,7 +379,7 @@ class Linker:
         while work:
             sec = work.pop()
             syms = sec.file.symbols
-            for _off, rtype, symi, _add in sec.relocs:
+            for _off, _rtype, symi, _add in sec.relocs:
                 if symi >= len(syms):
                     raise DynError(f"relocation in {sec.name} refers to symbol {symi}, "
                                    f"which does not exist", sec.file.name)
@@ -387,6 +411,7 @@ class Linker:
                 g.section, g.value, g.shndx = csec, off, 1
                 off += g.size
             csec.size = off
+        merge_groups: dict[tuple, list[InputSection]] = {}
         for obj in self.objects:
             for sec in obj.sections:
                 if sec is None or not sec.flags & elf.SHF_ALLOC:
@@ -397,13 +422,54 @@ class Linker:
                 name = output_section_name(sec)
                 if name == "TLS":
                     raise DynError(f"thread-local storage ({sec.name}) is not supported", obj.name)
+                if _mergeable(sec):
+                    key = (name, sec.flags & (elf.SHF_WRITE | elf.SHF_EXECINSTR | elf.SHF_STRINGS), sec.entsize,
+                           sec.align)
+                    merge_groups.setdefault(key, []).append(sec)
+                    continue
                 self._output(name, sec).inputs.append(sec)
+        for key, group in merge_groups.items():
+            self._merge(key[0], group)
         for sec in self.synthetic.values():
             if sec.name == "COMMON":
                 self._output(".bss", sec).inputs.append(sec)
         for out in self.outputs:
             if out.name in (".init_array", ".fini_array", ".preinit_array"):
                 out.inputs.sort(key=_array_priority)
+
+    def _merge(self, out_name: str, group: list[InputSection]) -> None:
+        """Deduplicate the strings or constants of mergeable sections into one section."""
+        first = group[0]
+        msec = self.synthetic_section(f"{first.name} (merged {len(self.synthetic)})", elf.SHT_PROGBITS,
+                                      first.flags, first.align, first.entsize, output=out_name)
+        strings = bool(first.flags & elf.SHF_STRINGS)
+        align, size = first.align, first.entsize
+        seen: dict[bytes, int] = {}
+        data = bytearray()
+        for sec in group:
+            raw = bytes(sec.data)
+            starts: list[int] = []
+            outs: list[int] = []
+            off = 0
+            while off < len(raw):
+                if strings:
+                    end = raw.find(b"\0", off)
+                    end = len(raw) if end < 0 else end + 1
+                else:
+                    end = min(off + size, len(raw))
+                piece = raw[off:end]
+                at = seen.get(piece)
+                if at is None:
+                    data.extend(b"\0" * (-len(data) % align))
+                    at = seen[piece] = len(data)
+                    data.extend(piece)
+                starts.append(off)
+                outs.append(at)
+                off = end
+            sec.merged, sec.merge_map = msec, (starts, outs)
+        msec.data = bytes(data)
+        msec.size = len(data)
+        msec.live_reason = f"{len(group)} mergeable section{'s' if len(group) > 1 else ''} deduplicated"
 
     def synthetic_section(self, name: str, type_: int, flags: int, align: int, entsize: int = 0,
                           output: str | None = None) -> SyntheticSection:
@@ -517,6 +583,8 @@ class Linker:
     # ----------------------------------------------------------- relocation
     def sym_addr(self, sym: Symbol) -> int:
         if sym.section is not None:
+            if sym.section.merged is not None:
+                return merged_addr(sym.section, sym.value)
             return sym.section.addr + sym.value
         if sym.shndx == elf.SHN_ABS:
             return sym.value
@@ -596,7 +664,7 @@ class Linker:
             if out.type == elf.SHT_NOBITS:
                 continue
             for sec in out.inputs:
-                if sec.type == elf.SHT_NOBITS or not sec.size or isinstance(sec, SyntheticSection):
+                if sec.type == elf.SHT_NOBITS or not sec.size or len(sec.data) != sec.size:
                     continue  # synthetic sections are filled in place later
                 start = sec.addr - self.base
                 self.image[start:start + sec.size] = sec.data
@@ -635,6 +703,8 @@ class Linker:
                             continue
                     else:
                         S = self.sym_addr(sym)
+                        if sym.type == elf.STT_SECTION and sym.section is not None and sym.section.merged:
+                            S = merged_addr(sym.section, sym.value + A) - A  # the addend picks the piece
                         if kind is Kind.ABS:
                             v = S + A
                             self.on_absolute(sec, P, sym, howto, S, A)

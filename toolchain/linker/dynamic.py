@@ -90,31 +90,38 @@ class DynamicInfo:
                     if used is not None and (used in self.imports or used in self.slots) and imp.path not in libs:
                         libs.append(imp.path)
         self.libs = libs
-        # dynsym entries: null, imports (by remote name), then exports sorted for .gnu.hash
+        # dynsym entries: null, imports (by remote name), then the part .gnu.hash covers, sorted
+        # by bucket: exports, and imports whose PLT entry stands for their address (the loader
+        # must find those in the executable for function pointers to compare equal).
         self.entries: list[tuple[str, str, str, Symbol | None]] = []  # (name, version, lib, defined symbol)
-        index: dict[tuple[str, str, str], int] = {}
+        by_key: dict[tuple[str, str, str], list[Symbol]] = {}
         for sym in remote_syms:
             imp = sym.dynimport
             name, _, version = imp.remote.partition("#")
-            key = (name, version, imp.path)
-            if key not in index:
-                index[key] = len(self.entries) + 1
-                self.entries.append((name, version, imp.path, None))
-            sym.dyn_index = index[key]
-        self.canonical_plt = {s.dyn_index: s for s in self.imports if s.address_taken and s.plt_index >= 0}
+            by_key.setdefault((name, version, imp.path), []).append(sym)
+        canonical = {key: next(s for s in syms if s.address_taken and s.plt_index >= 0)
+                     for key, syms in by_key.items() if any(s.address_taken and s.plt_index >= 0 for s in syms)}
+        for key, syms in by_key.items():
+            if key not in canonical:
+                self.entries.append((*key, None))
+                for sym in syms:
+                    sym.dyn_index = len(self.entries)
         self.symoffset = len(self.entries) + 1
-        export_names = [(s.dynexport, s) for s in self.exports]
         seen: set[str] = set()
-        for name, s in export_names:
-            if name in seen:
-                raise DynError(f"two symbols dynexported as {name}")
-            seen.add(name)
-        self.nbucket = bucket_count(len(self.entries) + len(export_names) + 1)
-        self.gnu_nbucket = bucket_count(max(len(export_names), 1))
-        export_names.sort(key=lambda e: (elf.gnu_hash(e[0].encode()) % self.gnu_nbucket, e[0]))
-        for name, s in export_names:
-            s.dyn_index = len(self.entries) + 1
-            self.entries.append((name, "", "", s))
+        for s in self.exports:
+            if s.dynexport in seen:
+                raise DynError(f"two symbols dynexported as {s.dynexport}")
+            seen.add(s.dynexport)
+        hashed: list[tuple[tuple[str, str, str], Symbol | None, list[Symbol]]] = \
+            [(key, None, by_key[key]) for key in canonical] + [((s.dynexport, "", ""), s, [s]) for s in self.exports]
+        self.nbucket = bucket_count(len(by_key) + len(self.exports) + 1)
+        self.gnu_nbucket = bucket_count(max(len(hashed), 1))
+        hashed.sort(key=lambda e: (elf.gnu_hash(e[0][0].encode()) % self.gnu_nbucket, e[0]))
+        for key, defined, syms in hashed:
+            self.entries.append((*key, defined))
+            for sym in syms:
+                sym.dyn_index = len(self.entries)
+        self.canonical_plt = {s.dyn_index: s for s in canonical.values()}
         # strings
         self.dynstr = bytearray(b"\0")
         self.stroff: dict[str, int] = {}

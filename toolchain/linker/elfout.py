@@ -193,8 +193,9 @@ class ExecLinker(Linker):
             return struct.pack("<IIIBBH", off, value, size, info, 0, shndx)
 
         def shndx_of(sym: Symbol) -> int:
-            if sym.section is not None and sym.section.out is not None:
-                return sym.section.out.index
+            sec = sym.section.merged or sym.section if sym.section is not None else None
+            if sec is not None and sec.out is not None:
+                return sec.out.index
             if sym.section is not None:
                 return self._out_of(sym.section)
             return elf.SHN_ABS if sym.shndx == elf.SHN_ABS else elf.SHN_UNDEF

@@ -66,7 +66,7 @@ class InputSection:
 
     __slots__ = ("file", "index", "name", "type", "flags", "align", "size", "data", "relocs",
                  "live", "out", "offset", "addr", "discarded", "rel_type", "entsize", "link", "info",
-                 "live_reason")
+                 "live_reason", "merged", "merge_map")
 
     def __init__(self, file: ObjectFile, sec: elf.Section, data: memoryview | bytes):
         self.file = file
@@ -88,6 +88,8 @@ class InputSection:
         self.offset = 0
         self.addr = 0
         self.discarded = False
+        self.merged: InputSection | None = None  # the linker's merged section holding our pieces
+        self.merge_map: tuple[list[int], list[int]] = ([], [])  # piece starts here -> offsets there
 
     def __repr__(self) -> str:
         return f"{self.file.name}({self.name})"
