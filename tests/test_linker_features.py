@@ -1,0 +1,200 @@
+"""Linker features beyond the cprogs set: other compilers and code models, Thumb, COMDAT,
+string merging, archives, init arrays, the map file. Each linked program is run and
+compared with the same objects linked by ld.lld (the reference) where that applies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ARCHES, dynlink, lld_link, run_dyncc, run_program
+from elftools.elf.elffile import ELFFile
+
+from toolchain.cc import runtime
+
+RT = runtime.rt_include_dir()
+
+PROBE = b"dyntools-merge-probe-string"
+
+MAIN_C = r"""
+#include "rt.h"
+extern const char *probe_a(void);
+extern const char *probe_b(void);
+extern int comdat_value(void);
+extern int lib_used(int);
+int ctor_order[4]; int nctor;
+__attribute__((constructor(101))) static void first(void) { ctor_order[nctor++] = 1; }
+__attribute__((constructor(102))) static void second(void) { ctor_order[nctor++] = 2; }
+extern void (*__init_array_start[])(void);
+extern void (*__init_array_end[])(void);
+int main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    for (void (**f)(void) = __init_array_start; f < __init_array_end; f++) (*f)();
+    print_str(probe_a()); print_str(" "); print_str(probe_b()); print_str("\n");
+    print_str(probe_a() == probe_b() ? "same\n" : "different\n");
+    print_int(comdat_value()); print_str("\n");
+    print_int(lib_used(20)); print_str("\n");
+    print_int(ctor_order[0] * 10 + ctor_order[1]); print_str("\n");
+    return 7;
+}
+"""
+PROBE_A = 'const char *probe_a(void) { return "%s"; }\n' % PROBE.decode()
+PROBE_B = 'const char *probe_b(void) { return "%s"; }\n' % PROBE.decode()
+LIB_USED = "int lib_used(int x) { return x + 22; }\n"
+LIB_UNUSED = "int lib_unused_marker_fn(int x) { return x * 3; }\nint lib_unused_data = 99;\n"
+
+# Two objects carrying the same COMDAT group (as C++ inline functions would); one copy is kept.
+COMDAT_S = {
+    "x86": """
+        .section .text.comdat_value,"axG",@progbits,comdat_value,comdat
+        .globl comdat_value
+        .type comdat_value,@function
+    comdat_value:
+        movl ${value}, %eax
+        ret
+    """,
+    "arm": """
+        .section .text.comdat_value,"axG",%progbits,comdat_value,comdat
+        .globl comdat_value
+        .type comdat_value,%function
+    comdat_value:
+        mov r0, #{value}
+        bx lr
+    """,
+}
+EXPECTED = f"{PROBE.decode()} {PROBE.decode()}\nsame\n11\n42\n12\n"
+
+
+def _zig_cc(arch: str, target: str | None, src: str, out: str, *flags: str) -> None:
+    from toolchain.arch import get_arch
+
+    a = get_arch(arch)
+    cmd = [sys.executable, "-m", "ziglang", "cc", "-target", target or a.cc_target, *flags, "-c", src, "-o", out]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def _build(tmp, arch: str, cflags=(), cc: str | None = None) -> list[str]:
+    """Compile the feature program; the library members go into an archive."""
+    srcs = {"main.c": MAIN_C, "probe_a.c": PROBE_A, "probe_b.c": PROBE_B, "lib_used.c": LIB_USED,
+            "lib_unused.c": LIB_UNUSED}
+    objs = []
+    for name, text in srcs.items():
+        (tmp / name).write_text(text)
+        out = str(tmp / name.replace(".c", ".o"))
+        args = ["-a", arch, "-c", str(tmp / name), "-o", out, f"-I{RT}", *cflags]
+        if cc:
+            args += ["--cc", cc]
+        r = run_dyncc(args)
+        assert r.returncode == 0, r.stderr
+        objs.append(out)
+    for src in runtime.rt_sources():
+        out = str(tmp / ("rt_" + os.path.basename(src).replace(".c", ".o")))
+        r = run_dyncc(["-a", arch, "-c", src, "-o", out, f"-I{RT}", "-O2"])
+        assert r.returncode == 0, r.stderr
+        objs.append(out)
+    for i, value in enumerate((11, 22)):
+        s = tmp / f"comdat{i}.s"
+        s.write_text(COMDAT_S["arm" if arch == "arm" else "x86"].replace("{value}", str(value)))
+        out = str(tmp / f"comdat{i}.o")
+        _zig_cc(arch, None, str(s), out)
+        objs.append(out)
+    lib = str(tmp / "libfeat.a")
+    members = [o for o in objs if os.path.basename(o).startswith("lib_")]
+    subprocess.run([sys.executable, "-m", "ziglang", "ar", "rcs", lib, *members], check=True)
+    return [o for o in objs if o not in members] + [lib]
+
+
+def _link_and_run(tmp, arch: str, objs: list[str]) -> tuple[bytes, str]:
+    out = str(tmp / "prog")
+    r = dynlink(arch, out, objs, "--map", str(tmp / "prog.map"))
+    assert r.returncode == 0, r.stderr
+    ref = str(tmp / "ref")
+    lr = lld_link(arch, ref, objs)
+    assert lr.returncode == 0, lr.stderr
+    got, want = run_program(arch, out), run_program(arch, ref)
+    assert (got.stdout, got.returncode) == (want.stdout, want.returncode)
+    lines = got.stdout.decode().splitlines(keepends=True)
+    # line 2 says whether the two copies of the literal were merged: the compiler decides
+    # whether they are mergeable at all (gcc -O0 puts literals in plain .rodata)
+    assert lines[:1] + lines[2:] == EXPECTED.splitlines(keepends=True)[:1] + EXPECTED.splitlines(keepends=True)[2:]
+    assert got.returncode == 7
+    return open(out, "rb").read(), (tmp / "prog.map").read_text()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_merge_comdat_archive_initarray(tmp_path, arch):
+    data, linkmap = _link_and_run(tmp_path, arch, _build(tmp_path, arch, ["-O2"]))
+    assert run_program(arch, str(tmp_path / "prog")).stdout.decode() == EXPECTED
+    assert data.count(PROBE) == 1  # two objects each carry the literal: merged into one copy
+    assert b"lib_unused_marker_fn" not in data  # the archive member nobody needs stays out
+    assert "lib_used.o" in linkmap and "lib_unused.o" not in linkmap
+    assert "duplicate COMDAT group" in linkmap
+    with open(tmp_path / "prog", "rb") as f:
+        names = {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    assert {"main", "probe_a", "lib_used", "comdat_value"} <= names
+
+
+@pytest.mark.parametrize("arch,flags", [("386", ["-O2", "-fPIC"]), ("386", ["-O0", "-fPIC"]),
+                                        ("amd64", ["-O2", "-fPIC"]), ("amd64", ["-O2", "-fno-pic", "-fno-pie"]),
+                                        ("arm", ["-O2", "-mcpu=cortex_a7"])],
+                         ids=["386-pic-O2", "386-pic-O0", "amd64-pic", "amd64-nopic", "arm-movw-movt"])
+def test_code_models(tmp_path, arch, flags):
+    """GOT/GOTOFF/GOTPC (386 PIC), GOTPCREL (amd64 PIC), 32S (amd64 non-PIC), MOVW/MOVT (arm)."""
+    objs = _build(tmp_path, arch, flags)
+    kinds = set()
+    for o in objs:
+        if o.endswith(".o"):
+            out = subprocess.run(["readelf", "-rW", o], capture_output=True, text=True).stdout
+            kinds |= {w for line in out.splitlines() for w in line.split() if w.startswith("R_")}
+    expect = {"386": {"R_386_GOTPC", "R_386_GOTOFF"}, "amd64": set(), "arm": {"R_ARM_MOVW_ABS_NC", "R_ARM_MOVT_ABS"}}
+    if "-fPIC" in flags and arch == "amd64":
+        expect["amd64"] = {"R_X86_64_REX_GOTPCRELX"}
+    if "-fno-pic" in flags:
+        expect["amd64"] = {"R_X86_64_32"}
+    assert expect[arch] <= kinds
+    _link_and_run(tmp_path, arch, objs)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no gcc on this machine")
+@pytest.mark.parametrize("flags", [["-O2", "-fno-pic", "-fno-pie"], ["-O0", "-fPIC"]], ids=["nopic", "pic"])
+def test_gcc_objects(tmp_path, flags):
+    """Objects from the system gcc (amd64) link and run like ld.lld's."""
+    _link_and_run(tmp_path, "amd64", _build(tmp_path, "amd64", [*flags, "-ffreestanding", "-fno-stack-protector"],
+                                            cc="gcc"))
+
+
+@pytest.mark.parametrize("opt", ["-O1", "-O2"])
+def test_thumb_interworking(tmp_path, opt):
+    """Thumb code calling and tail-calling ARM code (BLX, and a thunk for B.W) and back."""
+    objs = []
+    for src in [*runtime.rt_sources()]:
+        target = "arm-linux-none" if os.path.basename(src) in ("sys.c", "start.c") else "thumb-linux-none"
+        out = str(tmp_path / os.path.basename(src).replace(".c", ".o"))
+        _zig_cc("arm", target, src, out, "-mcpu=cortex_a7", "-mfloat-abi=hard", "-fno-pic", "-ffreestanding",
+                "-fno-stack-protector", "-fno-sanitize=undefined", opt, f"-I{RT}")
+        objs.append(out)
+    main = tmp_path / "tmain.c"
+    main.write_text('#include "rt.h"\nstatic int f(int n) { return n < 2 ? n : f(n - 1) + f(n - 2); }\n'
+                    'int main(int c, char **v) { (void)c; (void)v; print_int(f(15)); print_str("\\n");'
+                    ' return 3; }\n')
+    _zig_cc("arm", "thumb-linux-none", str(main), str(tmp_path / "tmain.o"), "-mcpu=cortex_a7",
+            "-mfloat-abi=hard", "-fno-pic", "-ffreestanding", opt, f"-I{RT}")
+    objs.append(str(tmp_path / "tmain.o"))
+    out, ref = str(tmp_path / "prog"), str(tmp_path / "ref")
+    r = dynlink("arm", out, objs)
+    assert r.returncode == 0, r.stderr
+    assert lld_link("arm", ref, objs).returncode == 0
+    got, want = run_program("arm", out), run_program("arm", ref)
+    assert got.stdout == want.stdout == b"610\n" and got.returncode == want.returncode == 3
+    thumb_calls = subprocess.run(["readelf", "-rW", *objs], capture_output=True, text=True).stdout
+    assert "R_ARM_THM_CALL" in thumb_calls
+
+
+def test_eu_elflint_on_feature_program(tmp_path):
+    objs = _build(tmp_path, "amd64", ["-O2"])
+    _link_and_run(tmp_path, "amd64", objs)
+    r = subprocess.run(["eu-elflint", "--gnu-ld", str(tmp_path / "prog")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
