@@ -1,0 +1,65 @@
+"""``dynld-config``: how to compile the dynld C runtime into a host program.
+
+    dynld-config --cflags        -I<runtime dir>
+    dynld-config --sources       the runtime's .c files, space-separated
+    dynld-config --include-dir   the directory holding dynld.h
+
+Every .c file may be compiled for any target: the per-architecture parts
+(dynld-386.c, dynld-amd64.c, dynld-arm.c) compile to nothing for other targets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from toolchain.errors import ArgumentParser, DynError, run_main
+
+PROG = "dynld-config"
+
+
+def runtime_dir() -> str:
+    """Absolute path of the runtime directory (dynld.h and the .c files)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime")
+
+
+def sources() -> list[str]:
+    """Absolute paths of the runtime's C sources, sorted."""
+    d = runtime_dir()
+    try:
+        names = sorted(n for n in os.listdir(d) if n.endswith(".c"))
+    except OSError as e:
+        raise DynError(e.strerror or "cannot list", d) from None
+    if not names:
+        raise DynError("no C sources found", d)
+    return [os.path.join(d, n) for n in names]
+
+
+def cflags() -> list[str]:
+    """Compiler flags a host needs to include dynld.h."""
+    return [f"-I{runtime_dir()}"]
+
+
+def _body(argv: Sequence[str]) -> int:
+    ap = ArgumentParser(prog=PROG, description="Print how to compile the dynld runtime into a host program.")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--cflags", action="store_true", help="print the compiler flags (-I<runtime dir>)")
+    g.add_argument("--sources", action="store_true", help="print the runtime's .c files, space-separated")
+    g.add_argument("--include-dir", action="store_true", help="print the directory holding dynld.h")
+    args = ap.parse_args(list(argv))
+    if args.cflags:
+        print(" ".join(cflags()))
+    elif args.sources:
+        print(" ".join(sources()))
+    else:
+        print(runtime_dir())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``dynld-config``."""
+    return run_main(PROG, _body, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
