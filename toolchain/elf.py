@@ -104,6 +104,7 @@ class ElfFile:
         (self.type, self.machine, _version, self.entry, self.phoff, self.shoff, self.flags,
          _ehsize, self.phentsize, self.phnum, self.shentsize, shnum, shstrndx) = hdr
         self.sections: list[Section] = []
+        self.shstrndx = shstrndx
         if self.shoff:
             self._read_sections(shnum, shstrndx)
 
@@ -122,6 +123,7 @@ class ElfFile:
             shnum = shnum or first[5]
             if shstrndx == SHN_XINDEX:
                 shstrndx = first[6]
+        self.shstrndx = shstrndx
         end = self.shoff + shnum * entsize
         if end > len(self.data):
             raise DynError("truncated ELF file (section headers)", self.name)
@@ -227,59 +229,43 @@ def _cstr(buf: memoryview, off: int, fname: str) -> str:
     return b[:end].decode("utf-8", "surrogateescape")
 
 
+# (e_shoff offset, e_shnum offset, section header format) per ELF class
+_EHDR_FIELDS = {32: (0x20, 0x30, "<IIIIIIIIII"), 64: (0x28, 0x3C, "<IIQQQQIIQQ")}
+
+
 def add_section(data: bytes, name: str, payload: bytes, flags: int = SHF_EXCLUDE, fname: str = "") -> bytes:
-    """Return a copy of a relocatable ELF file with one more non-alloc PROGBITS section.
+    """A copy of a relocatable ELF file with one more ``SHT_PROGBITS`` section ``name``.
 
     The new section's data, a new section name table and a new section header table
-    are appended; the old name table's header is pointed at the new one.
+    are appended; the header of the old name table is pointed at the new one. Nothing
+    already in the file moves, so every offset stays valid.
     """
-    elf = ElfFile(data, fname)
-    if not elf.sections:
+    f = ElfFile(data, fname)
+    if not f.sections:
         raise DynError("ELF file has no section headers", fname)
-    shstrndx = struct.unpack_from("<H", data, 0x32 if elf.bits == 64 else 0x2E)[0]
-    old_names = bytes(elf.section_data(elf.sections[shstrndx]))
-    name_off = len(old_names)
+    shoff_at, shnum_at, fmt = _EHDR_FIELDS[f.bits]
+    shstrndx, nsec = f.shstrndx, len(f.sections)
+    if nsec >= 0xFF00 or not 0 < shstrndx < nsec:
+        raise DynError("unsupported section header layout (extended numbering)", fname)
+    old_names = bytes(f.section_data(f.sections[shstrndx]))
     new_names = old_names + name.encode() + b"\0"
     out = bytearray(data)
-
-    def pad(align: int) -> None:
-        out.extend(b"\0" * (-len(out) % align))
-
-    pad(8)
+    out += b"\0" * (-len(out) % 8)
     payload_off = len(out)
     out += payload
     names_off = len(out)
     out += new_names
-    pad(8)
+    out += b"\0" * (-len(out) % 8)
     shoff = len(out)
-    entsize = elf.shentsize
-    for s in elf.sections:
-        off, size = s.offset, s.size
-        if s.index == shstrndx:
-            off, size = names_off, len(new_names)
-        out += _pack_shdr(elf.bits, s.index and _name_index(data, elf, s), s.type, s.flags, s.addr,
-                          off, size, s.link, s.info, s.align, s.entsize)
-    out += _pack_shdr(elf.bits, name_off, SHT_PROGBITS, flags, 0, payload_off, len(payload), 0, 0, 1, 0)
-    assert len(out) - shoff == entsize * (len(elf.sections) + 1)
-    if elf.bits == 32:
-        struct.pack_into("<I", out, 0x20, shoff)
-        struct.pack_into("<H", out, 0x30, len(elf.sections) + 1)
-    else:
-        struct.pack_into("<Q", out, 0x28, shoff)
-        struct.pack_into("<H", out, 0x3C, len(elf.sections) + 1)
+    for i in range(nsec):
+        hdr = list(struct.unpack_from(fmt, data, f.shoff + i * f.shentsize))
+        if i == shstrndx:
+            hdr[4], hdr[5] = names_off, len(new_names)
+        out += struct.pack(fmt, *hdr)
+    out += struct.pack(fmt, len(old_names), SHT_PROGBITS, flags, 0, payload_off, len(payload), 0, 0, 1, 0)
+    struct.pack_into("<Q" if f.bits == 64 else "<I", out, shoff_at, shoff)
+    struct.pack_into("<H", out, shnum_at, nsec + 1)
     return bytes(out)
-
-
-def _name_index(data: bytes, elf: ElfFile, s: Section) -> int:
-    fmt = elf._shdr_fmt
-    return struct.unpack_from(fmt, data, elf.shoff + s.index * elf.shentsize)[0]
-
-
-def _pack_shdr(bits: int, name: int, type_: int, flags: int, addr: int, off: int, size: int,
-               link: int, info: int, align: int, entsize: int) -> bytes:
-    if bits == 32:
-        return struct.pack("<IIIIIIIIII", name, type_, flags, addr, off, size, link, info, align, entsize)
-    return struct.pack("<IIQQQQIIQQ", name, type_, flags, addr, off, size, link, info, align, entsize)
 
 
 def sysv_hash(name: bytes) -> int:
