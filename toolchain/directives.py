@@ -1,0 +1,194 @@
+"""The dynimport/dynexport directives an object carries for the linker.
+
+The compiler stage (``dyncc``) writes them as text into a non-allocated
+``SHF_EXCLUDE`` section named ``.dynpragma``, in the format the 2010 Plan 9 style
+compilers wrote ahead of the object code::
+
+    amd64
+
+    $$  // dynimport
+    dynimport local remote path
+
+    $$  // dynexport
+    dynexport local remote
+
+    $$
+
+The first line is the architecture name (``386``, ``amd64``, ``arm``).  dyncc always
+writes the section, even with no directives, so the linker can check every object's
+architecture line.  The parser also accepts the seed's shorter forms: the
+architecture line alone, or a dynimport section without a dynexport section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from toolchain.elf import ElfFile
+from toolchain.errors import DynError
+
+SECTION = ".dynpragma"
+
+IMPORT_HEADER = "$$  // dynimport"
+EXPORT_HEADER = "$$  // dynexport"
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_IDENT_RE = re.compile(_IDENT)
+_REMOTE_RE = re.compile(_IDENT + r"(?:#[A-Za-z0-9_.]+)?")
+_PATH_RE = re.compile(r"[^\s\"\\\x00-\x1f\x7f]+")
+_ARCH_RE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def is_identifier(name: str) -> bool:
+    """True if ``name`` is a C identifier."""
+    return _IDENT_RE.fullmatch(name) is not None
+
+
+def is_remote_name(name: str) -> bool:
+    """True if ``name`` is a C identifier, optionally followed by ``#VERSION`` (``puts#GLIBC_2.2.5``)."""
+    return _REMOTE_RE.fullmatch(name) is not None
+
+
+def is_library_path(path: str) -> bool:
+    """True if ``path`` is a usable library path: non-empty, no whitespace, quotes or control characters."""
+    return _PATH_RE.fullmatch(path) is not None
+
+
+@dataclass(frozen=True)
+class DynImport:
+    """``local`` is bound at load time to ``remote`` of the shared library ``path``."""
+
+    local: str
+    remote: str
+    path: str
+
+
+@dataclass(frozen=True)
+class DynExport:
+    """The defined symbol ``local`` is exported in the dynamic symbol table as ``remote``."""
+
+    local: str
+    remote: str
+
+
+@dataclass
+class Directives:
+    """The directives of one object: its architecture name and its imports and exports, in source order."""
+
+    arch: str
+    imports: list[DynImport] = field(default_factory=list)
+    exports: list[DynExport] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        """True when the object neither imports nor exports anything."""
+        return not (self.imports or self.exports)
+
+
+def _check(d: Directives) -> None:
+    if not _ARCH_RE.fullmatch(d.arch):
+        raise DynError(f"invalid architecture name in directives: {d.arch!r}")
+    for imp in d.imports:
+        if not (is_identifier(imp.local) and is_remote_name(imp.remote) and is_library_path(imp.path)):
+            raise DynError(f"invalid dynimport: {imp.local} {imp.remote} {imp.path}")
+    for exp in d.exports:
+        if not (is_identifier(exp.local) and is_identifier(exp.remote)):
+            raise DynError(f"invalid dynexport: {exp.local} {exp.remote}")
+
+
+def format_directives(d: Directives) -> bytes:
+    """The directive text of ``d`` (always the full form, with both sections)."""
+    _check(d)
+    out = [d.arch, "", IMPORT_HEADER]
+    out += [f"dynimport {i.local} {i.remote} {i.path}" for i in d.imports]
+    out += ["", EXPORT_HEADER]
+    out += [f"dynexport {e.local} {e.remote}" for e in d.exports]
+    out += ["", "$$", "", ""]
+    return "\n".join(out).encode()
+
+
+def _parse_import(line: str) -> DynImport | None:
+    parts = line.split(" ")
+    if len(parts) != 4 or parts[0] != "dynimport":
+        return None
+    _, local, remote, path = parts
+    if not (is_identifier(local) and is_remote_name(remote) and is_library_path(path)):
+        return None
+    return DynImport(local, remote, path)
+
+
+def _parse_export(line: str) -> DynExport | None:
+    parts = line.split(" ")
+    if len(parts) != 3 or parts[0] != "dynexport":
+        return None
+    _, local, remote = parts
+    if not (is_identifier(local) and is_identifier(remote)):
+        return None
+    return DynExport(local, remote)
+
+
+def parse_directives(text: bytes, filename: str) -> Directives:
+    """Parse directive text; DynError naming ``filename`` for anything malformed.
+
+    Errors (as the seed's linker words them): ``invalid dynimport line: LINE``,
+    ``invalid dynexport line: LINE``, ``cannot find end of // dynimport section``
+    (``dynexport`` likewise).  Blank lines inside a section are ignored.
+    """
+    try:
+        s = bytes(text).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DynError("directive text is not valid UTF-8", filename) from None
+    lines = s.split("\n")
+    arch = lines[0].strip()
+    if not arch or not _ARCH_RE.fullmatch(arch):
+        raise DynError(f"directive text does not start with an architecture name: {lines[0][:80]!r}", filename)
+    d = Directives(arch)
+    i, n = 1, len(lines)
+    seen_import = seen_export = False
+    while i < n:
+        line = lines[i].rstrip("\r")
+        i += 1
+        if not line.strip() or line == "!":
+            continue
+        if line == "$$":
+            continue  # a stray end marker (the seed's empty dynimport-only form ends with one)
+        if line in (IMPORT_HEADER, EXPORT_HEADER):
+            kind = "dynimport" if line == IMPORT_HEADER else "dynexport"
+            if (seen_import if kind == "dynimport" else seen_export):
+                raise DynError(f"duplicate // {kind} section", filename)
+            if kind == "dynimport":
+                seen_import = True
+            else:
+                seen_export = True
+            ended = False
+            while i < n:
+                body = lines[i].rstrip("\r")
+                if body.startswith("$$") or body == "!":
+                    ended = True
+                    break
+                i += 1
+                if not body.strip():
+                    continue
+                if kind == "dynimport":
+                    imp = _parse_import(body)
+                    if imp is None:
+                        raise DynError(f"invalid dynimport line: {body}", filename)
+                    d.imports.append(imp)
+                else:
+                    exp = _parse_export(body)
+                    if exp is None:
+                        raise DynError(f"invalid dynexport line: {body}", filename)
+                    d.exports.append(exp)
+            if not ended:
+                raise DynError(f"cannot find end of // {kind} section", filename)
+            continue
+        raise DynError(f"unexpected line in directives: {line[:200]}", filename)
+    return d
+
+
+def read_object_directives(elf: ElfFile) -> Directives | None:
+    """The directives in an object's ``.dynpragma`` section, or None if it has none."""
+    sec = elf.section_by_name(SECTION)
+    if sec is None:
+        return None
+    return parse_directives(bytes(elf.section_data(sec)), elf.name)
