@@ -25,6 +25,7 @@ HOWTOS: dict[int, Howto] = {
 
 PLT_HEADER_SIZE = 16
 PLT_ENTRY_SIZE = 16
+PLT_SECTION_ENTSIZE = PLT_ENTRY_SIZE
 
 
 def plt_header(plt: int, gotplt: int) -> bytes:

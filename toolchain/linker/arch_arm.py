@@ -150,6 +150,7 @@ HOWTOS: dict[int, Howto] = {
 
 PLT_HEADER_SIZE = 20
 PLT_ENTRY_SIZE = 12
+PLT_SECTION_ENTSIZE = 4  # the header is not a whole number of entries (GNU ld also says 4)
 
 
 def plt_header(plt: int, gotplt: int) -> bytes:

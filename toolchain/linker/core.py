@@ -177,6 +177,7 @@ class Linker:
         self.entry_sym: Symbol | None = None
         self.got_base_needed = False
         self.dynexports: list[Symbol] = []
+        self.dynexport_origin: dict[str, ObjectFile] = {}
         self.runtime_relocs: list = []  # filled by the output strategy
         self.discarded: list[InputSection] = []
         self.thunks: dict[tuple[int, str], tuple[Symbol, str, int]] = {}  # (id(sym), kind) -> (sym, kind, offset)
@@ -327,14 +328,19 @@ class Linker:
                     sym.dynexport = exp.remote
                     sym.referenced_by = sym.referenced_by or obj
                     self.dynexports.append(sym)
+                    self.dynexport_origin[sym.name] = obj
         for name, (_remote, _path, fname) in imported.items():
             sym = self.globals[name]
             if sym.dynexport is not None:
                 self.errors.append(f"{fname}: symbol is both dynimport and dynexport {name}")
+        remotes = {remote: fname for remote, _path, fname in imported.values()}
         for sym in self.dynexports:
+            origin = self.dynexport_origin[sym.name].name
             if not sym.defined and not sym.is_common:
-                self.errors.append(f"{sym.referenced_by.name if sym.referenced_by else '?'}: "
-                                   f"dynexport of undefined symbol {sym.name}")
+                self.errors.append(f"{origin}: dynexport of undefined symbol {sym.name}")
+            elif sym.dynexport.partition("#")[0] in {r.partition("#")[0] for r in remotes}:
+                self.errors.append(f"{origin}: {sym.dynexport} is both dynexported (by {sym.name}) and "
+                                   f"dynimported (in {remotes.get(sym.dynexport) or 'a directive'})")
         self._flush_errors()
 
     def _global(self, name: str) -> Symbol:

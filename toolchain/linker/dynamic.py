@@ -37,7 +37,7 @@ class DynamicInfo:
     """Collects imports and exports during the link, then writes the dynamic tables."""
 
     def __init__(self, linker):
-        self.l = linker
+        self.lk = linker
         self.arch = linker.arch
         self.word = linker.arch.word
         self.rela = linker.arch.rela
@@ -67,26 +67,26 @@ class DynamicInfo:
             self.imports.append(sym)
 
     def add_slot_imports(self) -> None:
-        for name in sorted(self.l.globals):
-            g = self.l.globals[name]
+        for name in sorted(self.lk.globals):
+            g = self.lk.globals[name]
             if g.dynimport is not None and g.defined and g.section is not None and g.section.live:
                 self.slots.append(g)
 
     # ------------------------------------------------------------- sections
     def create_sections(self) -> None:
-        l, w = self.l, self.word
-        for g in self.l.got:
-            if l.is_import(g):
+        lk, w = self.lk, self.word
+        for g in self.lk.got:
+            if lk.is_import(g):
                 self._need_dynsym(g)
         remote_syms = self.imports + self.slots
         if remote_syms:
-            self.interp = l.opts.interp or self.arch.interp
+            self.interp = lk.opts.interp or self.arch.interp
         # library order: first-seen in the objects' directives
         libs: list[str] = []
-        for obj in l.objects:
+        for obj in lk.objects:
             if obj.directives is not None:
                 for imp in obj.directives.imports:
-                    used = l.globals.get(imp.local)
+                    used = lk.globals.get(imp.local)
                     if used is not None and (used in self.imports or used in self.slots) and imp.path not in libs:
                         libs.append(imp.path)
         self.libs = libs
@@ -144,7 +144,7 @@ class DynamicInfo:
         relsize = (24 if w == 8 else 12) if self.rela else (16 if w == 8 else 8)
         relname = ".rela" if self.rela else ".rel"
         A, AW = elf.SHF_ALLOC, elf.SHF_ALLOC | elf.SHF_WRITE
-        mk = l.synthetic_section
+        mk = lk.synthetic_section
         if self.interp:
             s = mk(".interp", elf.SHT_PROGBITS, A, 1)
             s.size = len(self.interp) + 1
@@ -165,7 +165,7 @@ class DynamicInfo:
             s.size = 2 * n
             s = mk(".gnu.version_r", elf.SHT_GNU_VERNEED, A, w)
             s.size = 16 * (len(self.verneed) + sum(len(v) for v in self.verneed.values()))
-        got_imports = [g for g in l.got if l.is_import(g)]
+        got_imports = [g for g in lk.got if lk.is_import(g)]
         self.n_dynrel = len(got_imports) + self.n_symbolic + len(self.slots)
         if self.n_dynrel:
             s = mk(relname + ".dyn", elf.SHT_RELA if self.rela else elf.SHT_REL, A, w, relsize)
@@ -174,7 +174,7 @@ class DynamicInfo:
             s = mk(relname + ".plt", elf.SHT_RELA if self.rela else elf.SHT_REL, A | elf.SHF_INFO_LINK, w, relsize)
             s.size = len(self.plt) * relsize
             r = self.arch.reloc
-            s = mk(".plt", elf.SHT_PROGBITS, A | elf.SHF_EXECINSTR, 16, 4 if self.arch.name == "arm" else r.PLT_ENTRY_SIZE)
+            s = mk(".plt", elf.SHT_PROGBITS, A | elf.SHF_EXECINSTR, 16, r.PLT_SECTION_ENTSIZE)
             s.size = r.PLT_HEADER_SIZE + len(self.plt) * r.PLT_ENTRY_SIZE
             s = mk(".got.plt", elf.SHT_PROGBITS, AW, w, w)
             s.size = (3 + len(self.plt)) * w
@@ -216,7 +216,7 @@ class DynamicInfo:
 
     def section_link(self, o) -> tuple[int, int]:
         """sh_link and sh_info of a dynamic output section."""
-        by = self.l.by_name
+        by = self.lk.by_name
 
         def idx(name: str) -> int:
             return by[name].index if name in by else 0
@@ -237,21 +237,21 @@ class DynamicInfo:
     # ------------------------------------------------------------- contents
     def plt_addr(self, sym: Symbol) -> int:
         r = self.arch.reloc
-        return self.l.synthetic[".plt"].addr + r.PLT_HEADER_SIZE + sym.plt_index * r.PLT_ENTRY_SIZE
+        return self.lk.synthetic[".plt"].addr + r.PLT_HEADER_SIZE + sym.plt_index * r.PLT_ENTRY_SIZE
 
     def add_symbolic_reloc(self, place: int, sym: Symbol, addend: int) -> None:
         self.symbolic.append((place, sym, addend))
 
     def _put(self, name: str, data: bytes) -> None:
-        sec = self.l.synthetic[name]
+        sec = self.lk.synthetic[name]
         if len(data) != sec.size:
             raise DynError(f"internal: {name} is {len(data)} bytes, expected {sec.size}")
-        start = sec.addr - self.l.base
-        self.l.image[start:start + len(data)] = data
+        start = sec.addr - self.lk.base
+        self.lk.image[start:start + len(data)] = data
 
     def fill(self) -> None:
-        l, w = self.l, self.word
-        syn = l.synthetic
+        lk, w = self.lk, self.word
+        syn = lk.synthetic
         if self.interp:
             self._put(".interp", self.interp.encode() + b"\0")
         self._put(".dynstr", bytes(self.dynstr))
@@ -285,18 +285,18 @@ class DynamicInfo:
         """Write .rel(a).dyn once relocation has recorded every symbolic word."""
         if not self.n_dynrel:
             return
-        l, r = self.l, self.arch.reloc
+        lk, r = self.lk, self.arch.reloc
         rel = bytearray()
-        for g in l.got:
-            if l.is_import(g):
-                rel += self._rel(l.got_addr(g), g.dyn_index, r.R_GLOB_DAT, 0)
+        for g in lk.got:
+            if lk.is_import(g):
+                rel += self._rel(lk.got_addr(g), g.dyn_index, r.R_GLOB_DAT, 0)
         for g in self.slots:
-            place = l.sym_addr(g)
+            place = lk.sym_addr(g)
             rel += self._rel(place, g.dyn_index, r.R_ABS_WORD, 0)
             if not self.rela:  # the addend is the word itself: make it zero
-                start = place - l.base
-                if start + self.word <= len(l.image):
-                    l.image[start:start + self.word] = b"\0" * self.word
+                start = place - lk.base
+                if start + self.word <= len(lk.image):
+                    lk.image[start:start + self.word] = b"\0" * self.word
         for place, sym, addend in self.symbolic:
             rel += self._rel(place, sym.dyn_index, r.R_ABS_WORD, addend)
         if len(self.symbolic) != self.n_symbolic:
@@ -311,7 +311,7 @@ class DynamicInfo:
         return struct.pack("<II", place, (symidx << 8) | type_)
 
     def _dynsym(self) -> bytes:
-        l = self.l
+        lk = self.lk
         out = bytearray(24 if self.word == 8 else 16)
         for name, _version, _lib, sym in self.entries:
             off = self.stroff[name]
@@ -324,7 +324,7 @@ class DynamicInfo:
                 is_func = sym.type == elf.STT_FUNC or (sym.section is not None and
                                                        sym.section.flags & elf.SHF_EXECINSTR)
                 info = (elf.STB_GLOBAL << 4) | (elf.STT_FUNC if is_func else elf.STT_OBJECT)
-                value, size = l.sym_addr(sym), sym.size
+                value, size = lk.sym_addr(sym), sym.size
                 shndx = sym.section.out.index if sym.section is not None and sym.section.out else elf.SHN_ABS
             if self.word == 8:
                 out += struct.pack("<IBBHQQ", off, info, 0, shndx, value, size)
@@ -356,7 +356,7 @@ class DynamicInfo:
         fmt = "<qQ" if self.word == 8 else "<iI"
         for tag, val in self.dyn_entries:
             if isinstance(val, str):
-                val = self.l.synthetic[val].addr
+                val = self.lk.synthetic[val].addr
             out += struct.pack(fmt, tag, val)
         return bytes(out)
 

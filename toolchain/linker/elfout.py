@@ -120,7 +120,7 @@ class ExecLinker(Linker):
         shoff = len(out)
         nsec = len(self.outputs) + 4
         sh = bytearray(shentsize)  # null section
-        for o, nm in zip(self.outputs, names):
+        for o, nm in zip(self.outputs, names, strict=True):
             link, info = self._section_link(o)
             sh += _shdr(is64, nm, o.type, o.flags, o.addr, o.addr - self.base, o.size, link, info, o.align,
                         o.entsize)
