@@ -41,8 +41,8 @@ int main(int argc, char **argv) {
     return 7;
 }
 """
-PROBE_A = 'const char *probe_a(void) { return "%s"; }\n' % PROBE.decode()
-PROBE_B = 'const char *probe_b(void) { return "%s"; }\n' % PROBE.decode()
+PROBE_A = "const char *probe_a(void) { return \"" + PROBE.decode() + "\"; }\n"
+PROBE_B = "const char *probe_b(void) { return \"" + PROBE.decode() + "\"; }\n"
 LIB_USED = "int lib_used(int x) { return x + 22; }\n"
 LIB_UNUSED = "int lib_unused_marker_fn(int x) { return x * 3; }\nint lib_unused_data = 99;\n"
 
@@ -198,3 +198,32 @@ def test_eu_elflint_on_feature_program(tmp_path):
     _link_and_run(tmp_path, "amd64", objs)
     r = subprocess.run(["eu-elflint", "--gnu-ld", str(tmp_path / "prog")], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_archive_pull_rules(tmp_path, arch):
+    """The entry symbol pulls its member out of an archive; a dynimported name never does."""
+    objs = {}
+    for src in runtime.rt_sources():
+        out = str(tmp_path / os.path.basename(src).replace(".c", ".o"))
+        assert run_dyncc(["-a", arch, "-c", src, "-o", out, f"-I{RT}", "-O2"]).returncode == 0
+        objs[os.path.basename(src)] = out
+    lib = str(tmp_path / "librt.a")
+    subprocess.run([sys.executable, "-m", "ziglang", "ar", "rcs", lib, *objs.values()], check=True)
+    main = tmp_path / "main.c"
+    main.write_text('#include "rt.h"\n#pragma dynimport exit exit "libc.so.6"\n'
+                    '#pragma dynimport puts puts "libc.so.6"\nint puts(const char *);\n'
+                    'int main(int c, char **v) { (void)c; (void)v; puts("libc exit"); return 5; }\n')
+    mo = str(tmp_path / "main.o")
+    assert run_dyncc(["-a", arch, "-c", str(main), "-o", mo, f"-I{RT}", "-O2"]).returncode == 0
+    out = str(tmp_path / "prog")
+    r = dynlink(arch, out, [mo, "-L", str(tmp_path), "-l", "rt"], "--map", str(tmp_path / "map"))
+    assert r.returncode == 0, r.stderr
+    linkmap = (tmp_path / "map").read_text()
+    assert "start.o" in linkmap  # pulled by the entry symbol alone
+    with open(out, "rb") as f:
+        e = ELFFile(f)
+        dyn = {s.name: s for s in e.get_section_by_name(".dynsym").iter_symbols()}
+        assert dyn["exit"]["st_shndx"] == "SHN_UNDEF"  # libc's exit, not rt's
+    res = run_program(arch, out, env={**os.environ, "LD_BIND_NOW": "1"})
+    assert res.stdout == b"libc exit\n" and res.returncode == 5

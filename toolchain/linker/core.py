@@ -178,12 +178,18 @@ class Linker:
         self.got_base_needed = False
         self.dynexports: list[Symbol] = []
         self.dynexport_origin: dict[str, ObjectFile] = {}
+        self.wanted: set[str] = set()  # names that pull archive members though nothing references them
+        self.dynimported: set[str] = set()  # locals bound by the loader: never pulled from archives
         self.runtime_relocs: list = []  # filled by the output strategy
         self.discarded: list[InputSection] = []
         self.thunks: dict[tuple[int, str], tuple[Symbol, str, int]] = {}  # (id(sym), kind) -> (sym, kind, offset)
 
     # ---------------------------------------------------------------- loading
-    def load_inputs(self) -> None:
+    def load_inputs(self, wanted: tuple[str, ...] = ()) -> None:
+        """Load every input; archive members are pulled for undefined references and ``wanted`` names."""
+        for name in wanted:
+            self._global(name).bind = elf.STB_GLOBAL
+            self.wanted.add(name)
         files: list[str] = list(self.opts.inputs)
         for lib in self.opts.libs:
             files.append(self._find_lib(lib))
@@ -218,7 +224,10 @@ class Linker:
                 index.extend((s.name, off) for s in obj.symbols[obj.first_global:] if s.defined or s.is_common)
         for name, off in index:
             g = self.globals.get(name)
-            if g is not None and not g.defined and not g.is_common and g.bind != elf.STB_WEAK and g.referenced_by:
+            if name in self.dynimported:
+                continue
+            if g is not None and not g.defined and not g.is_common and g.bind != elf.STB_WEAK and \
+                    (g.referenced_by or name in self.wanted):
                 self._load_member(ar, off)
             elif name not in self.lazy:
                 self.lazy[name] = (ar, off)
@@ -237,6 +246,8 @@ class Linker:
         obj.directives = read_object_directives(obj.elf)
         if obj.directives is not None and obj.directives.arch not in ("", self.arch.name):
             raise DynError(f"directives are for {obj.directives.arch}, not {self.arch.name}", obj.name)
+        if obj.directives is not None:
+            self.dynimported.update(imp.local for imp in obj.directives.imports)
         for sig, members in comdat_groups(obj):
             if sig in self.comdat_seen:
                 for i in members:
@@ -254,6 +265,8 @@ class Linker:
                 sym.section, sym.shndx = None, elf.SHN_UNDEF
             obj.symbols[i] = self._merge_global(obj, sym, pending)
         for name in pending:
+            if name in self.dynimported:
+                continue
             lz = self.lazy.pop(name, None)
             if lz is not None:
                 self._load_member(*lz)
@@ -753,8 +766,8 @@ class Linker:
             self.image[start + sym.got_index * w:start + (sym.got_index + 1) * w] = v.to_bytes(w, "little")
 
     # -------------------------------------------------------------- driver
-    def resolve_all(self, module: bool = False) -> None:
-        self.load_inputs()
+    def resolve_all(self, wanted: tuple[str, ...] = ()) -> None:
+        self.load_inputs(wanted)
         self._flush_errors()
         self.apply_directives()
 

@@ -31,10 +31,10 @@ class ModuleLinker(Linker):
     """Links objects into a dynld module."""
 
     def link(self) -> bytes:
-        self.resolve_all()
+        sigs_in, sigs_out = self._manifest()
+        self.resolve_all(tuple(sigs_out))
         self.mod_relocs: list[tuple[int, int]] = []
         self.stubs: list[Symbol] = []
-        sigs_in, sigs_out = self._manifest()
         exports = self._exports(sigs_out)
         self.gc([(sym, f"export {name}") for name, sym, _sig in exports])
         self._imports(sigs_in)

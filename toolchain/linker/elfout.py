@@ -16,7 +16,7 @@ class ExecLinker(Linker):
     """Links an ET_EXEC: dynamic as soon as any directive imports or exports."""
 
     def link(self) -> bytes:
-        self.resolve_all()
+        self.resolve_all((self.opts.entry or "_start",))
         self.gc(self.roots())
         self.report_undefined()
         self.dyn = dynamic.DynamicInfo(self) if self.is_dynamic() else None

@@ -98,10 +98,19 @@ _dynld_maphint(const void *tab, size_t size, int k)
 	return (void *)(t + (uintptr_t)off[k]);
 }
 
+/*
+ * Make relocated code visible to instruction fetch: the Linux ARM cacheflush system
+ * call, made directly (no __clear_cache from compiler-rt or libgcc, no libc syscall()).
+ */
 void
 _dynld_flush(void *p, size_t n)
 {
-	__builtin___clear_cache((char *)p, (char *)p + n);
+	register unsigned long r0 __asm__("r0") = (unsigned long)p;
+	register unsigned long r1 __asm__("r1") = (unsigned long)p + n;
+	register unsigned long r2 __asm__("r2") = 0;
+	register unsigned long r7 __asm__("r7") = 0x0f0002;	/* __ARM_NR_cacheflush */
+
+	__asm__ volatile("svc 0" : "+r"(r0) : "r"(r1), "r"(r2), "r"(r7) : "memory");
 }
 
 #else

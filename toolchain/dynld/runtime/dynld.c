@@ -29,7 +29,12 @@ enum {
 
 #define MAXRELOCDATA 0x7fffffffUL
 
-static _Thread_local char errbuf[Errlen];
+/* Hosts linked without thread-local storage (dynlink has none) build with
+ * -DDYNLD_THREAD_LOCAL= and get one error text per process. */
+#ifndef DYNLD_THREAD_LOCAL
+#define DYNLD_THREAD_LOCAL _Thread_local
+#endif
+static DYNLD_THREAD_LOCAL char errbuf[Errlen];
 
 const char *
 dynerror(void)
