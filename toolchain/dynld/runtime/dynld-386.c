@@ -10,6 +10,9 @@ const char _dynld_archname[] = "386";
 const int _dynld_hdrextra = 0;
 const int _dynld_addrshift = 0;
 const int _dynld_entryalign = 4;
+const unsigned long long _dynld_nearlimit = 0;	/* rel32 reaches all of a 32-bit space */
+const long long _dynld_hintoffsets[] = {0};
+const int _dynld_nhintoffsets = 0;
 
 ulong
 dynmagic(void)
@@ -53,24 +56,6 @@ _dynld_reloc(uchar *base, uchar *p, int mode, const Dynsym *imp, char *buf, size
 	}
 	_dynld_put32(p, v);
 	return NULL;
-}
-
-void *
-_dynld_maphint(const void *tab, size_t size, int k)
-{
-	(void)tab;
-	(void)size;
-	(void)k;
-	return NULL;
-}
-
-int
-_dynld_near(const void *tab, const void *p, size_t n)
-{
-	(void)tab;
-	(void)p;
-	(void)n;
-	return 1;
 }
 
 void

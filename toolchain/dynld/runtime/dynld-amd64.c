@@ -13,9 +13,11 @@ const char _dynld_archname[] = "amd64";
 const int _dynld_hdrextra = 8;
 const int _dynld_addrshift = 0;
 const int _dynld_entryalign = 8;
+const unsigned long long _dynld_nearlimit = 1536ULL << 20;	/* well inside rel32's +-2 GiB */
+const long long _dynld_hintoffsets[] = {256LL << 20, 768LL << 20, -(256LL << 20), -(768LL << 20)};
+const int _dynld_nhintoffsets = 4;
 
 #define REACH 0x7fffffffLL
-#define NEAR (1536LL << 20)	/* keep the whole image this close to the host's table */
 
 ulong
 dynmagic(void)
@@ -68,34 +70,6 @@ _dynld_reloc(uchar *base, uchar *p, int mode, const Dynsym *imp, char *buf, size
 		return NULL;
 	}
 	return "bad relocation mode";
-}
-
-static int
-within(uintptr_t a, uintptr_t b, uint64_t limit)
-{
-	return (a > b ? a - b : b - a) <= limit;
-}
-
-int
-_dynld_near(const void *tab, const void *p, size_t n)
-{
-	uintptr_t t = (uintptr_t)tab, a = (uintptr_t)p;
-
-	return within(a, t, NEAR) && within(a + n, t, NEAR);
-}
-
-void *
-_dynld_maphint(const void *tab, size_t size, int k)
-{
-	static const long long off[] = {256LL << 20, 768LL << 20, -(256LL << 20), -(768LL << 20)};
-	uintptr_t t = (uintptr_t)tab & ~(uintptr_t)0xffff;
-
-	(void)size;
-	if(tab == NULL || k < 0 || k >= (int)(sizeof off / sizeof off[0]))
-		return NULL;
-	if(off[k] < 0 && t < (uintptr_t)-off[k] + (1u << 20))
-		return NULL;
-	return (void *)(t + (uintptr_t)off[k]);
 }
 
 void

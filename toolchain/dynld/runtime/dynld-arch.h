@@ -39,11 +39,12 @@ unsigned long _dynld_relocindex(const uchar *p, int mode);
  * modes 1 and 2.  Returns nil, or an error text (possibly written to buf). */
 const char *_dynld_reloc(uchar *base, uchar *p, int mode, const Dynsym *imp, char *buf, size_t nbuf);
 
-/* The k-th address worth trying as an mmap hint so that the module lands within
- * branch reach of the host (near tab), or nil when there is nothing (more) to try.
- * _dynld_near says whether [p, p+n) is within reach of tab. */
-void *_dynld_maphint(const void *tab, size_t size, int k);
-int _dynld_near(const void *tab, const void *p, size_t n);
+/* Where to map a module: the whole image should lie within _dynld_nearlimit bytes
+ * of the host's export table (0: anywhere will do), so that branches to the host
+ * reach; the loader tries these offsets from the table as mmap hints, in order. */
+extern const unsigned long long _dynld_nearlimit;
+extern const long long _dynld_hintoffsets[];
+extern const int _dynld_nhintoffsets;
 
 /* Make freshly written instructions visible to instruction fetch. */
 void _dynld_flush(void *p, size_t n);

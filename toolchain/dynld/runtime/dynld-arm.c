@@ -13,9 +13,11 @@ const char _dynld_archname[] = "arm";
 const int _dynld_hdrextra = 0;
 const int _dynld_addrshift = 2;
 const int _dynld_entryalign = 4;
+const unsigned long long _dynld_nearlimit = 24ULL << 20;	/* inside B/BL's +-32 MiB */
+const long long _dynld_hintoffsets[] = {4LL << 20, 8LL << 20, 12LL << 20, -(8LL << 20), -(16LL << 20)};
+const int _dynld_nhintoffsets = 5;
 
 #define REACH 0x2000000L	/* B/BL reach: signed 24-bit word offset */
-#define NEAR (24L << 20)	/* keep the whole image this close to the host's table */
 
 ulong
 dynmagic(void)
@@ -68,34 +70,6 @@ _dynld_reloc(uchar *base, uchar *p, int mode, const Dynsym *imp, char *buf, size
 	}
 	_dynld_put32(p, v);
 	return NULL;
-}
-
-static int
-within(uintptr_t a, uintptr_t b, unsigned long limit)
-{
-	return (a > b ? a - b : b - a) <= limit;
-}
-
-int
-_dynld_near(const void *tab, const void *p, size_t n)
-{
-	uintptr_t t = (uintptr_t)tab, a = (uintptr_t)p;
-
-	return within(a, t, NEAR) && within(a + n, t, NEAR);
-}
-
-void *
-_dynld_maphint(const void *tab, size_t size, int k)
-{
-	static const long off[] = {4L << 20, 8L << 20, 12L << 20, -(8L << 20), -(16L << 20)};
-	uintptr_t t = (uintptr_t)tab & ~(uintptr_t)0xffff;
-
-	(void)size;
-	if(tab == NULL || k < 0 || k >= (int)(sizeof off / sizeof off[0]))
-		return NULL;
-	if(off[k] < 0 && t < (uintptr_t)-off[k] + 0x10000)
-		return NULL;
-	return (void *)(t + (uintptr_t)off[k]);
 }
 
 /*

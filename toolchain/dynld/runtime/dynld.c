@@ -190,17 +190,39 @@ skipn(Src *s, unsigned long long n)
 	return 0;
 }
 
+static int
+within(uintptr_t a, uintptr_t b, unsigned long long limit)
+{
+	return (a > b ? a - b : b - a) <= limit;
+}
+
+/* The k-th mmap hint near the host's table, or nil when there is none (more) to try. */
+static void *
+maphint(const void *tab, int k)
+{
+	uintptr_t t = (uintptr_t)tab & ~(uintptr_t)0xffff;
+	long long off;
+
+	if(tab == NULL || k >= _dynld_nhintoffsets)
+		return NULL;
+	off = _dynld_hintoffsets[k];
+	if(off < 0 && t < (uintptr_t)-off + 0x10000)
+		return NULL;
+	return (void *)(t + (uintptr_t)off);
+}
+
 static void *
 mapimage(size_t len, Dynsym *tab)
 {
 	void *p, *hint;
+	uintptr_t t = (uintptr_t)tab;
 	int k;
 
-	for(k = 0; (hint = _dynld_maphint(tab, len, k)) != NULL; k++){
+	for(k = 0; _dynld_nearlimit != 0 && (hint = maphint(tab, k)) != NULL; k++){
 		p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if(p == MAP_FAILED)
 			continue;
-		if(_dynld_near(tab, p, len))
+		if(within((uintptr_t)p, t, _dynld_nearlimit) && within((uintptr_t)p + len, t, _dynld_nearlimit))
 			return p;
 		munmap(p, len);
 	}
