@@ -227,3 +227,50 @@ def test_archive_pull_rules(tmp_path, arch):
         assert dyn["exit"]["st_shndx"] == "SHN_UNDEF"  # libc's exit, not rt's
     res = run_program(arch, out, env={**os.environ, "LD_BIND_NOW": "1"})
     assert res.stdout == b"libc exit\n" and res.returncode == 5
+
+
+DEBUG_C = r"""
+#include "rt.h"
+int unused_function(int y) { return y * 3 + 1; }
+static int helper(int x) { if (x > 1000) return 0; return x * 2 + 1; }
+int main(int argc, char **argv) { (void)argv; print_int(helper(argc + 20)); print_str("\n"); return 0; }
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_debug_info_kept_and_relocated(tmp_path, arch):
+    """With -g, DWARF survives the link: line tables point at the linked code, dropped code reads 0."""
+    src = tmp_path / "dbgmain.c"
+    src.write_text(DEBUG_C)
+    objs = []
+    for path in [str(src), *runtime.rt_sources()]:
+        out = str(tmp_path / (os.path.basename(path)[:-2] + ".o"))
+        assert run_dyncc(["-a", arch, "-c", path, "-o", out, f"-I{RT}", "-O1", "-g",
+                          "-ffunction-sections"]).returncode == 0
+        objs.append(out)
+    prog = str(tmp_path / "prog")
+    assert dynlink(arch, prog, objs).returncode == 0
+    assert run_program(arch, prog).stdout == b"43\n"
+    stripped = str(tmp_path / "prog-S")
+    assert dynlink(arch, stripped, objs, "-S").returncode == 0
+    with open(prog, "rb") as f:
+        e = ELFFile(f)
+        assert e.has_dwarf_info()
+        syms = {s.name: s["st_value"] for s in e.get_section_by_name(".symtab").iter_symbols()}
+        assert "unused_function" not in syms
+        dwarf = e.get_dwarf_info()
+        rows = []
+        for cu in dwarf.iter_CUs():
+            lp = dwarf.line_program_for_CU(cu)
+            rows += [(lp["file_entry"][max(r.state.file - 1, 0)].name, r.state.address)
+                     for r in lp.get_entries() if r.state is not None]
+    main_rows = [addr for name, addr in rows if name == b"dbgmain.c" and addr]
+    # pyelftools reads the line table: rows of dbgmain.c cover the linked main
+    assert any(syms["main"] & ~1 <= a < (syms["main"] & ~1) + 0x200 for a in main_rows)
+    lines = subprocess.run(["objdump", "--dwarf=decodedline", prog], capture_output=True, text=True).stdout
+    assert "dbgmain.c" in lines
+    with open(stripped, "rb") as f:
+        assert not ELFFile(f).has_dwarf_info()
+    for p in (prog, stripped):
+        r = subprocess.run(["readelf", "-a", "--debug-dump=info", p], capture_output=True, text=True)
+        assert "Warning" not in r.stderr and "Error" not in r.stderr, r.stderr

@@ -237,6 +237,9 @@ def compile_c(arch: Arch | str, src: str, out: str, flags: Sequence[str] = (),
     _report(res, src)
     cmd = _compiler(arch, cc)
     _pp, comp_flags = split_pp_flags(flags)
+    if cc is None and not any(f.startswith("-g") for f in comp_flags):
+        # zig's driver writes DWARF even without -g (and ignores a -g after -g0): ask for none
+        comp_flags = ["-g0", *comp_flags]
     cwd = os.getcwd()
     base = os.path.basename(src)
     if not base.endswith(".c"):

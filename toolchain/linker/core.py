@@ -37,7 +37,7 @@ class Options:
     hash_style: str = "both"
     module: bool = False
     manifest: str | None = None
-    keep_debug: bool = False
+    strip_debug: bool = False
 
 
 class SyntheticSection(InputSection):
@@ -596,7 +596,8 @@ class Linker:
                 g.type = elf.STT_NOTYPE
 
     def data_end(self) -> int:
-        ends = [o.addr + o.size for o in self.outputs if o.type != elf.SHT_NOBITS]
+        """Where the file's image of the segments ends (a bss-only segment still starts inside it)."""
+        ends = [o.addr + (o.size if o.type != elf.SHT_NOBITS else 0) for o in self.outputs]
         return max(ends) if ends else self.base
 
     # ----------------------------------------------------------- relocation
@@ -749,6 +750,69 @@ class Linker:
                 except Overflow as e:
                     raise DynError(f"relocation {howto.name} against {sym.name or sec.name} in section "
                                    f"{sec.name} at offset {off:#x} overflows: {e.msg}", sec.file.name) from None
+
+    # ------------------------------------------------------------ debug info
+    def collect_debug(self) -> list[OutputSection]:
+        """Gather the objects' ``.debug_*`` sections into non-allocated output sections.
+
+        Addresses in them are offsets within their output section (DWARF's convention).
+        """
+        outs: dict[str, OutputSection] = {}
+        for obj in self.objects:
+            for sec in obj.sections:
+                if sec is None or sec.flags & elf.SHF_ALLOC or sec.discarded or sec.type == elf.SHT_NOBITS \
+                        or not sec.name.startswith(".debug_"):
+                    continue
+                out = outs.get(sec.name)
+                if out is None:
+                    out = outs[sec.name] = OutputSection(sec.name, elf.SHT_PROGBITS,
+                                                         sec.flags & (elf.SHF_MERGE | elf.SHF_STRINGS))
+                    out.entsize = sec.entsize
+                out.size = (out.size + sec.align - 1) // sec.align * sec.align
+                out.align = max(out.align, sec.align)
+                sec.addr = sec.offset = out.size
+                sec.out = out
+                out.size += sec.size
+                out.inputs.append(sec)
+        return list(outs.values())
+
+    def debug_contents(self, out: OutputSection) -> bytes:
+        """One debug output section's bytes, relocated; references to dropped code read 0."""
+        buf = bytearray(out.size)
+        for sec in out.inputs:
+            buf[sec.offset:sec.offset + sec.size] = sec.data
+        for sec in out.inputs:
+            syms, is_rel = sec.file.symbols, sec.rel_type == elf.SHT_REL
+            # a dropped function's range must not end a range or location list: 1, as lld does
+            tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
+            for off, rtype, symi, addend in sec.relocs:
+                howto = self.howtos.get(rtype)
+                if howto is None or howto.kind is Kind.NONE:
+                    continue
+                if howto.kind not in (Kind.ABS, Kind.PC) or off + howto.field.size > sec.size:
+                    raise DynError(f"unsupported relocation {howto.name} in debug section {sec.name}",
+                                   sec.file.name)
+                pos = sec.offset + off
+                A = howto.field.read_addend(buf, pos) if is_rel else addend
+                if symi >= len(syms):
+                    raise DynError(f"relocation in {sec.name} refers to symbol {symi}, which does not exist",
+                                   sec.file.name)
+                sym = syms[symi]
+                target = sym.section
+                if target is not None and target.flags & elf.SHF_ALLOC and (not target.live or target.discarded):
+                    v = tomb
+                else:
+                    S = self.sym_addr(sym)
+                    if sym.type == elf.STT_SECTION and target is not None and target.merged:
+                        S = merged_addr(target, sym.value + A) - A
+                    v = S + A - (sec.addr + off if howto.kind is Kind.PC else 0)
+                try:
+                    howto.field.write(buf, pos, v) if hasattr(howto.field, "shift") else \
+                        howto.field.write(buf, pos, v, thumb_target=False)
+                except Overflow as e:
+                    raise DynError(f"relocation {howto.name} in {sec.name} at offset {off:#x} overflows: {e.msg}",
+                                   sec.file.name) from None
+        return bytes(buf)
 
     def on_absolute(self, sec: InputSection, P: int, sym: Symbol, howto: Howto, S: int, A: int) -> None:
         """Hook for absolute relocations of defined symbols (dynld modules record them)."""

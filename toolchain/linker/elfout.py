@@ -105,26 +105,32 @@ class ExecLinker(Linker):
         for i, o in enumerate(self.outputs, start=1):
             o.index = i
         symtab, strtab, nlocal = self._symtab(is64)
-        tail = len(out)
-        tail = (tail + 7) & ~7
-        out.extend(b"\0" * (tail - len(out)))
+        debug = self.collect_debug() if not self.opts.strip_debug else []
+        for o in debug:
+            out.extend(b"\0" * (-len(out) % o.align))
+            o.offset = len(out)
+            out += self.debug_contents(o)
+        out.extend(b"\0" * (-len(out) % 8))
         symtab_off = len(out)
         out += symtab
         strtab_off = len(out)
         out += strtab
         names = [shname(o.name) for o in self.outputs]
+        debug_names = [shname(o.name) for o in debug]
         n_symtab, n_strtab, n_shstr = shname(".symtab"), shname(".strtab"), shname(".shstrtab")
         shstr_off = len(out)
         out += shnames
         out.extend(b"\0" * (-len(out) % 8))
         shoff = len(out)
-        nsec = len(self.outputs) + 4
+        nsec = len(self.outputs) + len(debug) + 4
         sh = bytearray(shentsize)  # null section
         for o, nm in zip(self.outputs, names, strict=True):
             link, info = self._section_link(o)
             sh += _shdr(is64, nm, o.type, o.flags, o.addr, o.addr - self.base, o.size, link, info, o.align,
                         o.entsize)
-        sym_index = len(self.outputs) + 1
+        for o, nm in zip(debug, debug_names, strict=True):
+            sh += _shdr(is64, nm, o.type, o.flags, 0, o.offset, o.size, 0, 0, o.align, o.entsize)
+        sym_index = len(self.outputs) + len(debug) + 1
         sh += _shdr(is64, n_symtab, elf.SHT_SYMTAB, 0, 0, symtab_off, len(symtab), sym_index + 1, nlocal,
                     8 if is64 else 4, 24 if is64 else 16)
         sh += _shdr(is64, n_strtab, elf.SHT_STRTAB, 0, 0, strtab_off, len(strtab), 0, 0, 1, 0)

@@ -22,6 +22,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("--map", dest="map_file", metavar="FILE", help="write a link map")
     p.add_argument("-I", "--interp", help="dynamic loader path (default: the arch's)")
     p.add_argument("--hash-style", choices=("sysv", "gnu", "both"), default="both")
+    p.add_argument("-S", "--strip-debug", action="store_true", help="leave out the objects' .debug_* sections")
     p.add_argument("-u", "--module", action="store_true", help="write a dynld module")
     p.add_argument("-m", "--manifest", help="export manifest (YAML) for -u")
     p.add_argument("inputs", nargs="*", help="objects (.o) and archives (.a)")
@@ -30,7 +31,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         p.error("-m needs -u")
     return Options(arch=get_arch(a.arch), output=a.output, inputs=a.inputs, entry=a.entry, lib_dirs=a.lib_dirs,
                    libs=a.libs, map_file=a.map_file, interp=a.interp, hash_style=a.hash_style, module=a.module,
-                   manifest=a.manifest)
+                   manifest=a.manifest, strip_debug=a.strip_debug)
 
 
 def link(opts: Options) -> bytes:
