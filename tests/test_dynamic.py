@@ -675,3 +675,14 @@ def test_error_export_name_also_imported(build, tmp_path, capsys, arch: str) -> 
     obj = build.obj(arch, "err_export_imported_name.c")
     msg = link_error(tmp_path, capsys, arch, [obj])
     assert msg.startswith(f"dynlink: {obj}: puts is both dynexported (by my_puts) and dynimported")
+
+
+def test_hash_bucket_counts_keep_chains_short() -> None:
+    """At least one symbol per bucket on average, and chains of about two at most from 17 symbols on."""
+    from toolchain.linker.dynamic import bucket_count
+
+    for n in range(1, 6000):
+        b = bucket_count(n)
+        assert 1 <= b <= n
+        if n >= 17:
+            assert n / b <= 2.2, (n, b)

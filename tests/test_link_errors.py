@@ -245,8 +245,6 @@ def test_corrupt_object(work, section, field_off, fmt, value):
     assert_clean_failure(work, err, rc, "dynlink: bad.o: ")
 
 
-@pytest.mark.xfail(strict=True, reason="linker bug: sh_addralign is not checked; a huge alignment is an "
-                                       "internal error (OverflowError in Linker.copy_contents)")
 def test_huge_section_alignment(work):
     with open(os.path.join(work, "c.o"), "rb") as f:
         data = f.read()
@@ -256,8 +254,6 @@ def test_huge_section_alignment(work):
     assert_clean_failure(work, err, rc, "dynlink: bad.o: ")
 
 
-@pytest.mark.xfail(strict=True, reason="linker bug: a symbol value outside its section is not checked; on 386 "
-                                       "the address overflows 32 bits (struct.error in ExecLinker._symtab)")
 def test_symbol_value_outside_section(objs, work):
     compile_c("386", os.path.join(objs, "c.c"), os.path.join(work, "c386.o"))
     with open(os.path.join(work, "c386.o"), "rb") as f:
@@ -273,8 +269,6 @@ def test_symbol_value_outside_section(objs, work):
     assert_clean_failure(work, err, rc, "dynlink: bad.o: ")
 
 
-@pytest.mark.xfail(strict=True, reason="linker bug: an unknown -a is reported as bad input (exit 1), "
-                                       "not bad usage (exit 2): main.parse_args calls get_arch outside UsageError")
 def test_unknown_arch_is_usage_error(work):
     check(work, ["-a", "vax", "c.o"], "unknown arch", status=2)
 

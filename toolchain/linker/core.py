@@ -217,10 +217,9 @@ class Linker:
             index = []
             for off in sorted(ar.members):
                 mname, data = ar.member_data(off)
-                try:
-                    obj = load_object(data, mname, self.arch, 0)
-                except DynError:
-                    continue
+                if not bytes(data[:4]) == b"\x7fELF":
+                    continue  # not an object (a text file kept in the archive): nothing to index
+                obj = load_object(data, mname, self.arch, 0)
                 index.extend((s.name, off) for s in obj.symbols[obj.first_global:] if s.defined or s.is_common)
         for name, off in index:
             g = self.globals.get(name)
@@ -560,6 +559,8 @@ class Linker:
                 addr += off
             self.segments.append((flags, outs))
         self.end_addr = addr
+        if addr >= 1 << self.arch.bits:
+            raise DynError(f"output does not fit the {self.arch.bits}-bit address space (ends at {addr:#x})")
 
     def define_linker_symbols(self) -> None:
         """Give values to ``__bss_start``, ``_end``, ``__init_array_start`` ... when referenced."""

@@ -24,10 +24,10 @@ _BUCKETS = (1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16
 
 
 def bucket_count(nsyms: int) -> int:
-    """Largest bucket count from the list that keeps chains at about two symbols or fewer."""
+    """The largest count from the list that is not above the number of symbols (as GNU ld picks)."""
     best = 1
     for b in _BUCKETS:
-        if b * 2 > nsyms and b > 1:
+        if b > nsyms:
             break
         best = b
     return best

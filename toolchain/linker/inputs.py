@@ -9,6 +9,8 @@ from toolchain import elf
 from toolchain.arch import Arch, arch_for_machine
 from toolchain.errors import DynError
 
+MAX_ALIGN = 1 << 16  # larger section alignments are refused (a page is enough for anything here)
+
 
 class Symbol:
     """A symbol: a global one shared by every file, or a file's local one.
@@ -135,6 +137,8 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         elif s.name == ".note.GNU-stack":
             obj.exec_stack = bool(s.flags & elf.SHF_EXECINSTR)
         else:
+            if s.align & (s.align - 1) or s.align > MAX_ALIGN:
+                raise DynError(f"section {s.name}: bad alignment {s.align:#x}", name)
             obj.sections[s.index] = InputSection(obj, s, e.section_data(s))
     for s in e.sections:
         if s.type in (elf.SHT_REL, elf.SHT_RELA):
@@ -158,6 +162,9 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 if es.shndx >= nsec:
                     raise DynError(f"symbol {es.name!r}: bad section index {es.shndx}", name)
                 sym.section = obj.sections[es.shndx]
+                if sym.section is not None and not 0 <= es.value <= sym.section.size:
+                    raise DynError(f"symbol {es.name!r}: value {es.value:#x} is outside its section "
+                                   f"{sym.section.name} (size {sym.section.size:#x})", name)
             elif es.shndx == elf.SHN_COMMON:
                 sym.common_align = max(es.value, 1)
                 sym.value = 0
