@@ -163,28 +163,31 @@ class ElfFile:
             raise DynError(f"section {sec.name}: bad link {sec.link}", self.name)
         return self.sections[sec.link]
 
-    def symbols(self, symtab: Section) -> list[Symbol]:
-        """Every entry of a symbol table section, names resolved."""
-        strtab = self.section_data(self.link_section(symtab))
+    def symbol_tuples(self, symtab: Section) -> list[tuple[str, int, int, int, int, int]]:
+        """(name, value, size, info, other, shndx) of every entry of a symbol table section."""
+        strtab = bytes(self.section_data(self.link_section(symtab)))
         data = self.section_data(symtab)
         entsize = struct.calcsize(self._sym_fmt)
         if len(data) % entsize:
             raise DynError(f"symbol table {symtab.name}: bad size", self.name)
-        out: list[Symbol] = []
-        cache: dict[int, str] = {}
+        cache: dict[int, str] = {0: ""}
+
+        def name(n: int) -> str:
+            end = strtab.find(b"\0", n)
+            if end < 0 or n >= len(strtab):
+                raise DynError("symbol name outside the string table", self.name)
+            s = cache[n] = strtab[n:end].decode("utf-8", "surrogateescape")
+            return s
+
         if self.bits == 32:
-            for n, v, sz, info, other, shndx in struct.iter_unpack(self._sym_fmt, data):
-                nm = cache.get(n)
-                if nm is None:
-                    nm = cache[n] = _cstr(strtab, n, self.name)
-                out.append(Symbol(nm, v, sz, info, other, shndx))
-        else:
-            for n, info, other, shndx, v, sz in struct.iter_unpack(self._sym_fmt, data):
-                nm = cache.get(n)
-                if nm is None:
-                    nm = cache[n] = _cstr(strtab, n, self.name)
-                out.append(Symbol(nm, v, sz, info, other, shndx))
-        return out
+            return [(cache.get(n) or name(n), v, sz, info, other, shndx)
+                    for n, v, sz, info, other, shndx in struct.iter_unpack(self._sym_fmt, data)]
+        return [(cache.get(n) or name(n), v, sz, info, other, shndx)
+                for n, info, other, shndx, v, sz in struct.iter_unpack(self._sym_fmt, data)]
+
+    def symbols(self, symtab: Section) -> list[Symbol]:
+        """Every entry of a symbol table section, names resolved."""
+        return [Symbol(*t) for t in self.symbol_tuples(symtab)]
 
     def relocations(self, sec: Section) -> list[tuple[int, int, int, int]]:
         """(offset, type, symbol index, addend) of a SHT_REL/SHT_RELA section; addend 0 for REL."""
@@ -196,11 +199,10 @@ class ElfFile:
             fmt = "<QQq" if rela else "<QQ"
         if len(data) % struct.calcsize(fmt):
             raise DynError(f"relocation section {sec.name}: bad size", self.name)
-        out = []
         shift, mask = (8, 0xFF) if self.bits == 32 else (32, 0xFFFFFFFF)
-        for t in struct.iter_unpack(fmt, data):
-            out.append((t[0], t[1] & mask, t[1] >> shift, t[2] if rela else 0))
-        return out
+        if rela:
+            return [(o, i & mask, i >> shift, a) for o, i, a in struct.iter_unpack(fmt, data)]
+        return [(o, i & mask, i >> shift, 0) for o, i in struct.iter_unpack(fmt, data)]
 
     def program_headers(self) -> list[tuple[int, ...]]:
         """(type, flags, offset, vaddr, paddr, filesz, memsz, align) of each program header."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import bisect
 import os
+import struct
 from dataclasses import dataclass, field
 
 from toolchain import elf
 from toolchain.arch import Arch
 from toolchain.errors import DynError, read_input
 from toolchain.linker.inputs import Archive, InputSection, ObjectFile, Symbol, comdat_groups, load_object
-from toolchain.linker.reloc import Howto, Kind, Overflow
+from toolchain.linker.reloc import Field, Howto, Kind, Overflow
 
 LINKER_SYMBOLS = ("__init_array_start", "__init_array_end", "__fini_array_start", "__fini_array_end",
                   "__preinit_array_start", "__preinit_array_end", "__bss_start", "_edata", "_end", "end",
@@ -125,12 +126,28 @@ def output_section_name(sec: InputSection) -> str | None:
     return ".rodata"
 
 
+_FAST_FORMATS = {1: ("<b", "<B"), 2: ("<h", "<H"), 4: ("<i", "<I"), 8: ("<q", "<Q")}
+
+
+def _fast_fields(howtos: dict[int, Howto]) -> dict[int, tuple[str, str, int, int, int]]:
+    """For plain little-endian integer fields: (read format, write format, lowest, highest, mask) by type."""
+    out = {}
+    for rtype, h in howtos.items():
+        fld = h.field
+        if isinstance(fld, Field) and not fld.shift and fld.size in _FAST_FORMATS:
+            bits = fld.size * 8
+            lo = 0 if fld.signed is False else -(1 << (bits - 1))
+            hi = (1 << (bits - 1)) - 1 if fld.signed is True else (1 << bits) - 1
+            out[rtype] = (*_FAST_FORMATS[fld.size], lo, hi, (1 << bits) - 1)
+    return out
+
+
 def _mergeable(sec: InputSection) -> bool:
     """Can this section's strings or constants be deduplicated?
 
     Only sections nothing in them relocates, whose pieces are whole.
     """
-    if not sec.flags & elf.SHF_MERGE or sec.type != elf.SHT_PROGBITS or sec.relocs or sec.entsize <= 0:
+    if not sec.flags & elf.SHF_MERGE or sec.type != elf.SHT_PROGBITS or sec.rel_type or sec.entsize <= 0:
         return False
     if sec.flags & elf.SHF_STRINGS:
         return sec.entsize == 1
@@ -697,42 +714,54 @@ class Linker:
         """
         img, base = self.image, self.base
         got_base = self.synthetic[".got"].addr if ".got" in self.synthetic else 0
-        is_rel = True
+        howtos, ABS, CALL, PC = self.howtos, Kind.ABS, Kind.CALL, Kind.PC
+        fast = _fast_fields(howtos)
+        on_abs = self.on_absolute if type(self).on_absolute is not Linker.on_absolute else None
         for sec in self.live_sections():
             if not sec.relocs or sec.type == elf.SHT_NOBITS:
                 continue
             syms = sec.file.symbols
             is_rel = sec.rel_type == elf.SHT_REL
+            sec_addr, size = sec.addr, sec.size
             for off, rtype, symi, addend in sec.relocs:
-                howto = self.howtos[rtype]
+                howto = howtos[rtype]
                 kind = howto.kind
                 if kind is Kind.NONE:
                     continue
                 fld = howto.field
-                if off + fld.size > sec.size:
+                if off + fld.size > size:
                     raise DynError(f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}",
                                    sec.file.name)
-                pos = sec.addr - base + off
-                A = fld.read_addend(img, pos) if is_rel else addend
-                P = sec.addr + off
+                pos = sec_addr - base + off
+                f = fast.get(rtype)
+                if is_rel:
+                    A = struct.unpack_from(f[0], img, pos)[0] if f else fld.read_addend(img, pos)
+                else:
+                    A = addend
+                P = sec_addr + off
                 sym = syms[symi]
                 S = 0
                 try:
-                    if sym.is_global and not sym.defined and (sym.dynimport is not None or sym.import_index >= 0):
+                    if (sym.import_index >= 0 or sym.dynimport is not None) and sym.is_global and not sym.defined:
                         v = import_value(sec, (off, rtype, symi, addend), sym, howto, P, A)
                         if v is None:
                             continue
                     else:
-                        S = self.sym_addr(sym)
-                        if sym.type == elf.STT_SECTION and sym.section is not None and sym.section.merged:
-                            S = merged_addr(sym.section, sym.value + A) - A  # the addend picks the piece
-                        if kind is Kind.ABS:
+                        tsec = sym.section
+                        if tsec is not None and tsec.merged is None:
+                            S = tsec.addr + sym.value
+                        else:
+                            S = self.sym_addr(sym)
+                            if sym.type == elf.STT_SECTION and tsec is not None and tsec.merged:
+                                S = merged_addr(tsec, sym.value + A) - A  # the addend picks the piece
+                        if kind is ABS:
                             v = S + A
-                            self.on_absolute(sec, P, sym, howto, S, A)
-                        elif kind is Kind.CALL and self.thunks and self.thunk_target(howto, sym) is not None:
+                            if on_abs is not None:
+                                on_abs(sec, P, sym, howto, S, A)
+                        elif kind is CALL and self.thunks and self.thunk_target(howto, sym) is not None:
                             S = self.thunk_target(howto, sym)
                             v = S + A - P
-                        elif kind is Kind.PC or kind is Kind.CALL:
+                        elif kind is PC or kind is CALL:
                             v = S + A - P
                         elif kind is Kind.GOT_PC:
                             v = self.got_addr(sym) + A - P
@@ -744,10 +773,14 @@ class Linker:
                             v = self.got_addr(sym) + A
                             if self.rel.got_has_base_register(img, pos):
                                 v -= got_base
-                    if hasattr(fld, "shift"):
+                    if f is not None:
+                        if not f[2] <= v <= f[3]:
+                            raise Overflow(f"value {v:#x} does not fit in {fld.size * 8} bits")
+                        struct.pack_into(f[1], img, pos, v & f[4])
+                    elif isinstance(fld, Field):
                         fld.write(img, pos, v)
                     else:
-                        fld.write(img, pos, v, thumb_target=bool((S if kind is Kind.CALL else 0) & 1))
+                        fld.write(img, pos, v, thumb_target=bool((S if kind is CALL else 0) & 1))
                 except Overflow as e:
                     raise DynError(f"relocation {howto.name} against {sym.name or sec.name} in section "
                                    f"{sec.name} at offset {off:#x} overflows: {e.msg}", sec.file.name) from None
@@ -780,6 +813,7 @@ class Linker:
     def debug_contents(self, out: OutputSection) -> bytes:
         """One debug output section's bytes, relocated; references to dropped code read 0."""
         buf = bytearray(out.size)
+        fast = _fast_fields(self.howtos)
         for sec in out.inputs:
             buf[sec.offset:sec.offset + sec.size] = sec.data
         for sec in out.inputs:
@@ -794,7 +828,11 @@ class Linker:
                     raise DynError(f"unsupported relocation {howto.name} in debug section {sec.name}",
                                    sec.file.name)
                 pos = sec.offset + off
-                A = howto.field.read_addend(buf, pos) if is_rel else addend
+                f = fast.get(rtype)
+                if is_rel:
+                    A = struct.unpack_from(f[0], buf, pos)[0] if f else howto.field.read_addend(buf, pos)
+                else:
+                    A = addend
                 if symi >= len(syms):
                     raise DynError(f"relocation in {sec.name} refers to symbol {symi}, which does not exist",
                                    sec.file.name)
@@ -808,7 +846,13 @@ class Linker:
                         S = merged_addr(target, sym.value + A) - A
                     v = S + A - (sec.addr + off if howto.kind is Kind.PC else 0)
                 try:
-                    howto.field.write(buf, pos, v) if hasattr(howto.field, "shift") else \
+                    if f is not None:
+                        if not f[2] <= v <= f[3]:
+                            raise Overflow(f"value {v:#x} does not fit in {howto.field.size * 8} bits")
+                        struct.pack_into(f[1], buf, pos, v & f[4])
+                    elif isinstance(howto.field, Field):
+                        howto.field.write(buf, pos, v)
+                    else:
                         howto.field.write(buf, pos, v, thumb_target=False)
                 except Overflow as e:
                     raise DynError(f"relocation {howto.name} in {sec.name} at offset {off:#x} overflows: {e.msg}",

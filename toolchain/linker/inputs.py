@@ -17,35 +17,31 @@ class Symbol:
 
     ``section`` is the InputSection that defines it (None for undefined, absolute or
     common symbols); ``value`` is its offset in that section (or its absolute value).
+    Class attributes are the defaults, so making the many symbols of many objects is cheap.
     """
 
-    __slots__ = ("name", "file", "section", "value", "size", "bind", "type", "shndx", "visibility",
-                 "is_global", "referenced_by", "common_align", "dynimport", "dynexport", "dyn_index",
-                 "got_index", "plt_index", "import_index", "out_index", "lazy", "addr_cache", "address_taken")
+    file: ObjectFile | None = None
+    section: InputSection | None = None
+    value = 0
+    size = 0
+    type = elf.STT_NOTYPE
+    shndx = elf.SHN_UNDEF
+    visibility = 0
+    referenced_by: ObjectFile | None = None
+    common_align = 0
+    dynimport = None  # toolchain.directives.DynImport when imported from a shared library
+    dynexport: str | None = None  # exported under this name
+    dyn_index = -1
+    got_index = -1
+    plt_index = -1
+    import_index = -1
+    out_index = -1
+    address_taken = False
 
     def __init__(self, name: str, is_global: bool):
         self.name = name
         self.is_global = is_global
-        self.file: ObjectFile | None = None
-        self.section: InputSection | None = None
-        self.value = 0
-        self.size = 0
         self.bind = elf.STB_GLOBAL if is_global else elf.STB_LOCAL
-        self.type = elf.STT_NOTYPE
-        self.shndx = elf.SHN_UNDEF
-        self.visibility = 0
-        self.referenced_by: ObjectFile | None = None
-        self.common_align = 0
-        self.dynimport = None  # toolchain.directives.DynImport when imported from a shared library
-        self.dynexport: str | None = None  # exported under this name
-        self.dyn_index = -1
-        self.got_index = -1
-        self.plt_index = -1
-        self.import_index = -1
-        self.out_index = -1
-        self.lazy: tuple[Archive, int] | None = None
-        self.addr_cache: int | None = None
-        self.address_taken = False
 
     @property
     def defined(self) -> bool:
@@ -66,7 +62,7 @@ class Symbol:
 class InputSection:
     """A section of an input object that may go into the output."""
 
-    __slots__ = ("file", "index", "name", "type", "flags", "align", "size", "data", "relocs",
+    __slots__ = ("file", "index", "name", "type", "flags", "align", "size", "data", "_relocs", "_rel_source",
                  "live", "out", "offset", "addr", "discarded", "rel_type", "entsize", "link", "info",
                  "live_reason", "merged", "merge_map")
 
@@ -82,7 +78,8 @@ class InputSection:
         self.link = sec.link
         self.info = sec.info
         self.data = data
-        self.relocs: list[tuple[int, int, int, int]] = []  # (offset, type, symbol index, addend)
+        self._relocs: list[tuple[int, int, int, int]] | None = []
+        self._rel_source: elf.Section | None = None  # parsed on first use: dead sections never are
         self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
         self.live = False
         self.live_reason = ""
@@ -92,6 +89,17 @@ class InputSection:
         self.discarded = False
         self.merged: InputSection | None = None  # the linker's merged section holding our pieces
         self.merge_map: tuple[list[int], list[int]] = ([], [])  # piece starts here -> offsets there
+
+    @property
+    def relocs(self) -> list[tuple[int, int, int, int]]:
+        """(offset, type, symbol index, addend) of this section's relocations (addend 0 for REL)."""
+        if self._relocs is None:
+            self._relocs = self.file.elf.relocations(self._rel_source)
+        return self._relocs
+
+    @relocs.setter
+    def relocs(self, value: list[tuple[int, int, int, int]]) -> None:
+        self._relocs = value
 
     def __repr__(self) -> str:
         return f"{self.file.name}({self.name})"
@@ -147,28 +155,33 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
             target = obj.sections[s.info]
             if target is None:
                 continue
-            target.relocs = e.relocations(s)
+            if s.size % (s.entsize or 1):
+                raise DynError(f"relocation section {s.name}: bad size", name)
+            target._relocs, target._rel_source = None, s
             target.rel_type = s.type
     if symtab is not None:
-        syms = e.symbols(symtab)
-        obj.first_global = symtab.info
+        first_global = obj.first_global = symtab.info
         nsec = len(e.sections)
-        for i, es in enumerate(syms):
-            sym = Symbol(es.name, i >= symtab.info and es.bind != elf.STB_LOCAL)
-            sym.file = obj
-            sym.value, sym.size, sym.bind, sym.type = es.value, es.size, es.bind, es.type
-            sym.shndx, sym.visibility = es.shndx, es.visibility
-            if 0 < es.shndx < elf.SHN_ABS or (es.shndx < nsec and 0 < es.shndx):
-                if es.shndx >= nsec:
-                    raise DynError(f"symbol {es.name!r}: bad section index {es.shndx}", name)
-                sym.section = obj.sections[es.shndx]
-                if sym.section is not None and not 0 <= es.value <= sym.section.size:
-                    raise DynError(f"symbol {es.name!r}: value {es.value:#x} is outside its section "
-                                   f"{sym.section.name} (size {sym.section.size:#x})", name)
-            elif es.shndx == elf.SHN_COMMON:
-                sym.common_align = max(es.value, 1)
+        sections = obj.sections
+        symbols = obj.symbols
+        for i, (sname, value, size, info, other, shndx) in enumerate(e.symbol_tuples(symtab)):
+            bind = info >> 4
+            sym = Symbol(sname, i >= first_global and bind != elf.STB_LOCAL)
+            sym.file, sym.value, sym.size, sym.bind, sym.type = obj, value, size, bind, info & 0xF
+            sym.shndx = shndx
+            if other:
+                sym.visibility = other & 3
+            if 0 < shndx < elf.SHN_ABS:
+                if shndx >= nsec:
+                    raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
+                sec = sym.section = sections[shndx]
+                if sec is not None and not 0 <= value <= sec.size:
+                    raise DynError(f"symbol {sname!r}: value {value:#x} is outside its section "
+                                   f"{sec.name} (size {sec.size:#x})", name)
+            elif shndx == elf.SHN_COMMON:
+                sym.common_align = max(value, 1)
                 sym.value = 0
-            obj.symbols.append(sym)
+            symbols.append(sym)
     for s in e.sections:
         if s.type == elf.SHT_GROUP:
             group_members.update(_group_members(e, s, obj))
