@@ -46,6 +46,7 @@ class Arch:
     page: int = 0x1000
     max_page: int = 0x10000  # alignment of segment file offsets vs addresses
     aliases: tuple[str, ...] = field(default=())
+    lib_dirs: tuple[str, ...] = field(default=())  # where this machine keeps the arch's shared libraries
 
     @property
     def endian(self) -> str:
@@ -90,6 +91,7 @@ ARCHES: dict[str, Arch] = {
         base_addr=0x08048000,
         aout_magic=_aout_magic(11),
         aliases=("8", "i386", "x86"),
+        lib_dirs=("/lib/i386-linux-gnu", "/usr/lib/i386-linux-gnu", "/lib32", "/usr/lib32"),
     ),
     "amd64": Arch(
         name="amd64",
@@ -108,6 +110,7 @@ ARCHES: dict[str, Arch] = {
         base_addr=0x400000,
         aout_magic=_aout_magic(26, HDR_MAGIC),
         aliases=("6", "x86_64", "x86-64"),
+        lib_dirs=("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"),
     ),
     "arm": Arch(
         name="arm",
@@ -125,6 +128,7 @@ ARCHES: dict[str, Arch] = {
         base_addr=0x10000,
         aout_magic=_aout_magic(20),
         aliases=("5", "armhf", "arm32"),
+        lib_dirs=("/usr/arm-linux-gnueabihf/lib", "/lib/arm-linux-gnueabihf", "/usr/lib/arm-linux-gnueabihf"),
     ),
 }
 

@@ -99,7 +99,7 @@ SEGMENT_ORDER: list[tuple[int, tuple[str, ...]]] = [
                 ".rela.dyn", ".rel.dyn", ".rela.plt", ".rel.plt", ".rodata")),
     (elf.PF_R | elf.PF_X, (".plt", ".text", ".stubs")),
     (elf.PF_R | elf.PF_W, (".preinit_array", ".init_array", ".fini_array", ".data", ".dynamic", ".got",
-                           ".got.plt", ".exporttab", ".bss")),
+                           ".got.plt", ".exporttab", ".dynbss", ".bss")),
 ]
 
 

@@ -7,6 +7,7 @@ and ``.dynamic`` with ``DT_NEEDED`` once per library in first-seen order.
 
 from __future__ import annotations
 
+import os
 import struct
 
 from toolchain import elf
@@ -47,6 +48,8 @@ class DynamicInfo:
         self.n_symbolic = 0
         self.symbolic: list[tuple[int, Symbol, int]] = []
         self.exports = list(linker.dynexports)
+        self.copies: list[Symbol] = []  # imported data copied into .dynbss
+        self._library_symbols: dict[str, dict[str, tuple[int, int]]] = {}
         self.interp = ""
         self.hash_style = linker.opts.hash_style
 
@@ -69,8 +72,41 @@ class DynamicInfo:
     def add_slot_imports(self) -> None:
         for name in sorted(self.lk.globals):
             g = self.lk.globals[name]
-            if g.dynimport is not None and g.defined and g.section is not None and g.section.live:
+            if g.dynimport is not None and g.defined and g.section is not None and g.section.live \
+                    and not g.copy_reloc:
                 self.slots.append(g)
+
+    # imported data that non-PIC code uses directly lives in the executable (.dynbss):
+    # the loader copies the library's initial value there, and the library uses our copy
+    def library_symbol(self, sym: Symbol) -> tuple[int, int] | None:
+        """(type, size) of an import's definition in its shared library, when the library is found."""
+        imp = sym.dynimport
+        path = imp.path
+        if path not in self._library_symbols:
+            self._library_symbols[path] = _read_library_symbols(path, self.lk.opts.lib_dirs, self.arch)
+        return self._library_symbols[path].get(imp.remote.partition("#")[0])
+
+    def is_library_data(self, sym: Symbol) -> bool:
+        found = self.library_symbol(sym)
+        return found is not None and found[0] == elf.STT_OBJECT and found[1] > 0
+
+    def need_copy(self, sym: Symbol) -> None:
+        if not sym.copy_reloc:
+            sym.copy_reloc = True
+            self.copies.append(sym)
+
+    def place_copies(self) -> None:
+        if not self.copies:
+            return
+        sec = self.lk.synthetic_section(".dynbss", elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE, self.word)
+        for sym in self.copies:
+            size = self.library_symbol(sym)[1]
+            align = min(16, 1 << max(size - 1, 0).bit_length()) if size else 1
+            sec.align = max(sec.align, align)
+            sec.size = (sec.size + align - 1) // align * align
+            sym.section, sym.value, sym.size, sym.shndx = sec, sec.size, size, 1
+            sym.type = elf.STT_OBJECT
+            sec.size += size
 
     # ------------------------------------------------------------- sections
     def create_sections(self) -> None:
@@ -78,7 +114,7 @@ class DynamicInfo:
         for g in self.lk.got:
             if lk.is_import(g):
                 self._need_dynsym(g)
-        remote_syms = self.imports + self.slots
+        remote_syms = self.imports + self.slots + self.copies
         if remote_syms:
             self.interp = lk.opts.interp or self.arch.interp
         # library order: first-seen in the objects' directives
@@ -87,7 +123,8 @@ class DynamicInfo:
             if obj.directives is not None:
                 for imp in obj.directives.imports:
                     used = lk.globals.get(imp.local)
-                    if used is not None and (used in self.imports or used in self.slots) and imp.path not in libs:
+                    if used is not None and (used in self.imports or used in self.slots or used.copy_reloc) \
+                            and imp.path not in libs:
                         libs.append(imp.path)
         self.libs = libs
         # dynsym entries: null, imports (by remote name), then the part .gnu.hash covers, sorted
@@ -95,7 +132,7 @@ class DynamicInfo:
         # must find those in the executable for function pointers to compare equal).
         self.entries: list[tuple[str, str, str, Symbol | None]] = []  # (name, version, lib, defined symbol)
         by_key: dict[tuple[str, str, str], list[Symbol]] = {}
-        for sym in remote_syms:
+        for sym in self.imports + self.slots:
             imp = sym.dynimport
             name, _, version = imp.remote.partition("#")
             by_key.setdefault((name, version, imp.path), []).append(sym)
@@ -114,7 +151,10 @@ class DynamicInfo:
             seen.add(s.dynexport)
         hashed: list[tuple[tuple[str, str, str], Symbol | None, list[Symbol]]] = \
             [(key, None, by_key[key]) for key in canonical] + [((s.dynexport, "", ""), s, [s]) for s in self.exports]
-        self.nbucket = bucket_count(len(by_key) + len(self.exports) + 1)
+        for s in self.copies:  # defined here, so that the library's own references find our copy
+            name, _, version = s.dynimport.remote.partition("#")
+            hashed.append(((name, version, s.dynimport.path), s, [s]))
+        self.nbucket = bucket_count(len(by_key) + len(self.exports) + len(self.copies) + 1)
         self.gnu_nbucket = bucket_count(max(len(hashed), 1))
         hashed.sort(key=lambda e: (elf.gnu_hash(e[0][0].encode()) % self.gnu_nbucket, e[0]))
         for key, defined, syms in hashed:
@@ -166,7 +206,7 @@ class DynamicInfo:
             s = mk(".gnu.version_r", elf.SHT_GNU_VERNEED, A, w)
             s.size = 16 * (len(self.verneed) + sum(len(v) for v in self.verneed.values()))
         got_imports = [g for g in lk.got if lk.is_import(g)]
-        self.n_dynrel = len(got_imports) + self.n_symbolic + len(self.slots)
+        self.n_dynrel = len(got_imports) + self.n_symbolic + len(self.slots) + len(self.copies)
         if self.n_dynrel:
             s = mk(relname + ".dyn", elf.SHT_RELA if self.rela else elf.SHT_REL, A, w, relsize)
             s.size = self.n_dynrel * relsize
@@ -299,6 +339,8 @@ class DynamicInfo:
                     lk.image[start:start + self.word] = b"\0" * self.word
         for place, sym, addend in self.symbolic:
             rel += self._rel(place, sym.dyn_index, r.R_ABS_WORD, addend)
+        for sym in self.copies:
+            rel += self._rel(lk.sym_addr(sym), sym.dyn_index, r.R_COPY, 0)
         if len(self.symbolic) != self.n_symbolic:
             raise DynError("internal: symbolic relocation count changed")
         self._put((".rela" if self.rela else ".rel") + ".dyn", bytes(rel))
@@ -359,6 +401,32 @@ class DynamicInfo:
                 val = self.lk.synthetic[val].addr
             out += struct.pack(fmt, tag, val)
         return bytes(out)
+
+
+def _read_library_symbols(path: str, lib_dirs: list[str], arch) -> dict[str, tuple[int, int]]:
+    """Defined dynamic symbols of a shared library: name -> (type, size); empty when not found."""
+    from toolchain.errors import read_input
+
+    dirs = [*lib_dirs, *arch.lib_dirs]
+    candidates = [path] if "/" in path else [os.path.join(d, path) for d in dirs]
+    for cand in candidates:
+        if not os.path.isfile(cand):
+            continue
+        try:
+            lib = elf.ElfFile(read_input(cand), cand)
+            if lib.machine != arch.machine or lib.bits != arch.bits:
+                continue
+            dynsym = next((s for s in lib.sections if s.type == elf.SHT_DYNSYM), None)
+            if dynsym is None:
+                continue
+            out: dict[str, tuple[int, int]] = {}
+            for name, _value, size, info, _other, shndx in lib.symbol_tuples(dynsym):
+                if shndx != elf.SHN_UNDEF and name and size >= out.get(name, (0, 0))[1]:
+                    out[name] = (info & 0xF, size)
+            return out
+        except DynError:
+            continue
+    return {}
 
 
 def _pow2(n: int) -> int:

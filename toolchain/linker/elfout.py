@@ -25,6 +25,7 @@ class ExecLinker(Linker):
         self.scan_relocations(self._scan_import)
         if self.dyn is not None:
             self.dyn.add_slot_imports()
+            self.dyn.place_copies()
         if self.got or self.got_base_needed:
             got = self.synthetic_section(".got", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, self.arch.word)
             got.size = len(self.got) * self.arch.word
@@ -53,19 +54,33 @@ class ExecLinker(Linker):
     # an absolute word in writable data gets a symbolic dynamic relocation.
     def _scan_import(self, sec, r, sym: Symbol, howto) -> None:
         kind = howto.kind
-        if kind in (Kind.CALL, Kind.PC) and howto.field.size == 4 and self.dyn is not None:
+        if sym.copy_reloc or self.dyn is None:
+            return
+        in_code = not sec.flags & elf.SHF_WRITE or howto.field.size != self.arch.word
+        if kind is Kind.CALL:
             self.dyn.need_plt(sym)
         elif kind in (Kind.GOT_PC, Kind.GOT_386):
             self.need_got(sym)
             self.got_base_needed = True
-        elif kind is Kind.ABS and howto.field.size == self.arch.word and sec.flags & elf.SHF_WRITE:
-            self.dyn.need_symbol(sym)
-        elif kind is Kind.ABS and self.dyn is not None:
-            sym.address_taken = True
-            self.dyn.need_plt(sym)  # a function's address in code: the PLT entry is its address here
+        elif kind is Kind.ABS and not in_code:
+            self.dyn.need_symbol(sym)  # a pointer in writable data: a symbolic dynamic relocation
+        elif kind in (Kind.ABS, Kind.PC):
+            found = self.dyn.library_symbol(sym)
+            if found is not None and found[0] == elf.STT_OBJECT and found[1] > 0:
+                self.dyn.need_copy(sym)  # data used directly by non-PIC code: copy it into the executable
+            elif kind is Kind.PC and howto.field.size == 4:
+                self.dyn.need_plt(sym)  # a call (386 calls are plain PC32)
+            elif kind is Kind.ABS and found is not None:
+                sym.address_taken = True
+                self.dyn.need_plt(sym)  # a function's address in code: the PLT entry is its address here
+            else:
+                lib = sym.dynimport.path
+                raise DynError(f"{howto.name} against imported symbol {sym.name} in section {sec.name}: cannot "
+                               f"tell code from data without {lib} (not found; give -L DIR), or import it "
+                               f"through a dynimport slot", sec.file.name)
         else:
             raise DynError(f"{howto.name} against imported symbol {sym.name} in section {sec.name} cannot be "
-                           f"bound at load time: import data through a dynimport slot, or compile with -fPIC",
+                           f"bound at load time: import it through a dynimport slot, or compile with -fPIC",
                            sec.file.name)
 
     def _import_value(self, sec, r, sym: Symbol, howto, P: int, A: int):
