@@ -7,18 +7,13 @@
 #include "dynld-arch.h"
 
 const char _dynld_archname[] = "386";
+const unsigned long _dynld_aoutmagic = DYNLD_PLAN9_MAGIC(0, 11);	/* I_MAGIC */
 const int _dynld_hdrextra = 0;
 const int _dynld_addrshift = 0;
 const int _dynld_entryalign = 4;
 const unsigned long long _dynld_nearlimit = 0;	/* rel32 reaches all of a 32-bit space */
 const long long _dynld_hintoffsets[] = {0};
 const int _dynld_nhintoffsets = 0;
-
-ulong
-dynmagic(void)
-{
-	return DYN_MAGIC | DYNLD_PLAN9_MAGIC(0, 11);	/* I_MAGIC */
-}
 
 int
 _dynld_relocwidth(int mode)
@@ -42,12 +37,9 @@ _dynld_reloc(uchar *base, uchar *p, int mode, const Dynsym *imp, char *buf, size
 	(void)nbuf;
 	v = _dynld_get32(p);
 	switch(mode){
-	case 0:		/* image-relative absolute address */
-		v += (uint32_t)(uintptr_t)base;
-		break;
-	case 1:		/* import address + offset below 4 MiB */
-		v = (v & 0x3fffff) + (uint32_t)imp->addr;
-		break;
+	case 0:
+	case 1:
+		return _dynld_reloc32(base, p, mode, imp);
 	case 2:		/* rel32 operand of a call/jmp to an import: always reaches in 32 bits */
 		v = (uint32_t)imp->addr - (uint32_t)(uintptr_t)p - 4;
 		break;

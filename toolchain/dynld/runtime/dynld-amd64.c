@@ -10,6 +10,7 @@
 #include "dynld-arch.h"
 
 const char _dynld_archname[] = "amd64";
+const unsigned long _dynld_aoutmagic = DYNLD_PLAN9_MAGIC(0x8000, 26);	/* S_MAGIC (HDR_MAGIC) */
 const int _dynld_hdrextra = 8;
 const int _dynld_addrshift = 0;
 const int _dynld_entryalign = 8;
@@ -18,12 +19,6 @@ const long long _dynld_hintoffsets[] = {256LL << 20, 768LL << 20, -(256LL << 20)
 const int _dynld_nhintoffsets = 4;
 
 #define REACH 0x7fffffffLL
-
-ulong
-dynmagic(void)
-{
-	return DYN_MAGIC | DYNLD_PLAN9_MAGIC(0x8000, 26);	/* S_MAGIC (HDR_MAGIC) */
-}
 
 int
 _dynld_relocwidth(int mode)

@@ -29,6 +29,11 @@ extern const int _dynld_hdrextra;	/* header bytes after the 8 Exec words (amd64:
 extern const int _dynld_addrshift;	/* relocation addresses are byte offsets >> this (arm: 2) */
 extern const int _dynld_entryalign;	/* required alignment of the export table */
 
+extern const unsigned long _dynld_aoutmagic;	/* the arch's Plan 9 a.out magic */
+
+/* Modes 0 and 1 on a 32-bit word, as 386 and arm both apply them. */
+const char *_dynld_reloc32(uchar *base, uchar *p, int mode, const Dynsym *imp);
+
 /* Bytes a relocation of this mode patches; 0 for an unknown mode. */
 int _dynld_relocwidth(int mode);
 

@@ -10,6 +10,7 @@
 #include "dynld-arch.h"
 
 const char _dynld_archname[] = "arm";
+const unsigned long _dynld_aoutmagic = DYNLD_PLAN9_MAGIC(0, 20);	/* E_MAGIC */
 const int _dynld_hdrextra = 0;
 const int _dynld_addrshift = 2;
 const int _dynld_entryalign = 4;
@@ -18,12 +19,6 @@ const long long _dynld_hintoffsets[] = {4LL << 20, 8LL << 20, 12LL << 20, -(8LL 
 const int _dynld_nhintoffsets = 5;
 
 #define REACH 0x2000000L	/* B/BL reach: signed 24-bit word offset */
-
-ulong
-dynmagic(void)
-{
-	return DYN_MAGIC | DYNLD_PLAN9_MAGIC(0, 20);	/* E_MAGIC */
-}
 
 int
 _dynld_relocwidth(int mode)
@@ -47,12 +42,9 @@ _dynld_reloc(uchar *base, uchar *p, int mode, const Dynsym *imp, char *buf, size
 
 	v = _dynld_get32(p);
 	switch(mode){
-	case 0:		/* image-relative absolute address */
-		v += (uint32_t)(uintptr_t)base;
-		break;
-	case 1:		/* import address + offset below 4 MiB */
-		v = (v & 0x3fffff) + (uint32_t)imp->addr;
-		break;
+	case 0:
+	case 1:
+		return _dynld_reloc32(base, p, mode, imp);
 	case 2:		/* B/BL to an import; the import index sits in the low 10 bits */
 		if(imp->addr & 3){
 			snprintf(buf, nbuf, "import %.200s is not word-aligned ARM code (Thumb?)", imp->name);

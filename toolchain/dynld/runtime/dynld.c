@@ -36,6 +36,27 @@ enum {
 #endif
 static DYNLD_THREAD_LOCAL char errbuf[Errlen];
 
+ulong
+dynmagic(void)
+{
+	return DYN_MAGIC | _dynld_aoutmagic;
+}
+
+const char *
+_dynld_reloc32(uchar *base, uchar *p, int mode, const Dynsym *imp)
+{
+	uint32_t v = _dynld_get32(p);
+
+	if(mode == 0)		/* image-relative absolute address */
+		v += (uint32_t)(uintptr_t)base;
+	else if(mode == 1)	/* import address + offset below 4 MiB */
+		v = (v & 0x3fffff) + (uint32_t)imp->addr;
+	else
+		return "bad relocation mode";
+	_dynld_put32(p, v);
+	return NULL;
+}
+
 const char *
 dynerror(void)
 {
