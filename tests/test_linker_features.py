@@ -274,3 +274,23 @@ def test_debug_info_kept_and_relocated(tmp_path, arch):
     for p in (prog, stripped):
         r = subprocess.run(["readelf", "-a", "--debug-dump=info", p], capture_output=True, text=True)
         assert "Warning" not in r.stderr and "Error" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_gnu_stack_note(tmp_path, arch):
+    """PT_GNU_STACK is executable only when an object's .note.GNU-stack asks for it."""
+    at = "%" if arch == "arm" else "@"
+    ret = "bx lr" if arch == "arm" else "ret"
+    progs = {}
+    for name, note in (("plain", '""'), ("execstack", '"x"')):
+        s = tmp_path / f"{name}.s"
+        s.write_text(f".text\n.globl _start\n_start:\n{ret}\n.section .note.GNU-stack,{note},{at}progbits\n")
+        obj = str(tmp_path / f"{name}.o")
+        _zig_cc(arch, None, str(s), obj)
+        out = str(tmp_path / name)
+        assert dynlink(arch, out, [obj]).returncode == 0
+        with open(out, "rb") as f:
+            seg = next(p for p in ELFFile(f).iter_segments() if p["p_type"] == "PT_GNU_STACK")
+            progs[name] = seg["p_flags"]
+    assert progs["plain"] & 1 == 0 and progs["plain"] & 6 == 6
+    assert progs["execstack"] & 1 == 1

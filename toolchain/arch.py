@@ -11,7 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from toolchain.errors import DynError
+from toolchain.errors import DynError, UsageError
 
 EM_386 = 3
 EM_ARM = 40
@@ -142,6 +142,14 @@ def get_arch(name: str) -> Arch:
         known = ", ".join(sorted(ARCHES))
         raise DynError(f"unknown arch: {name!r} (known: {known}; or 8, 6, 5)")
     return arch
+
+
+def arch_argument(name: str) -> Arch:
+    """``get_arch`` for a command line's ``-a``: an unknown name is bad usage (exit status 2)."""
+    try:
+        return get_arch(name)
+    except DynError as e:
+        raise UsageError(str(e)) from None
 
 
 def arch_for_machine(machine: int, bits: int) -> Arch | None:

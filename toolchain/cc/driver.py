@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from toolchain import elf as elfmod
-from toolchain.arch import Arch, get_arch
+from toolchain.arch import Arch, arch_argument, get_arch
 from toolchain.cc.pragmas import ScanResult, scan_preprocessed
 from toolchain.directives import SECTION, Directives, format_directives
 from toolchain.errors import ArgumentParser, DynError, UsageError, read_input, run_main, write_output
@@ -325,7 +325,7 @@ def parse_command_line(argv: Sequence[str]) -> Invocation:
             raise UsageError("-a ARCH is required")
         arch = host_arch()
     else:
-        arch = get_arch(ns.arch)
+        arch = arch_argument(ns.arch)
     if not ns.pragmas and not ns.c:
         raise UsageError("-c is required: dyncc only compiles (link with dynlink)")
     cc_text = ns.cc if ns.cc is not None else os.environ.get("CC") or None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from toolchain.arch import get_arch
-from toolchain.errors import ArgumentParser, DynError, UsageError, run_main, write_output
+from toolchain.arch import arch_argument
+from toolchain.errors import ArgumentParser, DynError, run_main, write_output
 from toolchain.linker.core import Options
 
 PROG = "dynlink"
@@ -29,11 +29,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     a = p.parse_args(list(argv))
     if a.manifest and not a.module:
         p.error("-m needs -u")
-    try:
-        arch = get_arch(a.arch)
-    except DynError as e:
-        raise UsageError(str(e)) from None
-    return Options(arch=arch, output=a.output, inputs=a.inputs, entry=a.entry, lib_dirs=a.lib_dirs,
+    return Options(arch=arch_argument(a.arch), output=a.output, inputs=a.inputs, entry=a.entry, lib_dirs=a.lib_dirs,
                    libs=a.libs, map_file=a.map_file, interp=a.interp, hash_style=a.hash_style, module=a.module,
                    manifest=a.manifest, strip_debug=a.strip_debug)
 
