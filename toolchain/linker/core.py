@@ -183,8 +183,6 @@ class Linker:
         self.comdat_seen: dict[str, ObjectFile] = {}
         self.errors: list[str] = []
         self.got: list[Symbol] = []
-        self.plt: list[Symbol] = []
-        self.imports: list[Symbol] = []
         self.outputs: list[OutputSection] = []
         self.by_name: dict[str, OutputSection] = {}
         self.synthetic: dict[str, SyntheticSection] = {}
@@ -197,7 +195,6 @@ class Linker:
         self.dynexport_origin: dict[str, ObjectFile] = {}
         self.wanted: set[str] = set()  # names that pull archive members though nothing references them
         self.dynimported: set[str] = set()  # locals bound by the loader: never pulled from archives
-        self.runtime_relocs: list = []  # filled by the output strategy
         self.discarded: list[InputSection] = []
         self.thunks: dict[tuple[int, str], tuple[Symbol, str, int]] = {}  # (id(sym), kind) -> (sym, kind, offset)
 
@@ -428,8 +425,6 @@ class Linker:
                 elif sym.is_global and not sym.defined and not sym.is_common and not sym.weak \
                         and sym.dynimport is None and sym.name not in undefined and sym.name not in LINKER_SYMBOLS:
                     undefined[sym.name] = sec.file
-                elif sym.is_common and sym.out_index == -1:
-                    sym.out_index = -2  # live common
         self.undefined = undefined
 
     # --------------------------------------------------------------- layout

@@ -250,8 +250,6 @@ class ExecLinker(Linker):
 
 def _shdr(is64: bool, name: int, type_: int, flags: int, addr: int, off: int, size: int, link: int, info: int,
           align: int, entsize: int) -> bytes:
-    if type_ == elf.SHT_NOBITS:
-        pass
     if is64:
         return struct.pack("<IIQQQQIIQQ", name, type_, flags, addr, off, size, link, info, align, entsize)
     return struct.pack("<IIIIIIIIII", name, type_, flags, addr, off, size, link, info, align, entsize)

@@ -35,7 +35,6 @@ class Symbol:
     got_index = -1
     plt_index = -1
     import_index = -1
-    out_index = -1
     address_taken = False
     copy_reloc = False  # imported data copied into the executable (R_*_COPY)
 
@@ -135,7 +134,6 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     obj = ObjectFile(name, e, order=order)
     obj.sections = [None] * len(e.sections)
     symtab = None
-    group_members: set[int] = set()
     for s in e.sections:
         if s.type == elf.SHT_SYMTAB:
             symtab = s
@@ -183,10 +181,6 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 sym.common_align = max(value, 1)
                 sym.value = 0
             symbols.append(sym)
-    for s in e.sections:
-        if s.type == elf.SHT_GROUP:
-            group_members.update(_group_members(e, s, obj))
-    obj.group_sections = group_members  # type: ignore[attr-defined]
     return obj
 
 
