@@ -207,3 +207,23 @@ def test_garbage_never_tracebacks(tmp_path, data):
 def test_missing_manifest(tmp_path):
     with pytest.raises(DynError, match="No such file"):
         load_manifest(str(tmp_path / "none.yaml"))
+
+
+def test_manifest_headers_without_declarations(tmp_path):
+    """The scanners' fast path: the named headers, without parsing (or preprocessing) declarations."""
+    from toolchain.dynld.manifest import manifest_headers
+
+    (tmp_path / "a.h").write_text("typedef int T;\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.h").write_text("struct S { int x; };\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("headers: [a.h, sub/b.h]\nexports:\n  - T f(struct S *);\n")
+    assert manifest_headers(str(good)) == load_manifest(str(good)).header_paths()
+    assert [os.path.basename(h) for h in manifest_headers(str(good))] == ["a.h", "b.h"]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("headers: [a.h]\nexports:\n  - this is not C;\n")
+    assert [os.path.basename(h) for h in manifest_headers(str(broken))] == ["a.h"]
+    with pytest.raises(DynError, match="cannot read header 'missing.h'"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("headers: [missing.h]\n")
+        manifest_headers(str(bad))

@@ -65,7 +65,7 @@ def _manifest_headers(path: str) -> list[str]:
     from toolchain.errors import DynError  # noqa: PLC0415
 
     try:
-        headers = manifest.load_manifest(path).header_paths()
+        headers = manifest.manifest_headers(path)
     except DynError:
         return []
     base = os.path.dirname(os.path.abspath(path))

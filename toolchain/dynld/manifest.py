@@ -181,6 +181,15 @@ class _Loader:
         )
 
     def load(self) -> Manifest:
+        seen, headers = self.top()
+        entries: list[_Entry] = []
+        for section in ("exports", "imports"):
+            if section in seen:
+                entries += [self.entry(section, item) for item in self.sequence(seen[section], section)]
+        return self.resolve(headers, entries)
+
+    def top(self) -> tuple[dict[str, object], list[str]]:
+        """The manifest's top-level keys and its resolved, checked header paths."""
         data = read_input(self.path)
         root = self.compose(data)
         if root is None:
@@ -214,11 +223,7 @@ class _Loader:
                     reason = e.strerror or "cannot read"
                 raise self.err(item, f"cannot read header '{h}': {reason}")
             headers.append(resolved)
-        entries: list[_Entry] = []
-        for section in ("exports", "imports"):
-            if section in seen:
-                entries += [self.entry(section, item) for item in self.sequence(seen[section], section)]
-        return self.resolve(headers, entries)
+        return seen, headers
 
     def resolve(self, headers: list[str], entries: list[_Entry]) -> Manifest:
         with_decl = [e for e in entries if e.decl is not None]
@@ -285,3 +290,8 @@ def _terminated(text: str) -> str:
 def load_manifest(path: str) -> Manifest:
     """Load and validate a manifest; DynError ``file:line: what is wrong`` if it is bad."""
     return _Loader(path).load()
+
+
+def manifest_headers(path: str) -> list[str]:
+    """Only the headers a manifest names, checked, without parsing its declarations (for scanners)."""
+    return _Loader(path).top()[1]
