@@ -13,6 +13,8 @@
  *	-s name=sig	dynimport(name, sig) and print whether it was found
  *	-P		print the protections of the text and data pages (from /proc/self/maps)
  *	-T		load every proper prefix of the file (each must be refused, file offset restored)
+ *	-D file		write the loaded, relocated image (text and data) to file; print the base and the
+ *			host's export addresses
  *
  * Exit status: 0 ok, 1 the module was refused (message on stderr), 2 usage, 3 a check failed.
  */
@@ -184,7 +186,7 @@ truncsweep(const char *file, ulong maxsize)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dynld_harness [-g] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] module\n");
+	fprintf(stderr, "usage: dynld_harness [-g] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] [-D file] module\n");
 	exit(2);
 }
 
@@ -195,7 +197,7 @@ main(int argc, char **argv)
 	ulong maxsize;
 	const char *ints[16], *ptrs[16], *calls[16], *sigs[16];
 	int nints, nptrs, ncalls, nsigs;
-	const char *file;
+	const char *file, *dump;
 	Dynobj *o;
 	Mem m;
 	long len;
@@ -204,7 +206,8 @@ main(int argc, char **argv)
 	gen = protflag = trunc = 0;
 	nints = nptrs = ncalls = nsigs = 0;
 	maxsize = 0;
-	while((c = getopt(argc, argv, "gm:i:p:c:s:PT")) != -1){
+	dump = NULL;
+	while((c = getopt(argc, argv, "gm:i:p:c:s:PTD:")) != -1){
 		switch(c){
 		case 'g': gen = 1; break;
 		case 'm': maxsize = strtoul(optarg, NULL, 0); break;
@@ -214,6 +217,7 @@ main(int argc, char **argv)
 		case 's': if(nsigs < 16) sigs[nsigs++] = optarg; break;
 		case 'P': protflag = 1; break;
 		case 'T': trunc = 1; break;
+		case 'D': dump = optarg; break;
 		default: usage();
 		}
 	}
@@ -316,6 +320,17 @@ main(int argc, char **argv)
 			printf("dynimport %s %s: found\n", name, eq);
 		else
 			printf("dynimport %s %s: nil: %s\n", name, eq, dynerror());
+	}
+	if(dump != NULL){
+		FILE *df = fopen(dump, "wb");
+		Dynsym *t;
+		if(df == NULL || fwrite(o->base, 1, o->text + o->data, df) != o->text + o->data || fclose(df) != 0){
+			printf("cannot write %s\n", dump);
+			return 3;
+		}
+		printf("base 0x%lx\n", (ulong)o->base);
+		for(t = _exporttab; t->name != NULL; t++)
+			printf("host %s 0x%lx\n", t->name, t->addr);
 	}
 	if(protflag)
 		printf("prot text=%s data=%s\n", o->text ? prot((uintptr_t)o->base, pbuf) : "-",

@@ -359,3 +359,42 @@ def describe(mod: Module) -> dict:
         "imports": [{"name": n, "sig": s} for n, s in mod.imports],
         "relocs": {"total": len(mod.relocs), "by_mode": dict(sorted(by_mode.items(), key=lambda kv: int(kv[0])))},
     }
+
+
+def relocate(mod: Module, base: int, host: dict[str, tuple[int, int]]) -> bytes:
+    """The image (text and data) as a loader places it at ``base``: a reference loader in Python.
+
+    ``host`` maps each exported name to ``(sig, addr)``. The modes are applied exactly as
+    Inferno's loader applies them (see docs/dynld-format.md), plus our amd64 extension.
+    Raises DynError for an import the host lacks or whose signature differs.
+    """
+    arch = get_arch(mod.arch)
+    image = bytearray(mod.text + mod.data)
+    imports = []
+    for name, sig in mod.imports:
+        if name not in host:
+            raise DynError(f"import {name} not exported by the host")
+        hsig, addr = host[name]
+        if sig and hsig and sig != hsig:
+            raise DynError(f"signature mismatch: {name} (module 0x{sig:08x}, host 0x{hsig:08x})")
+        imports.append(addr)
+    m32, m64 = 0xFFFFFFFF, (1 << 64) - 1
+    for off, mode in mod.relocs:
+        p = base + off
+        if arch.name == "amd64" and mode in (0, 1):
+            v = struct.unpack_from("<Q", image, off)[0]
+            v = (v + base) & m64 if mode == 0 else ((v & 0xFFFFFFFFFFFF) + imports[v >> 48]) & m64
+            struct.pack_into("<Q", image, off, v)
+            continue
+        v = struct.unpack_from("<I", image, off)[0]
+        if mode == 0:
+            v = (v + base) & m32
+        elif mode == 1:
+            v = ((v & 0x3FFFFF) + imports[v >> 22]) & m32
+        elif arch.name == "arm":
+            i = v & 0x3FF
+            v = (v & ~0x3FF & m32) | (((imports[i] - p - 8) >> 2) & 0xFFFFFF)
+        else:
+            v = (imports[v >> 22] - p - 4) & m32
+        struct.pack_into("<I", image, off, v)
+    return bytes(image)
