@@ -104,7 +104,8 @@ ARCHES: dict[str, Arch] = {
         cc_target="x86_64-linux-none",
         # -fpie: data references go through RIP-relative addressing or the GOT, which
         # the dynld module format can express at any load address.
-        cc_flags=("-fpie", *_COMMON_CFLAGS),
+        # initial-exec TLS: -fpie alone makes zig's clang use general-dynamic (__tls_get_addr)
+        cc_flags=("-fpie", "-ftls-model=initial-exec", *_COMMON_CFLAGS),
         interp="/lib64/ld-linux-x86-64.so.2",
         sysroot=None,
         base_addr=0x400000,

@@ -363,9 +363,7 @@ def generate(env) -> None:
         # signatures ($( $)): they change only with ziglang, whose version is fingerprinted.
         DYNHOSTCCFLAGS=["-g0", "$_DYNGLIBCFLAGS"],
         DYNHOSTSTARTFILES=[],
-        # dynlink has no thread-local storage: the runtime's per-thread error text
-        # becomes one per process (hosts loading modules from one thread).
-        DYNLDCCFLAGS=["-DDYNLD_THREAD_LOCAL="],
+        DYNLDCCFLAGS=[],
         # dyncc
         DYNCC="$PYTHON -m toolchain.cc.driver",
         DYNCCFLAGS=["-O2"],

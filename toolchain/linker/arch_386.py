@@ -16,12 +16,21 @@ HOWTOS: dict[int, Howto] = {
     4: Howto("R_386_PLT32", Kind.CALL, S32),
     9: Howto("R_386_GOTOFF", Kind.GOT_OFF, WORD32),
     10: Howto("R_386_GOTPC", Kind.GOT_BASE_PC, WORD32),
+    15: Howto("R_386_TLS_IE", Kind.GOT_TP, WORD32),
+    16: Howto("R_386_TLS_GOTIE", Kind.GOT_TP_GOTREL, WORD32),
+    17: Howto("R_386_TLS_LE", Kind.TP, WORD32),
+    18: Howto("R_386_TLS_GD", Kind.TLS_GD, WORD32),
+    19: Howto("R_386_TLS_LDM", Kind.TLS_GD, WORD32),
     20: Howto("R_386_16", Kind.ABS, WORD16),
     21: Howto("R_386_PC16", Kind.PC, Field(2, True)),
     22: Howto("R_386_8", Kind.ABS, WORD8),
     23: Howto("R_386_PC8", Kind.PC, Field(1, True)),
+    32: Howto("R_386_TLS_LDO_32", Kind.DTP, WORD32),
+    34: Howto("R_386_TLS_LE_32", Kind.TP_NEG, WORD32),
     43: Howto("R_386_GOT32X", Kind.GOT_386, WORD32),
 }
+
+TLS_VARIANT = 2  # the thread pointer is at the end of the TLS block
 
 PLT_HEADER_SIZE = 16
 PLT_ENTRY_SIZE = 16

@@ -23,9 +23,18 @@ HOWTOS: dict[int, Howto] = {
     24: Howto("R_X86_64_PC64", Kind.PC, WORD64),
     25: Howto("R_X86_64_GOTOFF64", Kind.GOT_OFF, WORD64),
     26: Howto("R_X86_64_GOTPC32", Kind.GOT_BASE_PC, S32),
+    17: Howto("R_X86_64_DTPOFF64", Kind.DTP, WORD64),
+    18: Howto("R_X86_64_TPOFF64", Kind.TP, WORD64),
+    19: Howto("R_X86_64_TLSGD", Kind.TLS_GD, S32),
+    20: Howto("R_X86_64_TLSLD", Kind.TLS_GD, S32),
+    21: Howto("R_X86_64_DTPOFF32", Kind.DTP, S32),
+    22: Howto("R_X86_64_GOTTPOFF", Kind.GOT_TP_PC, S32),
+    23: Howto("R_X86_64_TPOFF32", Kind.TP, S32),
     41: Howto("R_X86_64_GOTPCRELX", Kind.GOT_PC, S32),
     42: Howto("R_X86_64_REX_GOTPCRELX", Kind.GOT_PC, S32),
 }
+
+TLS_VARIANT = 2  # the thread pointer is at the end of the TLS block
 
 PLT_HEADER_SIZE = 16
 PLT_ENTRY_SIZE = 16

@@ -146,6 +146,18 @@ HOWTOS: dict[int, Howto] = {
     47: Howto("R_ARM_THM_MOVW_ABS_NC", Kind.ABS, ThumbMovImm16(False)),
     48: Howto("R_ARM_THM_MOVT_ABS", Kind.ABS, ThumbMovImm16(True)),
     96: Howto("R_ARM_GOT_PREL", Kind.GOT_PC, WORD32),
+    104: Howto("R_ARM_TLS_GD32", Kind.TLS_GD, WORD32),
+    105: Howto("R_ARM_TLS_LDM32", Kind.TLS_GD, WORD32),
+    106: Howto("R_ARM_TLS_LDO32", Kind.DTP, WORD32),
+    107: Howto("R_ARM_TLS_IE32", Kind.GOT_TP_PC, WORD32),
+    108: Howto("R_ARM_TLS_LE32", Kind.TP, WORD32),
+}
+
+TLS_VARIANT = 1  # the thread pointer points at an 8-byte control block just before the TLS block
+
+# Functions the linker supplies when nothing else defines them.
+LINKER_FUNCTIONS = {
+    "__aeabi_read_tp": struct.pack("<II", 0xEE1D0F70, 0xE12FFF1E),  # mrc p15, 0, r0, c13, c0, 3; bx lr
 }
 
 PLT_HEADER_SIZE = 20

@@ -98,8 +98,8 @@ SEGMENT_ORDER: list[tuple[int, tuple[str, ...]]] = [
     (elf.PF_R, (".interp", ".hash", ".gnu.hash", ".dynsym", ".dynstr", ".gnu.version", ".gnu.version_r",
                 ".rela.dyn", ".rel.dyn", ".rela.plt", ".rel.plt", ".rodata")),
     (elf.PF_R | elf.PF_X, (".plt", ".text", ".stubs")),
-    (elf.PF_R | elf.PF_W, (".preinit_array", ".init_array", ".fini_array", ".data", ".dynamic", ".got",
-                           ".got.plt", ".exporttab", ".dynbss", ".bss")),
+    (elf.PF_R | elf.PF_W, (".tdata", ".tbss", ".preinit_array", ".init_array", ".fini_array", ".data", ".dynamic",
+                           ".got", ".got.plt", ".exporttab", ".dynbss", ".bss")),
 ]
 
 
@@ -112,7 +112,7 @@ def output_section_name(sec: InputSection) -> str | None:
                 return ".data"
             return prefix
     if n.startswith((".tdata", ".tbss")) or sec.flags & elf.SHF_TLS:
-        return "TLS"
+        return ".tbss" if sec.type == elf.SHT_NOBITS else ".tdata"
     if sec.type == elf.SHT_INIT_ARRAY:
         return ".init_array"
     if sec.type == elf.SHT_FINI_ARRAY:
@@ -197,6 +197,8 @@ class Linker:
         self.dynimported: set[str] = set()  # locals bound by the loader: never pulled from archives
         self.discarded: list[InputSection] = []
         self.thunks: dict[tuple[int, str], tuple[Symbol, str, int]] = {}  # (id(sym), kind) -> (sym, kind, offset)
+        self.tls_got: list[Symbol] = []  # GOT slots holding thread-pointer offsets (initial-exec TLS)
+        self.tls: tuple[int, int, int] | None = None  # TLS template: start address, memory size, alignment
 
     # ---------------------------------------------------------------- loading
     def load_inputs(self, wanted: tuple[str, ...] = ()) -> None:
@@ -450,8 +452,6 @@ class Linker:
                     self.discarded.append(sec)
                     continue
                 name = output_section_name(sec)
-                if name == "TLS":
-                    raise DynError(f"thread-local storage ({sec.name}) is not supported", obj.name)
                 if _mergeable(sec):
                     key = (name, sec.flags & (elf.SHF_WRITE | elf.SHF_EXECINSTR | elf.SHF_STRINGS), sec.entsize,
                            sec.align)
@@ -513,7 +513,7 @@ class Linker:
         out = self.by_name.get(name)
         if out is None:
             type_ = sec.type if sec.type != elf.SHT_NOTE else elf.SHT_PROGBITS
-            flags = sec.flags & (elf.SHF_ALLOC | elf.SHF_WRITE | elf.SHF_EXECINSTR)
+            flags = sec.flags & (elf.SHF_ALLOC | elf.SHF_WRITE | elf.SHF_EXECINSTR | elf.SHF_TLS)
             if name in (".text", ".plt", ".stubs"):
                 type_, flags = elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR
             elif name == ".rodata":
@@ -568,9 +568,14 @@ class Linker:
                 for sec in out.inputs:
                     sec.addr = addr + sec.offset
                     sec.out = out
-                addr += off
+                if out.name != ".tbss":  # the TLS template's bss occupies no memory of its own
+                    addr += off
             self.segments.append((flags, outs))
         self.end_addr = addr
+        tls = [self.by_name[n] for n in (".tdata", ".tbss") if n in self.by_name and self.by_name[n].inputs]
+        if tls:
+            start = tls[0].addr
+            self.tls = (start, tls[-1].addr + tls[-1].size - start, max(o.align for o in tls))
         if addr >= 1 << self.arch.bits:
             raise DynError(f"output does not fit the {self.arch.bits}-bit address space (ends at {addr:#x})")
 
@@ -626,6 +631,21 @@ class Linker:
     def got_addr(self, sym: Symbol) -> int:
         return self.synthetic[".got"].addr + sym.got_index * self.arch.word
 
+    def tls_got_addr(self, sym: Symbol) -> int:
+        return self.synthetic[".got"].addr + (len(self.got) + sym.tls_got_index) * self.arch.word
+
+    def got_size(self) -> int:
+        return (len(self.got) + len(self.tls_got)) * self.arch.word
+
+    def tp_offset(self, addr: int) -> int:
+        """A TLS address's offset from the thread pointer (the executable's block comes first)."""
+        if self.tls is None:
+            raise Overflow("TLS relocation, but the output has no TLS sections")
+        start, memsz, align = self.tls
+        if self.rel.TLS_VARIANT == 2:
+            return addr - start - (memsz + align - 1) // align * align
+        return addr - start + (2 * self.arch.word + align - 1) // align * align
+
     def scan_relocations(self, on_import) -> None:
         """Find GOT needs and import references before layout; ``on_import(sec, rel, sym, howto)``."""
         for sec in self.live_sections():
@@ -645,7 +665,16 @@ class Linker:
                     self._maybe_thunk(howto, sym)
                 if howto.kind in (Kind.GOT_PC, Kind.GOT_386):
                     self.need_got(sym)
-                if howto.kind in (Kind.GOT_BASE_PC, Kind.GOT_OFF, Kind.GOT_386, Kind.GOT_PC):
+                elif howto.kind in (Kind.GOT_TP_PC, Kind.GOT_TP, Kind.GOT_TP_GOTREL):
+                    if sym.tls_got_index < 0:
+                        sym.tls_got_index = len(self.tls_got)
+                        self.tls_got.append(sym)
+                elif howto.kind is Kind.TLS_GD:
+                    raise DynError(f"{howto.name} against {sym.name}: the general/local-dynamic TLS models need "
+                                   f"__tls_get_addr: compile with -ftls-model=initial-exec (dyncc's default)",
+                                   sec.file.name)
+                if howto.kind in (Kind.GOT_BASE_PC, Kind.GOT_OFF, Kind.GOT_386, Kind.GOT_PC, Kind.GOT_TP_GOTREL,
+                                  Kind.GOT_TP, Kind.GOT_TP_PC):
                     self.got_base_needed = True
 
     def _maybe_thunk(self, howto: Howto, sym: Symbol) -> None:
@@ -764,10 +793,22 @@ class Linker:
                             v = got_base + A - P
                         elif kind is Kind.GOT_OFF:
                             v = S + A - got_base
-                        else:  # GOT_386
+                        elif kind is Kind.GOT_386:
                             v = self.got_addr(sym) + A
                             if self.rel.got_has_base_register(img, pos):
                                 v -= got_base
+                        elif kind is Kind.TP:
+                            v = self.tp_offset(S) + A
+                        elif kind is Kind.TP_NEG:
+                            v = A - self.tp_offset(S)
+                        elif kind is Kind.GOT_TP_PC:
+                            v = self.tls_got_addr(sym) + A - P
+                        elif kind is Kind.GOT_TP:
+                            v = self.tls_got_addr(sym) + A
+                        elif kind is Kind.GOT_TP_GOTREL:
+                            v = self.tls_got_addr(sym) + A - got_base
+                        else:  # DTP
+                            v = S - self.tls[0] + A if self.tls else A
                     if f is not None:
                         if not f[2] <= v <= f[3]:
                             raise Overflow(f"value {v:#x} does not fit in {fld.size * 8} bits")
@@ -819,7 +860,7 @@ class Linker:
                 howto = self.howtos.get(rtype)
                 if howto is None or howto.kind is Kind.NONE:
                     continue
-                if howto.kind not in (Kind.ABS, Kind.PC) or off + howto.field.size > sec.size:
+                if howto.kind not in (Kind.ABS, Kind.PC, Kind.DTP) or off + howto.field.size > sec.size:
                     raise DynError(f"unsupported relocation {howto.name} in debug section {sec.name}",
                                    sec.file.name)
                 pos = sec.offset + off
@@ -839,6 +880,8 @@ class Linker:
                     S = self.sym_addr(sym)
                     if sym.type == elf.STT_SECTION and target is not None and target.merged:
                         S = merged_addr(target, sym.value + A) - A
+                    if howto.kind is Kind.DTP:
+                        S -= self.tls[0] if self.tls else 0
                     v = S + A - (sec.addr + off if howto.kind is Kind.PC else 0)
                 try:
                     if f is not None:
@@ -868,12 +911,28 @@ class Linker:
                 continue
             v = self.sym_addr(sym)
             self.image[start + sym.got_index * w:start + (sym.got_index + 1) * w] = v.to_bytes(w, "little")
+        for sym in self.tls_got:
+            at = start + (len(self.got) + sym.tls_got_index) * w
+            self.image[at:at + w] = (self.tp_offset(self.sym_addr(sym)) & ((1 << (8 * w)) - 1)).to_bytes(w, "little")
 
     # -------------------------------------------------------------- driver
     def resolve_all(self, wanted: tuple[str, ...] = ()) -> None:
         self.load_inputs(wanted)
         self._flush_errors()
         self.apply_directives()
+        self._supply_functions()
+
+    def _supply_functions(self) -> None:
+        """Define the arch's helper functions (e.g. arm's __aeabi_read_tp) nothing else defines."""
+        for name, code in getattr(self.rel, "LINKER_FUNCTIONS", {}).items():
+            g = self.globals.get(name)
+            if g is None or g.defined or g.is_common or g.dynimport is not None or g.referenced_by is None:
+                continue
+            sec = self.synthetic_section(f".text.{name}", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 4,
+                                         output=".text")
+            sec.data, sec.size = code, len(code)
+            g.section, g.value, g.shndx, g.type, g.size = sec, 0, 1, elf.STT_FUNC, len(code)
+            g.bind = elf.STB_GLOBAL
 
     def roots(self) -> list[tuple[Symbol, str]]:
         out = []
@@ -890,7 +949,9 @@ class Linker:
 
     def report_undefined(self) -> None:
         for name, obj in sorted(self.undefined.items(), key=lambda kv: (kv[1].order, kv[0])):
-            self.errors.append(f"{obj.name}: undefined symbol: {name}")
+            hint = " (code for the general/local-dynamic TLS models: compile with -ftls-model=initial-exec, " \
+                   "dyncc's default)" if name == "__tls_get_addr" else ""
+            self.errors.append(f"{obj.name}: undefined symbol: {name}{hint}")
         self._flush_errors()
 
     def write_map(self) -> str:

@@ -39,11 +39,14 @@ class ModuleLinker(Linker):
         self.gc([(sym, f"export {name}") for name, sym, _sig in exports])
         self._imports(sigs_in)
         self.collect_sections()
+        tls = next((s for o in (".tdata", ".tbss") if o in self.by_name for s in self.by_name[o].inputs), None)
+        if tls is not None:
+            raise DynError(f"thread-local storage ({tls.name}) cannot go into a dynld module", tls.file.name)
         self.scan_relocations(self._scan_import)
         word = self.arch.word
-        if self.got or self.got_base_needed:
+        if self.got or self.tls_got or self.got_base_needed:
             got = self.synthetic_section(".got", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, word)
-            got.size = len(self.got) * word
+            got.size = self.got_size()
         if self.stubs:
             st = self.synthetic_section(".stubs", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 8)
             st.size = len(self.stubs) * self.rel.STUB_SIZE

@@ -7,7 +7,7 @@ import struct
 from toolchain import elf
 from toolchain.errors import DynError
 from toolchain.linker import dynamic
-from toolchain.linker.core import Linker, OutputSection
+from toolchain.linker.core import Linker, OutputSection, output_section_name
 from toolchain.linker.inputs import Symbol
 from toolchain.linker.reloc import Kind
 
@@ -26,9 +26,9 @@ class ExecLinker(Linker):
         if self.dyn is not None:
             self.dyn.add_slot_imports()
             self.dyn.place_copies()
-        if self.got or self.got_base_needed:
+        if self.got or self.tls_got or self.got_base_needed:
             got = self.synthetic_section(".got", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, self.arch.word)
-            got.size = len(self.got) * self.arch.word
+            got.size = self.got_size()
         if self.dyn is not None:
             self.dyn.create_sections()
         self.base = self.arch.base_addr
@@ -97,8 +97,12 @@ class ExecLinker(Linker):
             return A if not self.arch.rela else 0
         return self.dyn.plt_addr(sym) + A
 
+    def has_tls(self) -> bool:
+        return any(output_section_name(sec) in (".tdata", ".tbss") for sec in self.live_sections()
+                   if sec.flags & elf.SHF_TLS)
+
     def _count_phdrs(self) -> int:
-        n = 4  # three PT_LOAD at most, PT_GNU_STACK
+        n = 4 + (1 if self.has_tls() else 0)  # three PT_LOAD at most, PT_GNU_STACK, PT_TLS
         if self.dyn is not None:
             n += 1 + (2 if self.dyn.interp else 0)  # PT_DYNAMIC, PT_PHDR + PT_INTERP
         return n
@@ -183,6 +187,11 @@ class ExecLinker(Linker):
             filesz = max((o.addr + o.filesize for o in outs if o.filesize), default=start) - start
             memsz = outs[-1].addr + outs[-1].size - start
             ph.append((elf.PT_LOAD, flags, start - self.base, start, filesz, memsz, page))
+        if self.tls is not None:
+            start, memsz, align = self.tls
+            tdata = self.by_name.get(".tdata")
+            filesz = tdata.addr + tdata.size - start if tdata is not None and tdata.inputs else 0
+            ph.append((elf.PT_TLS, elf.PF_R, start - self.base, start, filesz, memsz, align))
         if self.dyn is not None:
             d = self.by_name[".dynamic"]
             ph.append((elf.PT_DYNAMIC, elf.PF_R | elf.PF_W, d.addr - self.base, d.addr, d.size, d.size,
@@ -204,7 +213,11 @@ class ExecLinker(Linker):
         entries_local: list[bytes] = []
         entries_global: list[bytes] = []
 
+        tls_start = self.tls[0] if self.tls else 0
+
         def pack(name: str, value: int, size: int, info: int, shndx: int) -> bytes:
+            if info & 0xF == elf.STT_TLS:
+                value -= tls_start  # st_value of a TLS symbol: its offset in the TLS template
             off = 0
             if name:
                 off = len(strtab)

@@ -37,6 +37,7 @@ class Symbol:
     import_index = -1
     address_taken = False
     copy_reloc = False  # imported data copied into the executable (R_*_COPY)
+    tls_got_index = -1
 
     def __init__(self, name: str, is_global: bool):
         self.name = name

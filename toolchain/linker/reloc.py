@@ -24,6 +24,13 @@ class Kind(Enum):
     GOT_BASE_PC = "got_base_pc"  # GOT + A - P
     GOT_OFF = "got_off"  # S + A - GOT
     GOT_386 = "got_386"  # G + A - GOT, or G + A without a base register
+    TP = "tp"  # the thread-pointer offset of S, + A (local-exec TLS)
+    TP_NEG = "tp_neg"  # minus that offset, + A (386 TLS_LE_32)
+    GOT_TP_PC = "got_tp_pc"  # GOT slot holding S's thread-pointer offset, + A - P (initial-exec TLS)
+    GOT_TP = "got_tp"  # that slot's address + A (386 non-PIC initial-exec)
+    GOT_TP_GOTREL = "got_tp_gotrel"  # that slot's address + A - GOT (386 PIC initial-exec)
+    DTP = "dtp"  # S's offset in its module's TLS block, + A (debug information)
+    TLS_GD = "tls_gd"  # general/local-dynamic TLS: not supported in executables
 
 
 class Overflow(DynError):
