@@ -126,6 +126,10 @@ def output_section_name(sec: InputSection) -> str | None:
     return ".rodata"
 
 
+# Relocation kinds scan_relocations acts on (besides imports and thunks).
+_SCAN_KINDS = frozenset({Kind.GOT_PC, Kind.GOT_386, Kind.GOT_TP_PC, Kind.GOT_TP, Kind.GOT_TP_GOTREL, Kind.TLS_GD,
+                         Kind.GOT_BASE_PC, Kind.GOT_OFF})
+
 _FAST_FORMATS = {1: ("<b", "<B"), 2: ("<h", "<H"), 4: ("<i", "<I"), 8: ("<q", "<Q")}
 
 
@@ -648,33 +652,44 @@ class Linker:
 
     def scan_relocations(self, on_import) -> None:
         """Find GOT needs and import references before layout; ``on_import(sec, rel, sym, howto)``."""
+        howtos = self.howtos
+        thunks = hasattr(self.rel, "thunk_kind")
+        # the relocation types that need anything here besides import handling
+        special = {rt: h.kind for rt, h in howtos.items() if h.kind in _SCAN_KINDS or (thunks and h.kind is Kind.CALL)}
+        none = {rt for rt, h in howtos.items() if h.kind is Kind.NONE}
         for sec in self.live_sections():
             syms = sec.file.symbols
             for r in sec.relocs:
-                howto = self.howtos.get(r[1])
-                if howto is None:
-                    raise DynError(f"unsupported relocation type {r[1]} in section {sec.name} at offset "
-                                   f"{r[0]:#x}", sec.file.name)
-                if howto.kind is Kind.NONE:
+                rtype = r[1]
+                if rtype in none:
                     continue
+                howto = howtos.get(rtype)
+                if howto is None:
+                    raise DynError(f"unsupported relocation type {rtype} in section {sec.name} at offset "
+                                   f"{r[0]:#x}", sec.file.name)
                 sym = syms[r[2]]
-                if sym.is_global and not sym.defined and (sym.dynimport is not None or sym.import_index >= 0):
+                if (sym.dynimport is not None or sym.import_index >= 0) and sym.is_global and not sym.defined:
                     on_import(sec, r, sym, howto)
                     continue
-                if howto.kind is Kind.CALL and sym.section is not None and hasattr(self.rel, "thunk_kind"):
-                    self._maybe_thunk(howto, sym)
-                if howto.kind in (Kind.GOT_PC, Kind.GOT_386):
+                kind = special.get(rtype)
+                if kind is None:
+                    continue
+                if kind is Kind.CALL:
+                    if sym.section is not None:
+                        self._maybe_thunk(howto, sym)
+                    continue
+                if kind in (Kind.GOT_PC, Kind.GOT_386):
                     self.need_got(sym)
-                elif howto.kind in (Kind.GOT_TP_PC, Kind.GOT_TP, Kind.GOT_TP_GOTREL):
+                elif kind in (Kind.GOT_TP_PC, Kind.GOT_TP, Kind.GOT_TP_GOTREL):
                     if sym.tls_got_index < 0:
                         sym.tls_got_index = len(self.tls_got)
                         self.tls_got.append(sym)
-                elif howto.kind is Kind.TLS_GD:
+                elif kind is Kind.TLS_GD:
                     raise DynError(f"{howto.name} against {sym.name}: the general/local-dynamic TLS models need "
                                    f"__tls_get_addr: compile with -ftls-model=initial-exec (dyncc's default)",
                                    sec.file.name)
-                if howto.kind in (Kind.GOT_BASE_PC, Kind.GOT_OFF, Kind.GOT_386, Kind.GOT_PC, Kind.GOT_TP_GOTREL,
-                                  Kind.GOT_TP, Kind.GOT_TP_PC):
+                if kind in (Kind.GOT_BASE_PC, Kind.GOT_OFF, Kind.GOT_386, Kind.GOT_PC, Kind.GOT_TP_GOTREL,
+                            Kind.GOT_TP, Kind.GOT_TP_PC):
                     self.got_base_needed = True
 
     def _maybe_thunk(self, howto: Howto, sym: Symbol) -> None:
@@ -849,7 +864,9 @@ class Linker:
     def debug_contents(self, out: OutputSection) -> bytes:
         """One debug output section's bytes, relocated; references to dropped code read 0."""
         buf = bytearray(out.size)
-        fast = _fast_fields(self.howtos)
+        howtos = self.howtos
+        fast = _fast_fields(howtos)
+        NONE, ABS, PC, DTP = Kind.NONE, Kind.ABS, Kind.PC, Kind.DTP
         for sec in out.inputs:
             buf[sec.offset:sec.offset + sec.size] = sec.data
         for sec in out.inputs:
@@ -857,10 +874,13 @@ class Linker:
             # a dropped function's range must not end a range or location list: 1, as lld does
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
             for off, rtype, symi, addend in sec.relocs:
-                howto = self.howtos.get(rtype)
-                if howto is None or howto.kind is Kind.NONE:
+                howto = howtos.get(rtype)
+                if howto is None:
                     continue
-                if howto.kind not in (Kind.ABS, Kind.PC, Kind.DTP) or off + howto.field.size > sec.size:
+                kind = howto.kind
+                if kind is NONE:
+                    continue
+                if (kind is not ABS and kind is not PC and kind is not DTP) or off + howto.field.size > sec.size:
                     raise DynError(f"unsupported relocation {howto.name} in debug section {sec.name}",
                                    sec.file.name)
                 pos = sec.offset + off
@@ -876,13 +896,15 @@ class Linker:
                 target = sym.section
                 if target is not None and target.flags & elf.SHF_ALLOC and (not target.live or target.discarded):
                     v = tomb
+                elif target is not None and target.merged is None and kind is ABS:
+                    v = target.addr + sym.value + A  # the common case: a plain address or debug offset
                 else:
                     S = self.sym_addr(sym)
                     if sym.type == elf.STT_SECTION and target is not None and target.merged:
                         S = merged_addr(target, sym.value + A) - A
-                    if howto.kind is Kind.DTP:
+                    if kind is DTP:
                         S -= self.tls[0] if self.tls else 0
-                    v = S + A - (sec.addr + off if howto.kind is Kind.PC else 0)
+                    v = S + A - (sec.addr + off if kind is PC else 0)
                 try:
                     if f is not None:
                         if not f[2] <= v <= f[3]:
