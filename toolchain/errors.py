@@ -65,6 +65,17 @@ def read_input(path: str) -> bytes:
         raise DynError(e.strerror or "cannot read", path) from None
 
 
+def unreadable_reason(path: str) -> str | None:
+    """Why ``path`` cannot be read as a regular file, or None when it can."""
+    if os.path.isfile(path):
+        return None
+    try:
+        open(path, "rb").close()
+        return "not a regular file"
+    except OSError as e:
+        return e.strerror or "cannot read"
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting, so run_main reports it."""
 

@@ -26,7 +26,7 @@ import yaml
 from pycparser import c_ast
 
 from toolchain.dynld import signatures
-from toolchain.errors import DynError, read_input
+from toolchain.errors import DynError, read_input, unreadable_reason
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -215,12 +215,8 @@ class _Loader:
             resolved = os.path.normpath(os.path.join(base, h))
             if resolved in headers:
                 raise self.err(item, f"header '{h}' listed twice")
-            if not os.path.isfile(resolved):
-                try:
-                    open(resolved, "rb").close()
-                    reason = "not a regular file"
-                except OSError as e:
-                    reason = e.strerror or "cannot read"
+            reason = unreadable_reason(resolved)
+            if reason is not None:
                 raise self.err(item, f"cannot read header '{h}': {reason}")
             headers.append(resolved)
         return seen, headers

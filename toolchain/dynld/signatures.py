@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast, c_generator, c_parser
 
-from toolchain.errors import DynError
+from toolchain.errors import DynError, unreadable_reason
 
 MASK = 0xFFFFFFFF
 THASH1 = 0x2EDAB8C9
@@ -386,12 +386,8 @@ def preprocess(
     naming the file and line the preprocessor complains about.
     """
     for h in headers:
-        if not os.path.isfile(h):
-            try:
-                open(h, "rb").close()
-                reason = "not a regular file"
-            except OSError as e:
-                reason = e.strerror or "cannot read"
+        reason = unreadable_reason(h)
+        if reason is not None:
             raise DynError(reason, h)
     cmd = _cc_command() + ["-E", "-target", PP_TARGET, "-ffreestanding", "-w", "-x", "c"]
     for d in _PP_DEFINES:
