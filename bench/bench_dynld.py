@@ -123,28 +123,53 @@ def generate(nfuncs: int, seed: int = 1) -> Program:
             tab = None
         cost.append(c + (cost[tab] if tab is not None else 0))
         text = "-".join(rnd.choice(WORDS) for _ in range(rnd.randrange(1, 6))) + f"-{i}"
-        prog.funcs.append(Func(k=rnd.getrandbits(32) | 1, data=tuple(rnd.getrandbits(32) for _ in range(4)),
-                               text=text, callee=callee, via_table=tab, add=i % 4 == 1, counter=i % 3 == 2,
-                               log=i % 5 == 0))
+        prog.funcs.append(
+            Func(
+                k=rnd.getrandbits(32) | 1,
+                data=tuple(rnd.getrandbits(32) for _ in range(4)),
+                text=text,
+                callee=callee,
+                via_table=tab,
+                add=i % 4 == 1,
+                counter=i % 3 == 2,
+                log=i % 5 == 0,
+            )
+        )
     return prog
 
 
 def c_source(prog: Program) -> str:
     """The module's C text: the same file is built as a dynld module and as a shared library."""
     n = prog.nfuncs
-    out = [f"/* bench_dynld: a generated module of {n} functions */",
-           "extern unsigned host_add(unsigned, unsigned);", "extern unsigned host_counter;",
-           "extern void host_log(char *);", "",
-           "static unsigned shash(const char *s)", "{", "\tunsigned h = 5381;",
-           "\twhile (*s)", "\t\th = h * 33u + (unsigned char)*s++;", "\treturn h;", "}", "",
-           f"static unsigned (*ftab[{n}])(unsigned);", f"static const char *strs[{n}];", ""]
+    out = [
+        f"/* bench_dynld: a generated module of {n} functions */",
+        "extern unsigned host_add(unsigned, unsigned);",
+        "extern unsigned host_counter;",
+        "extern void host_log(char *);",
+        "",
+        "static unsigned shash(const char *s)",
+        "{",
+        "\tunsigned h = 5381;",
+        "\twhile (*s)",
+        "\t\th = h * 33u + (unsigned char)*s++;",
+        "\treturn h;",
+        "}",
+        "",
+        f"static unsigned (*ftab[{n}])(unsigned);",
+        f"static const char *strs[{n}];",
+        "",
+    ]
     for i, f in enumerate(prog.funcs):
         out.append(f'static const char s_{i}[] = "{f.text}";')
         out.append(f"static unsigned d_{i}[4] = {{{', '.join(f'{v:#x}u' for v in f.data)}}};")
     out.append("")
     for i, f in enumerate(prog.funcs):
-        body = [f"static unsigned f_{i}(unsigned x)", "{", f"\tunsigned r = x * {f.k:#x}u + d_{i}[x & 3u];",
-                f"\tr += shash(s_{i});"]
+        body = [
+            f"static unsigned f_{i}(unsigned x)",
+            "{",
+            f"\tunsigned r = x * {f.k:#x}u + d_{i}[x & 3u];",
+            f"\tr += shash(s_{i});",
+        ]
         if f.callee is not None:
             body.append(f"\tr ^= f_{f.callee}(r >> 3);")
         if f.via_table is not None:
@@ -158,10 +183,24 @@ def c_source(prog: Program) -> str:
         out += body + ["\treturn r;", "}", ""]
     out.append(f"static unsigned (*ftab[{n}])(unsigned) = {{{', '.join(f'f_{i}' for i in range(n))}}};")
     out.append(f"static const char *strs[{n}] = {{{', '.join(f's_{i}' for i in range(n))}}};")
-    out += ["", f'char *mod_name = "{prog.name}";', "",
-            "unsigned mod_run(unsigned x)", "{", f"\treturn ftab[x % {n}u](x);", "}", "",
-            "unsigned mod_sum(unsigned n)", "{", "\tunsigned s = 0, i;",
-            "\tfor (i = 0; i < n; i++)", f"\t\ts += ftab[i % {n}u](i);", "\treturn s;", "}", ""]
+    out += [
+        "",
+        f'char *mod_name = "{prog.name}";',
+        "",
+        "unsigned mod_run(unsigned x)",
+        "{",
+        f"\treturn ftab[x % {n}u](x);",
+        "}",
+        "",
+        "unsigned mod_sum(unsigned n)",
+        "{",
+        "\tunsigned s = 0, i;",
+        "\tfor (i = 0; i < n; i++)",
+        f"\t\ts += ftab[i % {n}u](i);",
+        "\treturn s;",
+        "}",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -219,8 +258,26 @@ def build_host(arch: str, tmp: str) -> str:
     if dynexport_main([manifest, "-o", tab]) != 0:
         raise DynError("dynexport failed", manifest)
     host = os.path.join(tmp, f"host-{arch}")
-    _run([sys.executable, "-m", "ziglang", "cc", "-target", GNU_TARGETS[arch], "-O2", "-rdynamic",
-          *config.cflags(), "-o", host, HOST_C, tab, *config.sources(), "-ldl"], f"{arch}: building the host")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            GNU_TARGETS[arch],
+            "-O2",
+            "-rdynamic",
+            *config.cflags(),
+            "-o",
+            host,
+            HOST_C,
+            tab,
+            *config.sources(),
+            "-ldl",
+        ],
+        f"{arch}: building the host",
+    )
     return host
 
 
@@ -263,25 +320,74 @@ def build_case(arch: str, prog: Program, tmp: str) -> Built:
     mf = base + ".yaml"
     write_output(mf, MODULE_MANIFEST)
     obj, dlm = base + ".o", base + ".dlm"
-    _run([sys.executable, "-m", "toolchain.cc.driver", "-a", arch, "-c", src, "-o", obj, "-O2"],
-         f"{arch}/{prog.nfuncs}: dyncc")
-    _run([sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-u", "-m", mf, "-o", dlm, obj],
-         f"{arch}/{prog.nfuncs}: dynlink -u")
+    _run(
+        [sys.executable, "-m", "toolchain.cc.driver", "-a", arch, "-c", src, "-o", obj, "-O2"],
+        f"{arch}/{prog.nfuncs}: dyncc",
+    )
+    _run(
+        [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-u", "-m", mf, "-o", dlm, obj],
+        f"{arch}/{prog.nfuncs}: dynlink -u",
+    )
     so = base + ".so"
-    _run([sys.executable, "-m", "ziglang", "cc", "-target", GNU_TARGETS[arch], "-shared", "-fPIC", "-O2", "-s",
-          "-o", so, src], f"{arch}/{prog.nfuncs}: zig cc -shared")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            GNU_TARGETS[arch],
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-s",
+            "-o",
+            so,
+            src,
+        ],
+        f"{arch}/{prog.nfuncs}: zig cc -shared",
+    )
     so_strip = base + ".strip.so"
     tool = strip_all(so, so_strip)
     flags = [f for f in get_arch(arch).cc_flags if f not in ("-fno-pic", "-fno-pie", "-fpie")]
     so_flags_s = base + ".flags-s.so"
-    _run([sys.executable, "-m", "ziglang", "cc", "-target", GNU_TARGETS[arch], *flags, "-shared", "-fPIC", "-O2",
-          "-s", "-o", so_flags_s, src], f"{arch}/{prog.nfuncs}: zig cc -shared (dyncc flags)")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            GNU_TARGETS[arch],
+            *flags,
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-s",
+            "-o",
+            so_flags_s,
+            src,
+        ],
+        f"{arch}/{prog.nfuncs}: zig cc -shared (dyncc flags)",
+    )
     so_flags = base + ".flags.so"
     strip_all(so_flags_s, so_flags)
     with open(dlm, "rb") as fh:
         mod = decode(fh.read(), dlm)
-    return Built(arch, prog.nfuncs, dlm, so, so_strip, so_flags, tool, len(mod.text), len(mod.data), mod.bss,
-                 len(mod.imports), len(mod.relocs))
+    return Built(
+        arch,
+        prog.nfuncs,
+        dlm,
+        so,
+        so_strip,
+        so_flags,
+        tool,
+        len(mod.text),
+        len(mod.data),
+        mod.bss,
+        len(mod.imports),
+        len(mod.relocs),
+    )
 
 
 # ------------------------------------------------------------------- timing
@@ -317,8 +423,10 @@ def run_host(arch: str, host: str, b: Built, prog: Program, n: int, rounds: int)
             getattr(t, w[2]).append((float(w[3]), float(w[4])))
     for kind in ("dynld", "dlopen"):
         if checks.get(kind) != want:
-            raise DynError(f"{arch}/{b.nfuncs}: the {kind} build computes {checks.get(kind)!r}, "
-                           f"expected {want!r}; refusing to report numbers")
+            raise DynError(
+                f"{arch}/{b.nfuncs}: the {kind} build computes {checks.get(kind)!r}, "
+                f"expected {want!r}; refusing to report numbers"
+            )
     if len(t.dynld) != rounds or len(t.dlopen) != rounds:
         raise DynError(f"{arch}/{b.nfuncs}: host printed {len(t.dynld)}/{len(t.dlopen)} rounds, wanted {rounds}")
     return t
@@ -327,27 +435,35 @@ def run_host(arch: str, host: str, b: Built, prog: Program, n: int, rounds: int)
 # ------------------------------------------------------------------ report
 def size_table(builds: list[Built]) -> str:
     """Sizes (markdown)."""
-    out = ["| arch | funcs | .dlm | .so -s | .so strip-all | .dlm/.so | .dlm/stripped | "
-           ".so dyncc flags, strip-all | .dlm/that | .dlm text+data+bss | .dlm relocs |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    out = [
+        "| arch | funcs | .dlm | .so -s | .so strip-all | .dlm/.so | .dlm/stripped | "
+        ".so dyncc flags, strip-all | .dlm/that | .dlm text+data+bss | .dlm relocs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for b in builds:
         dlm, so, st, fl = b.size(b.dlm), b.size(b.so), b.size(b.so_strip), b.size(b.so_flags)
-        out.append(f"| {b.arch} | {b.nfuncs} | {dlm} | {so} | {st} ({b.strip_tool}) | {dlm / so:.2f} | "
-                   f"{dlm / st:.2f} | {fl} | {dlm / fl:.2f} | {b.text}+{b.data}+{b.bss} | {b.nrelocs} |")
+        out.append(
+            f"| {b.arch} | {b.nfuncs} | {dlm} | {so} | {st} ({b.strip_tool}) | {dlm / so:.2f} | "
+            f"{dlm / st:.2f} | {fl} | {dlm / fl:.2f} | {b.text}+{b.data}+{b.bss} | {b.nrelocs} |"
+        )
     return "\n".join(out)
 
 
 def time_table(rows: list[tuple[Built, Timing]]) -> str:
     """Load times (markdown): wall clock and CPU time, median of the rounds, and the wall-clock spread."""
-    out = ["| arch | funcs | dynld wall | dlopen wall | dynld/dlopen wall | dynld CPU | dlopen CPU | "
-           "dynld/dlopen CPU | wall range over rounds (dynld; dlopen) |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    out = [
+        "| arch | funcs | dynld wall | dlopen wall | dynld/dlopen wall | dynld CPU | dlopen CPU | "
+        "dynld/dlopen CPU | wall range over rounds (dynld; dlopen) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for b, t in rows:
         arch = b.arch + " (qemu-arm, emulated)" * (b.arch == "arm")
         spread = "; ".join(f"{min(r[0] for r in rs):.1f}..{max(r[0] for r in rs):.1f}" for rs in (t.dynld, t.dlopen))
-        out.append(f"| {arch} | {b.nfuncs} | {t.median('dynld', 0):.1f} | {t.median('dlopen', 0):.1f} | "
-                   f"{t.ratio(0):.2f} | {t.median('dynld', 1):.1f} | {t.median('dlopen', 1):.1f} | "
-                   f"{t.ratio(1):.2f} | {spread} |")
+        out.append(
+            f"| {arch} | {b.nfuncs} | {t.median('dynld', 0):.1f} | {t.median('dlopen', 0):.1f} | "
+            f"{t.ratio(0):.2f} | {t.median('dynld', 1):.1f} | {t.median('dlopen', 1):.1f} | "
+            f"{t.ratio(1):.2f} | {spread} |"
+        )
     return "\n".join(out)
 
 
@@ -402,11 +518,28 @@ def _body(argv: Sequence[str]) -> int:
         print(time_table(rows))
         print("\narm times are under qemu-arm (emulated), not real hardware.")
         if a.json:
-            write_output(a.json, json.dumps([{
-                "arch": b.arch, "funcs": b.nfuncs, "dlm": b.size(b.dlm), "so": b.size(b.so),
-                "so_strip_all": b.size(b.so_strip), "strip_tool": b.strip_tool, "so_dyncc_flags": b.size(b.so_flags),
-                "dynld_us": t.dynld, "dlopen_us": t.dlopen, "loads_per_round": n,
-            } for b, t in rows], indent=1) + "\n")
+            write_output(
+                a.json,
+                json.dumps(
+                    [
+                        {
+                            "arch": b.arch,
+                            "funcs": b.nfuncs,
+                            "dlm": b.size(b.dlm),
+                            "so": b.size(b.so),
+                            "so_strip_all": b.size(b.so_strip),
+                            "strip_tool": b.strip_tool,
+                            "so_dyncc_flags": b.size(b.so_flags),
+                            "dynld_us": t.dynld,
+                            "dlopen_us": t.dlopen,
+                            "loads_per_round": n,
+                        }
+                        for b, t in rows
+                    ],
+                    indent=1,
+                )
+                + "\n",
+            )
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -67,9 +67,12 @@ def generate(nfiles: int, seed: int = 1) -> dict[str, str]:
         callees = [(rnd.randrange(nfiles), rnd.randrange(FUNCS)) for _ in range(FUNCS)]
         tab = [(i if k % 2 == 0 else rnd.randrange(nfiles), k) for k in range(FUNCS)]
         datas = sorted({rnd.randrange(nfiles) for _ in range(2)})
-        lines = [f"/* bench program: file {i} of {nfiles} (generated) */",
-                 "void print_str(const char *s);", "void print_char(int c);",
-                 "unsigned long strlen(const char *s);"]
+        lines = [
+            f"/* bench program: file {i} of {nfiles} (generated) */",
+            "void print_str(const char *s);",
+            "void print_char(int c);",
+            "unsigned long strlen(const char *s);",
+        ]
         decls = sorted({c for c in callees} | {t for t in tab})
         for f, j in decls:
             lines.append(f"unsigned f{f}_{j}(unsigned x, int d);")
@@ -105,8 +108,10 @@ def generate(nfiles: int, seed: int = 1) -> dict[str, str]:
     main += [f"\trun_{i}," for i in range(nfiles)]
     main.append("};")
     main.append("int main(int argc, char **argv)\n{\n\tunsigned total = 0, v;\n\tint i;")
-    main.append(f"\tfor (i = 0; i < {nfiles}; i++) {{\n\t\tv = runs[i]();\n\t\ttotal += v;\n"
-                "\t\tprint_uint(v);\n\t\tprint_nl();\n\t}")
+    main.append(
+        f"\tfor (i = 0; i < {nfiles}; i++) {{\n\t\tv = runs[i]();\n\t\ttotal += v;\n"
+        "\t\tprint_uint(v);\n\t\tprint_nl();\n\t}"
+    )
     main.append('\tprint_str("total ");\n\tprint_uint(total);\n\tprint_nl();\n\treturn 0;\n}')
     srcs["main.c"] = "\n".join(main) + "\n"
     return srcs
@@ -225,8 +230,7 @@ def _run_timed(cmd: list[str], cwd: str, env: dict[str, str] | None = None) -> t
 def peer_commands(arch: str, out: str, objs: list[str]) -> dict[str, list[str]]:
     """The command line of each external linker for this arch."""
     cmds = {
-        "dynlink (subprocess)": [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out + ".dyn",
-                                 *objs],
+        "dynlink (subprocess)": [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out + ".dyn", *objs],
         "ld.lld": [sys.executable, "-m", "ziglang", "ld.lld", "-static", "-e", "_start", "-o", out + ".lld", *objs],
     }
     if arch in GNU_EMULATION and shutil.which("ld"):
@@ -292,14 +296,18 @@ def verify(arch: str, results: list[Result], nfiles: int) -> str:
     for r in results:
         p = subprocess.run([*runner, r.output], capture_output=True, timeout=120)
         if p.returncode != 0:
-            raise SystemExit(f"bench: {arch}/{nfiles}: the program linked by {r.linker} exited {p.returncode}: "
-                             f"{p.stderr.decode(errors='replace')[:300]}; refusing to report numbers")
+            raise SystemExit(
+                f"bench: {arch}/{nfiles}: the program linked by {r.linker} exited {p.returncode}: "
+                f"{p.stderr.decode(errors='replace')[:300]}; refusing to report numbers"
+            )
         outputs[r.linker] = p.stdout.decode(errors="replace")
     ref_name, ref = next(iter(outputs.items()))
     for name, text in outputs.items():
         if text != ref:
-            raise SystemExit(f"bench: {arch}/{nfiles}: the program linked by {name} prints something else than "
-                             f"the one linked by {ref_name}; refusing to report numbers")
+            raise SystemExit(
+                f"bench: {arch}/{nfiles}: the program linked by {name} prints something else than "
+                f"the one linked by {ref_name}; refusing to report numbers"
+            )
     lines = ref.splitlines()
     if len(lines) != nfiles + 1 or not lines[-1].startswith("total "):
         raise SystemExit(f"bench: {arch}/{nfiles}: unexpected program output ({len(lines)} lines)")
@@ -323,19 +331,23 @@ def profile(arch: str, objdir: str, objs: list[str], tmp: str, top: int) -> str:
 # ------------------------------------------------------------------ report
 def table(rows: list[tuple[str, int, list[Result]]]) -> str:
     """The results table (markdown)."""
-    out = ["| arch | files | linker | best (s) | vs ld.lld | vs GNU ld | peak memory (MiB) | file bytes "
-           "| PT_LOAD bytes |",
-           "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| arch | files | linker | best (s) | vs ld.lld | vs GNU ld | peak memory (MiB) | file bytes | PT_LOAD bytes |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for arch, n, results in rows:
         by = {r.linker: r for r in results}
         for r in results:
+
             def ratio(peer: str, r: Result = r, by: dict[str, Result] = by) -> str:
                 p = by.get(peer)
                 return f"{r.best / p.best:.1f}x" if p and p is not r else "-"
 
             mem = f"{r.peak_kib / 1024:.1f}" + (" (tracemalloc)" if r.peak_kind == "tracemalloc" else "")
-            out.append(f"| {arch} | {n} | {r.linker} | {r.best:.3f} | {ratio('ld.lld')} | {ratio('GNU ld')} | "
-                       f"{mem} | {r.size} | {r.loaded} |")
+            out.append(
+                f"| {arch} | {n} | {r.linker} | {r.best:.3f} | {ratio('ld.lld')} | {ratio('GNU ld')} | "
+                f"{mem} | {r.size} | {r.loaded} |"
+            )
     return "\n".join(out)
 
 
@@ -359,8 +371,11 @@ def main(argv: list[str] | None = None) -> int:
         for arch in arches:
             for n in sizes:
                 objdir, objs = build_objects(arch, n, a.jobs, tuple(a.cflags.split()))
-                print(f"linking {arch} x {n} files ({len(objs)} objects), best of {a.runs} ...", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"linking {arch} x {n} files ({len(objs)} objects), best of {a.runs} ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 results = measure(arch, objdir, objs, a.runs, tmp)
                 verify(arch, results, n)
                 rows.append((arch, n, results))
@@ -370,9 +385,21 @@ def main(argv: list[str] | None = None) -> int:
     if prof_text:
         print(f"\ncProfile of dynlink, {arches[0]}, {max(sizes)} files:\n{prof_text}")
     if a.json:
-        data = [{"arch": arch, "files": n, "linker": r.linker, "times": r.times, "best": r.best,
-                 "peak_kib": r.peak_kib, "peak_kind": r.peak_kind, "size": r.size,
-                 "loaded": r.loaded} for arch, n, rs in rows for r in rs]
+        data = [
+            {
+                "arch": arch,
+                "files": n,
+                "linker": r.linker,
+                "times": r.times,
+                "best": r.best,
+                "peak_kib": r.peak_kib,
+                "peak_kind": r.peak_kind,
+                "size": r.size,
+                "loaded": r.loaded,
+            }
+            for arch, n, rs in rows
+            for r in rs
+        ]
         with open(a.json, "w") as f:
             json.dump(data, f, indent=2)
     return 0

@@ -35,8 +35,19 @@ OPTS = ("-O0", "-O2")
 VARIANTS = {"plain": (), "sections": ("-ffunction-sections", "-fdata-sections")}
 
 CPROGS_DIR = os.path.join(ROOT, "tests", "cprogs")
-CPROGS_SOURCES = ("main.c", "ops.c", "switch.c", "data.c", "common1.c", "common2.c", "weak.c", "strong.c",
-                  "recur.c", "bss.c", "arith.c")
+CPROGS_SOURCES = (
+    "main.c",
+    "ops.c",
+    "switch.c",
+    "data.c",
+    "common1.c",
+    "common2.c",
+    "weak.c",
+    "strong.c",
+    "recur.c",
+    "bss.c",
+    "arith.c",
+)
 CPROGS_FILE_FLAGS = {"common1.c": ("-fcommon",), "common2.c": ("-fcommon",)}
 CPROGS_ARGS = ("alpha", "beta")
 CPROGS_STATUS = 42
@@ -59,8 +70,15 @@ def tool_env(**extra: str) -> dict[str, str]:
 
 def run_dyncc(args, cwd: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``dyncc`` as a separate process (text output)."""
-    return subprocess.run([sys.executable, "-m", "toolchain.cc.driver", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env or tool_env(), stdin=subprocess.DEVNULL, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "toolchain.cc.driver", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env or tool_env(),
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
 
 
 def lld_link(arch: str, out: str, objs) -> subprocess.CompletedProcess:
@@ -101,8 +119,13 @@ class CProgs:
         for src in runtime.rt_sources():
             jobs.append((src, os.path.join(outdir, "rt_" + os.path.basename(src)[:-2] + ".o"), ()))
         for name in CPROGS_SOURCES:
-            jobs.append((os.path.join(CPROGS_DIR, name), os.path.join(outdir, name[:-2] + ".o"),
-                         CPROGS_FILE_FLAGS.get(name, ())))
+            jobs.append(
+                (
+                    os.path.join(CPROGS_DIR, name),
+                    os.path.join(outdir, name[:-2] + ".o"),
+                    CPROGS_FILE_FLAGS.get(name, ()),
+                )
+            )
         marker = os.path.join(outdir, ".complete")
         if not os.path.exists(marker):
             base = [opt, *VARIANTS[variant], "-I", runtime.rt_include_dir(), "-I", CPROGS_DIR]
@@ -157,27 +180,69 @@ def cprogs_expected(args=CPROGS_ARGS) -> str:
     k = 1 + len(args)
     out = ["cprogs: hello from dyntools", f"argc={k}", *[f"arg {a}" for a in args]]
     a, b = 100 + k, k
-    ops = [("add", a + b), ("sub", a - b), ("mul", a * b), ("and", a & b), ("or", a | b), ("xor", a ^ b),
-           ("shl", _s64(a << (b & 63))), ("max", max(a, b))]
+    ops = [
+        ("add", a + b),
+        ("sub", a - b),
+        ("mul", a * b),
+        ("and", a & b),
+        ("or", a | b),
+        ("xor", a ^ b),
+        ("shl", _s64(a << (b & 63))),
+        ("max", max(a, b)),
+    ]
     out += [f"op {n} {v}" for n, v in ops]
     out += ["shape rect area=12", "shape tri area=15", "shape square area=49"]
     out += [f"vt.first={a * 2}", "vt.shape=50", f"vt.table={1 << k}"]
     A, B = 1000 + k, k
-    sw = [A + B, A - B, A * B, A ^ (B << 3), (A << 2) + B, A - 7 * B, (A | B) + 6, (A & B) - 7, A * A + B,
-          B * B - A, -A, ~B, A + 1000, B - 1000, (A >> 1) + (B >> 2), A * 3 + B * 5, -1]
+    sw = [
+        A + B,
+        A - B,
+        A * B,
+        A ^ (B << 3),
+        (A << 2) + B,
+        A - 7 * B,
+        (A | B) + 6,
+        (A & B) - 7,
+        A * A + B,
+        B * B - A,
+        -A,
+        ~B,
+        A + 1000,
+        B - 1000,
+        (A >> 1) + (B >> 2),
+        A * 3 + B * 5,
+        -1,
+    ]
     out += [f"sw {i} {v}" for i, v in enumerate(sw)]
     days = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "never"]
     out += [f"day {days[d % 8]}" for d in range(k, k + 8)]
     numbers = "zero one two three four five six seven eight nine".split()
     out += [f"node {n}" for n in ("first", "second", "third", "fourth")]
-    out += ["node_sum=10", f"number {numbers[k]}", "word alpha", "word beta", "word gamma",
-            "tail " + "initialised char array"[12:], f"table_sum={sum([1, 1, 2, 3, 5, 8, 13, 21])}",
-            "anything1=3", f"blob0={0xde}", "anything2 nine", f"big_init {hex(0x123456789abcdef)}",
-            "big.v4=5", f"big.v39={k}", "big.name template"]
-    out += [f"common_counter={5 + 37 + k}", f"common_array={37 + k}", "common_only_here=0",
-            f"common_only_here={-k}"]
-    out += [f"hook={k * 100}", f"weak_default={k * 2}", "weak_data=77", "weak_kept=6",
-            "missing_func_null=1", "missing_data_null=1"]
+    out += [
+        "node_sum=10",
+        f"number {numbers[k]}",
+        "word alpha",
+        "word beta",
+        "word gamma",
+        "tail " + "initialised char array"[12:],
+        f"table_sum={sum([1, 1, 2, 3, 5, 8, 13, 21])}",
+        "anything1=3",
+        f"blob0={0xDE}",
+        "anything2 nine",
+        f"big_init {hex(0x123456789ABCDEF)}",
+        "big.v4=5",
+        f"big.v39={k}",
+        "big.name template",
+    ]
+    out += [f"common_counter={5 + 37 + k}", f"common_array={37 + k}", "common_only_here=0", f"common_only_here={-k}"]
+    out += [
+        f"hook={k * 100}",
+        f"weak_default={k * 2}",
+        "weak_data=77",
+        "weak_kept=6",
+        "missing_func_null=1",
+        "missing_data_null=1",
+    ]
 
     def fib(n: int) -> int:
         x, y = 0, 1
@@ -185,21 +250,46 @@ def cprogs_expected(args=CPROGS_ARGS) -> str:
             x, y = y, x + y
         return x
 
-    out += [f"fib={fib(20 + k)}", f"ack={2 * k + 3}", f"is_even={int((100 + k) % 2 == 0)}",
-            f"gcd={math.gcd(1234567890123 * k, 9876543210 * k)}", f"hanoi={2 ** (10 + k) - 1}",
-            "counter=111213", "static local pointer", "local pointer"]
+    out += [
+        f"fib={fib(20 + k)}",
+        f"ack={2 * k + 3}",
+        f"is_even={int((100 + k) % 2 == 0)}",
+        f"gcd={math.gcd(1234567890123 * k, 9876543210 * k)}",
+        f"hanoi={2 ** (10 + k) - 1}",
+        "counter=111213",
+        "static local pointer",
+        "local pointer",
+    ]
     n = 1 << 20
-    out += ["bss_zero=1", f"bss_sum={sum((i * k) & 0xFF for i in range(256)) * (n // 256)}",
-            f"table_sum={sum((i ^ k) * i for i in range(65536)) & M64}", f"last={((n - 1) * k) & 0xFF}"]
+    out += [
+        "bss_zero=1",
+        f"bss_sum={sum((i * k) & 0xFF for i in range(256)) * (n // 256)}",
+        f"table_sum={sum((i ^ k) * i for i in range(65536)) & M64}",
+        f"last={((n - 1) * k) & 0xFF}",
+    ]
     ua = (0x0123456789ABCDEF * k) & M64
     ub = 1000000007 + k
     s = _s64(-ua)
     u = (0xDEADBEEF + k) & 0xFFFFFFFF
     i32 = -1000 - k
-    out += [f"mul={ua}", f"div={ua // ub}", f"mod={ua % ub}", f"sdiv={_c_div(s, 12345)}",
-            f"smod={_c_mod(s, 12345)}", f"sdiv2={_c_div(s, -ub)}", f"shr={ua >> (k + 30)}",
-            f"shl={(ua << (k + 20)) & M64}", f"sar={s >> 17}", f"divbig={M64 // ((1 << 32) + k)}",
-            f"mul32={0xFFFFFFFF * ((0xFFFFFFF0 + k) & 0xFFFFFFFF)}", f"udiv32={u // (k + 7)}",
-            f"umod32={u % (k + 7)}", f"idiv32={_c_div(i32, k)}", f"imod32={_c_mod(i32, k)}",
-            f"double={int(k * 1.25 * 1000.0 + 0.5)}", f"double_div={int(1000000.0 / k)}", "failures=0"]
+    out += [
+        f"mul={ua}",
+        f"div={ua // ub}",
+        f"mod={ua % ub}",
+        f"sdiv={_c_div(s, 12345)}",
+        f"smod={_c_mod(s, 12345)}",
+        f"sdiv2={_c_div(s, -ub)}",
+        f"shr={ua >> (k + 30)}",
+        f"shl={(ua << (k + 20)) & M64}",
+        f"sar={s >> 17}",
+        f"divbig={M64 // ((1 << 32) + k)}",
+        f"mul32={0xFFFFFFFF * ((0xFFFFFFF0 + k) & 0xFFFFFFFF)}",
+        f"udiv32={u // (k + 7)}",
+        f"umod32={u % (k + 7)}",
+        f"idiv32={_c_div(i32, k)}",
+        f"imod32={_c_mod(i32, k)}",
+        f"double={int(k * 1.25 * 1000.0 + 0.5)}",
+        f"double_div={int(1000000.0 / k)}",
+        "failures=0",
+    ]
     return "\n".join(out) + "\n"

@@ -35,8 +35,11 @@ def test_generator_is_deterministic_and_crosses_files():
     assert a == b and len(a) == 21
     text = a["m0003.c"]
     assert "names_3" in text and "ftab_3" in text and "switch" in text
-    called = {int(w[1:].split("_")[0]) for w in text.replace("(", " ").split() if w.startswith("f") and "_" in w
-              and w[1:].split("_")[0].isdigit()}
+    called = {
+        int(w[1:].split("_")[0])
+        for w in text.replace("(", " ").split()
+        if w.startswith("f") and "_" in w and w[1:].split("_")[0].isdigit()
+    }
     assert called - {3}, "file 3 calls or points at functions of other files"
 
 

@@ -22,8 +22,24 @@ COPY = {"386": "R_386_COPY", "amd64": "R_X86_64_COPY", "arm": "R_ARM_COPY"}
 @pytest.mark.parametrize("arch,flags", [("386", []), ("arm", []), ("amd64", ["-fno-pic", "-fno-pie"])])
 def test_copy_relocations(tmp_path, arch, flags):
     lib = tmp_path / "libcpy.so"
-    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", GNU[arch], "-shared", "-fPIC", "-O2",
-                    "-o", str(lib), os.path.join(SRC, "libcpy.c")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            GNU[arch],
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-o",
+            str(lib),
+            os.path.join(SRC, "libcpy.c"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     obj = str(tmp_path / "copyreloc.o")
     r = run_dyncc(["-a", arch, "-c", os.path.join(SRC, "copyreloc.c"), "-o", obj, "-O2", *flags])
     assert r.returncode == 0, r.stderr

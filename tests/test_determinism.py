@@ -28,26 +28,41 @@ NEXPORTS = 24
 
 def dynamic_source(arch: str) -> str:
     """A program importing from libc (one import versioned) and exporting many symbols."""
-    lines = ['#pragma dynimport puts puts "libc.so.6"',
-             f'#pragma dynimport exit exit#{VERSION[arch]} "libc.so.6"',
-             '#pragma dynimport strlen strlen "libc.so.6"',
-             '#pragma dynimport environ_slot environ "libc.so.6"',
-             "int puts(const char *);", "unsigned long strlen(const char *);", "void *environ_slot;"]
+    lines = [
+        '#pragma dynimport puts puts "libc.so.6"',
+        f'#pragma dynimport exit exit#{VERSION[arch]} "libc.so.6"',
+        '#pragma dynimport strlen strlen "libc.so.6"',
+        '#pragma dynimport environ_slot environ "libc.so.6"',
+        "int puts(const char *);",
+        "unsigned long strlen(const char *);",
+        "void *environ_slot;",
+    ]
     for i in range(NEXPORTS):
         lines.append(f"#pragma dynexport exp{i} exported_{i * 7919 % 1000}_{i}")
         lines.append(f"int exp{i}(int x) {{ return x + {i}; }}" if i % 2 else f"int exp{i} = {i};")
-    lines.append("int main(int argc, char **argv) { puts(\"hi\"); "
-                 "return environ_slot == 0 || strlen(argv[0]) == 0; }")
+    lines.append('int main(int argc, char **argv) { puts("hi"); return environ_slot == 0 || strlen(argv[0]) == 0; }')
     return "\n".join(lines) + "\n"
 
 
-MODULE_SOURCE = "\n".join(
-    [f"#pragma dynexport mexp{i} mexp{i}" for i in range(12)]
-    + ["extern int host_answer(void);", "extern int host_int;", "extern int host_array[];", "int *pv = &host_int;",
-       "static const char *names[] = {\"a\", \"bb\", \"ccc\"};"]
-    + [f"int mexp{i}(int x) {{ return host_answer() + x + *pv + host_array[{i}] + (int)names[{i % 3}][0]; }}"
-       if i % 3 else f"int mexp{i} = {i};" for i in range(12)]
-) + "\n"
+MODULE_SOURCE = (
+    "\n".join(
+        [f"#pragma dynexport mexp{i} mexp{i}" for i in range(12)]
+        + [
+            "extern int host_answer(void);",
+            "extern int host_int;",
+            "extern int host_array[];",
+            "int *pv = &host_int;",
+            'static const char *names[] = {"a", "bb", "ccc"};',
+        ]
+        + [
+            f"int mexp{i}(int x) {{ return host_answer() + x + *pv + host_array[{i}] + (int)names[{i % 3}][0]; }}"
+            if i % 3
+            else f"int mexp{i} = {i};"
+            for i in range(12)
+        ]
+    )
+    + "\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +107,14 @@ def link_in(base, files: dict[str, str], arch: str, args: list[str], seed: str, 
     if absolute:
         args = [str(base / a) if a in files or a == "lib" else a for a in args]
     env = tool_env(PYTHONHASHSEED=seed)
-    r = subprocess.run([sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", "out/prog",
-                        "--map", "out/prog.map", *args], cwd=base, env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", "out/prog", "--map", "out/prog.map", *args],
+        cwd=base,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     return (base / "out" / "prog").read_bytes(), (base / "out" / "prog.map").read_text()
 

@@ -81,34 +81,54 @@ class Builder:
         """dyncc -a ARCH -c SRC -O2 FLAGS."""
         src = Path(src) if os.path.isabs(src) else PROGS / src
         out = self._dir(arch) / (src.stem + "".join(f.replace("-", "_") for f in flags) + ".o")
+
         def make(o: Path) -> None:
             compile_c(arch, str(src), str(o), ["-O2", *flags])
+
         return self.make(out, make)
 
     def plain_obj(self, arch: str, src: str) -> Path:
         """An object compiled by zig directly: no .dynpragma section."""
+
         def make(out: Path) -> None:
             tmp = out.with_suffix(".tmp.o")
             cmd = [*default_compiler(get_arch(arch)), "-O2", "-c", str(PROGS / src), "-o", str(tmp)]
             subprocess.run(cmd, check=True, capture_output=True)
             os.replace(tmp, out)
+
         return self.make(self._dir(arch) / (Path(src).stem + "-plain.o"), make)
 
     def link(self, arch: str, out: str, objs: list[Path], *opts: str) -> Path:
         """dynlink -a ARCH -o OUT OPTS OBJS; the link must succeed."""
+
         def make(path: Path) -> None:
             rc = dynlink(["-a", arch, "-o", str(path), *opts, *map(str, objs)])
             assert rc == 0, f"dynlink failed for {out} ({arch})"
+
         return self.make(self._dir(arch) / out, make)
 
     def shared_lib(self, arch: str) -> Path:
         """libcb.so, built by zig cc -shared -fPIC against the target's glibc."""
+
         def make(out: Path) -> None:
             tmp = out.with_suffix(".tmp.so")
-            cmd = [sys.executable, "-m", "ziglang", "cc", "-target", ZIG_GNU_TARGET[arch], "-shared", "-fPIC",
-                   "-O2", str(PROGS / "libcb.c"), "-o", str(tmp)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "ziglang",
+                "cc",
+                "-target",
+                ZIG_GNU_TARGET[arch],
+                "-shared",
+                "-fPIC",
+                "-O2",
+                str(PROGS / "libcb.c"),
+                "-o",
+                str(tmp),
+            ]
             subprocess.run(cmd, check=True, capture_output=True)
             os.replace(tmp, out)
+
         return self.make(self._dir(arch) / "libcb.so", make)
 
 
@@ -254,7 +274,7 @@ class HashReader:
                 name, _info, _other, _shndx, value, _size = struct.unpack_from("<IBBHQQ", dynsym, off)
             else:
                 name, value, _size, _info, _other, _shndx = struct.unpack_from("<IIIBBH", dynsym, off)
-            self.names.append(dynstr[name:dynstr.index(b"\0", name)])
+            self.names.append(dynstr[name : dynstr.index(b"\0", name)])
             self.values.append(value)
         self.sysv = self._data(e, ".hash")
         self.gnu = self._data(e, ".gnu.hash")
@@ -262,9 +282,10 @@ class HashReader:
         self.pyelf_found: dict[str, tuple[bool | None, bool | None]] | None = None
         if pyelftools:
             tables = (e.get_section_by_name(".hash"), e.get_section_by_name(".gnu.hash"))
-            self.pyelf_found = {n.decode(): tuple(t.get_symbol(n.decode()) is not None if t is not None else None
-                                                  for t in tables)
-                                for n in [*self.names[1:], *ABSENT]}
+            self.pyelf_found = {
+                n.decode(): tuple(t.get_symbol(n.decode()) is not None if t is not None else None for t in tables)
+                for n in [*self.names[1:], *ABSENT]
+            }
 
     @staticmethod
     def _data(e: ELFFile, name: str) -> bytes | None:
@@ -290,7 +311,7 @@ class HashReader:
         nbuckets, symoffset, bloom_size, bloom_shift = struct.unpack_from("<4I", d, 0)
         bits = w * 8
         h = spec_gnu_hash(name)
-        word = int.from_bytes(d[16 + w * ((h // bits) % bloom_size):][:w], "little")
+        word = int.from_bytes(d[16 + w * ((h // bits) % bloom_size) :][:w], "little")
         mask = (1 << (h % bits)) | (1 << ((h >> bloom_shift) % bits))
         if word & mask != mask:
             return None
@@ -352,6 +373,7 @@ def round_trip(build) -> Callable[[str, str, str], Path]:
     def make(arch: str, prog: str, style: str) -> Path:
         build.shared_lib(arch)
         return build.link(arch, f"{prog}-{style}", [build.obj(arch, f"{prog}.c")], "--hash-style", style)
+
     return make
 
 
@@ -389,8 +411,9 @@ def test_round_trip_tables(round_trip, arch: str, prog: str, style: str) -> None
     assert {n for n, s in syms.items() if s.ndx == "UND"} == imported
     if prog == "slots":  # each slot gets an absolute word relocation against its remote name
         rel = relocs[".rela.dyn" if arch == "amd64" else ".rel.dyn"]
-        assert sorted((off, name) for off, t, name in rel if t == ABS_RELOC[arch]) == \
-            sorted((local["p_" + n], n) for n in imported)
+        assert sorted((off, name) for off, t, name in rel if t == ABS_RELOC[arch]) == sorted(
+            (local["p_" + n], n) for n in imported
+        )
     else:  # direct calls go through the PLT
         rel = relocs[".rela.plt" if arch == "amd64" else ".rel.plt"]
         assert sorted(name for _off, t, name in rel if t == JUMP_SLOT[arch]) == sorted(imported)
@@ -449,6 +472,7 @@ def test_versioned_import_is_checked_by_the_loader(build, arch: str) -> None:
 @pytest.fixture(scope="session")
 def many_exports_source(build) -> Path:
     """NEXPORTS definitions, each dynexported under another name: even N code, odd N data."""
+
     def make(path: Path) -> None:
         lines = ["/* generated by tests/test_dynamic.py */"]
         for i in range(NEXPORTS):
@@ -459,12 +483,15 @@ def many_exports_source(build) -> Path:
         tmp = path.with_suffix(".tmp")
         tmp.write_text("\n".join(lines) + "\n")
         os.replace(tmp, path)
+
     return build.make(build.root / "many_exports.c", make)
 
 
 def many_exe(build, source: Path, arch: str, style: str) -> Path:
-    objs = [build.obj(arch, "many_main.c", f"-DNEXPORTS={NEXPORTS}"),
-            build.obj(arch, source, "-ffunction-sections", "-fdata-sections")]
+    objs = [
+        build.obj(arch, "many_main.c", f"-DNEXPORTS={NEXPORTS}"),
+        build.obj(arch, source, "-ffunction-sections", "-fdata-sections"),
+    ]
     return build.link(arch, f"many-{style}", objs, "--hash-style", style)
 
 
@@ -502,8 +529,9 @@ def test_many_exports_hash_tables(build, many_exports_source: Path, arch: str) -
             for n in tables:
                 assert e.get_section_by_name(n).data() == both[n], (style, n)
             names = [s.name for s in e.get_section_by_name(".dynsym").iter_symbols()]
-        assert names == [s.name for s in ELFFile(io.BytesIO(exe.read_bytes())).get_section_by_name(
-            ".dynsym").iter_symbols()]
+        assert names == [
+            s.name for s in ELFFile(io.BytesIO(exe.read_bytes())).get_section_by_name(".dynsym").iter_symbols()
+        ]
 
 
 # ------------------------------------------------------------------ two libraries, every kind of export
@@ -512,6 +540,7 @@ def twolibs(build) -> Callable[[str, bool], Path]:
     def make(arch: str, a_first: bool = True) -> Path:
         a, b = build.obj(arch, "twolibs_a.c"), build.obj(arch, "twolibs_b.c")
         return build.link(arch, "twolibs-ab" if a_first else "twolibs-ba", [a, b] if a_first else [b, a])
+
     return make
 
 
@@ -548,13 +577,23 @@ def test_two_libraries(build, twolibs, arch: str) -> None:
     for line in tool("nm", "-D", str(exe)).splitlines():
         f = line.split()
         nm[f[-1]] = f[-2]
-    assert nm == {"exp_func": "T", "exp_func_b": "T", "exp_data": "D", "exp_ro": "R", "exp_bss": "B",
-                  "ldexp": "U", "environ": "U", "puts": "U", "exit": "U"}
+    assert nm == {
+        "exp_func": "T",
+        "exp_func_b": "T",
+        "exp_data": "D",
+        "exp_ro": "R",
+        "exp_bss": "B",
+        "ldexp": "U",
+        "environ": "U",
+        "puts": "U",
+        "exit": "U",
+    }
     relocs = dyn_relocs(exe)
     dyn = relocs[".rela.dyn" if arch == "amd64" else ".rel.dyn"]
     plt = relocs[".rela.plt" if arch == "amd64" else ".rel.plt"]
-    assert sorted(dyn) == sorted([(local["p_ldexp"], ABS_RELOC[arch], "ldexp"),
-                                  (local["p_environ"], ABS_RELOC[arch], "environ")])
+    assert sorted(dyn) == sorted(
+        [(local["p_ldexp"], ABS_RELOC[arch], "ldexp"), (local["p_environ"], ABS_RELOC[arch], "environ")]
+    )
     assert sorted((t, n) for _o, t, n in plt) == [(JUMP_SLOT[arch], "exit"), (JUMP_SLOT[arch], "puts")]
     assert HashReader(exe).check_all() == len(exports)
     p = run(arch, exe)
@@ -582,8 +621,7 @@ def test_data_import_through_slot(build, arch: str) -> None:
     mark = f"mark-{arch}"
     p = run(arch, exe, {"DYNTEST_MARK": mark})
     assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.splitlines() == ["stdout through a data slot", f"found DYNTEST_MARK={mark}",
-                                     "environ has entries"]
+    assert p.stdout.splitlines() == ["stdout through a data slot", f"found DYNTEST_MARK={mark}", "environ has entries"]
 
 
 # ------------------------------------------------------------------ errors
@@ -625,14 +663,19 @@ def test_error_one_local_two_imports(build, tmp_path, capsys, arch: str, other: 
 
 
 BAD_DIRECTIVES = [
-    ("\n$$  // dynimport\n\n$$  // dynexport\ndynexport plain_value\n\n$$\n",
-     "invalid dynexport line: dynexport plain_value"),
-    ("\n$$  // dynimport\n\n$$  // dynexport\ndynexport plain_value a b\n\n$$\n",
-     "invalid dynexport line: dynexport plain_value a b"),
-    ("\n$$  // dynimport\ndynimport p puts\n\n$$  // dynexport\n\n$$\n",
-     "invalid dynimport line: dynimport p puts"),
-    ("\n$$  // dynimport\ndynimport p puts libc.so.6\n\n$$  // dynexport\ndynexport plain_value pv\n",
-     "cannot find end of // dynexport section"),
+    (
+        "\n$$  // dynimport\n\n$$  // dynexport\ndynexport plain_value\n\n$$\n",
+        "invalid dynexport line: dynexport plain_value",
+    ),
+    (
+        "\n$$  // dynimport\n\n$$  // dynexport\ndynexport plain_value a b\n\n$$\n",
+        "invalid dynexport line: dynexport plain_value a b",
+    ),
+    ("\n$$  // dynimport\ndynimport p puts\n\n$$  // dynexport\n\n$$\n", "invalid dynimport line: dynimport p puts"),
+    (
+        "\n$$  // dynimport\ndynimport p puts libc.so.6\n\n$$  // dynexport\ndynexport plain_value pv\n",
+        "cannot find end of // dynexport section",
+    ),
 ]
 
 
@@ -642,8 +685,9 @@ def test_error_malformed_directives(build, tmp_path, capsys, arch: str, text: st
     """A hand-made .dynpragma section (toolchain.elf.add_section on a plain object)."""
     plain = build.plain_obj(arch, "plain.c")
     obj = tmp_path / "bad.o"
-    obj.write_bytes(tcelf.add_section(plain.read_bytes(), ".dynpragma", (arch + "\n" + text).encode(),
-                                      fname=str(plain)))
+    obj.write_bytes(
+        tcelf.add_section(plain.read_bytes(), ".dynpragma", (arch + "\n" + text).encode(), fname=str(plain))
+    )
     with open(obj, "rb") as f:  # the crafted object really carries the section
         assert ELFFile(f).get_section_by_name(".dynpragma") is not None
     assert link_error(tmp_path, capsys, arch, [obj]) == f"dynlink: {obj}: {error}"

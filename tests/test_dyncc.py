@@ -51,14 +51,18 @@ def _read_directives(path: str) -> Directives | None:
 # --------------------------------------------------------------- directive text
 
 
-SEED_TEXT = (b"amd64\n\n$$  // dynimport\ndynimport puts puts#GLIBC_2.2.5 libc.so.6\n"
-             b"dynimport errno_p errno libc.so.6\n\n$$  // dynexport\ndynexport main_hook hook\n\n$$\n\n")
+SEED_TEXT = (
+    b"amd64\n\n$$  // dynimport\ndynimport puts puts#GLIBC_2.2.5 libc.so.6\n"
+    b"dynimport errno_p errno libc.so.6\n\n$$  // dynexport\ndynexport main_hook hook\n\n$$\n\n"
+)
 
 
 def test_format_is_the_seed_layout():
-    d = Directives("amd64", [DynImport("puts", "puts#GLIBC_2.2.5", "libc.so.6"),
-                             DynImport("errno_p", "errno", "libc.so.6")],
-                   [DynExport("main_hook", "hook")])
+    d = Directives(
+        "amd64",
+        [DynImport("puts", "puts#GLIBC_2.2.5", "libc.so.6"), DynImport("errno_p", "errno", "libc.so.6")],
+        [DynExport("main_hook", "hook")],
+    )
     # the layout of the seed's outcode(): arch, blank, sections each ended by a blank line, $$, blank
     assert format_directives(d) == SEED_TEXT
     assert parse_directives(SEED_TEXT, "x.o") == d
@@ -72,28 +76,37 @@ def test_format_empty_and_roundtrip():
     assert back == d and back.empty()
 
 
-@pytest.mark.parametrize("text,want", [
-    (b"386\n", Directives("386")),  # the seed wrote only the arch line when there were no directives
-    (b"386\n\n$$  // dynimport\ndynimport a b libc.so\n$$\n\n", Directives("386", [DynImport("a", "b", "libc.so")])),
-    (b"386\n\n$$  // dynexport\ndynexport a b\n\n$$\n", Directives("386", [], [DynExport("a", "b")])),
-])
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        (b"386\n", Directives("386")),  # the seed wrote only the arch line when there were no directives
+        (
+            b"386\n\n$$  // dynimport\ndynimport a b libc.so\n$$\n\n",
+            Directives("386", [DynImport("a", "b", "libc.so")]),
+        ),
+        (b"386\n\n$$  // dynexport\ndynexport a b\n\n$$\n", Directives("386", [], [DynExport("a", "b")])),
+    ],
+)
 def test_parse_accepts_seed_forms(text, want):
     assert parse_directives(text, "f.o") == want
 
 
-@pytest.mark.parametrize("body,msg", [
-    (b"$$  // dynimport\ndynimport a b\n\n$$\n", "invalid dynimport line: dynimport a b"),
-    (b"$$  // dynimport\ndynimport a b c d\n\n$$\n", "invalid dynimport line: dynimport a b c d"),
-    (b"$$  // dynimport\ndynimport 1a b c\n\n$$\n", "invalid dynimport line: dynimport 1a b c"),
-    (b"$$  // dynimport\ndynimport a b# c\n\n$$\n", "invalid dynimport line: dynimport a b# c"),
-    (b"$$  // dynimport\ndynexport a b\n\n$$\n", "invalid dynimport line: dynexport a b"),
-    (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a\n\n$$\n", "invalid dynexport line: dynexport a"),
-    (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a b c\n\n$$\n", "invalid dynexport line: dynexport a b c"),
-    (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a b#V1\n\n$$\n", "invalid dynexport line: dynexport a b#V1"),
-    (b"$$  // dynimport\ndynimport a b c\n", "cannot find end of // dynimport section"),
-    (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a b\n", "cannot find end of // dynexport section"),
-    (b"hello\n", "unexpected line in directives: hello"),
-])
+@pytest.mark.parametrize(
+    "body,msg",
+    [
+        (b"$$  // dynimport\ndynimport a b\n\n$$\n", "invalid dynimport line: dynimport a b"),
+        (b"$$  // dynimport\ndynimport a b c d\n\n$$\n", "invalid dynimport line: dynimport a b c d"),
+        (b"$$  // dynimport\ndynimport 1a b c\n\n$$\n", "invalid dynimport line: dynimport 1a b c"),
+        (b"$$  // dynimport\ndynimport a b# c\n\n$$\n", "invalid dynimport line: dynimport a b# c"),
+        (b"$$  // dynimport\ndynexport a b\n\n$$\n", "invalid dynimport line: dynexport a b"),
+        (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a\n\n$$\n", "invalid dynexport line: dynexport a"),
+        (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a b c\n\n$$\n", "invalid dynexport line: dynexport a b c"),
+        (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a b#V1\n\n$$\n", "invalid dynexport line: dynexport a b#V1"),
+        (b"$$  // dynimport\ndynimport a b c\n", "cannot find end of // dynimport section"),
+        (b"$$  // dynimport\n\n$$  // dynexport\ndynexport a b\n", "cannot find end of // dynexport section"),
+        (b"hello\n", "unexpected line in directives: hello"),
+    ],
+)
 def test_parse_rejects(body, msg):
     with pytest.raises(DynError) as ei:
         parse_directives(b"amd64\n\n" + body, "lib.a(x.o)")
@@ -109,13 +122,16 @@ def test_parse_rejects_missing_arch_and_bad_encoding():
         parse_directives(b"amd64\n\xff\n", "f.o")
 
 
-@pytest.mark.parametrize("d", [
-    Directives("amd64", [DynImport("a b", "c", "l.so")]),
-    Directives("amd64", [DynImport("a", "c", "l .so")]),
-    Directives("amd64", [DynImport("a", "c", "")]),
-    Directives("amd64", [], [DynExport("a", "b#V")]),
-    Directives("am d64"),
-])
+@pytest.mark.parametrize(
+    "d",
+    [
+        Directives("amd64", [DynImport("a b", "c", "l.so")]),
+        Directives("amd64", [DynImport("a", "c", "l .so")]),
+        Directives("amd64", [DynImport("a", "c", "")]),
+        Directives("amd64", [], [DynExport("a", "b#V")]),
+        Directives("am d64"),
+    ],
+)
 def test_format_refuses_what_cannot_be_read_back(d):
     with pytest.raises(DynError):
         format_directives(d)
@@ -125,8 +141,10 @@ def test_format_refuses_what_cannot_be_read_back(d):
 
 
 def test_scan_follows_line_markers():
-    text = ('# 1 "a.c"\n# 1 "<built-in>" 1\n# 1 "a.c" 2\n# 1 "inc/h.h" 1\n\n'
-            '#pragma dynimport x y "z.so"\n# 3 "a.c" 2\nint v;\n#pragma dynexport v\n')
+    text = (
+        '# 1 "a.c"\n# 1 "<built-in>" 1\n# 1 "a.c" 2\n# 1 "inc/h.h" 1\n\n'
+        '#pragma dynimport x y "z.so"\n# 3 "a.c" 2\nint v;\n#pragma dynexport v\n'
+    )
     res = scan_preprocessed(text, "386")
     assert res.directives.imports == [DynImport("x", "y", "z.so")]
     assert [str(e) for e in res.errors] == [f"a.c:4: {EXPORT_USAGE}"]
@@ -215,20 +233,20 @@ def main_ok(argv) -> bool:
 
 
 BAD_CASES = [
-    ('#pragma dynimport a b\n', IMPORT_USAGE),
-    ('#pragma dynimport a b c\n', IMPORT_USAGE),
+    ("#pragma dynimport a b\n", IMPORT_USAGE),
+    ("#pragma dynimport a b c\n", IMPORT_USAGE),
     ('#pragma dynimport a b "lib c.so"\n', IMPORT_USAGE),
     ('#pragma dynimport a b ""\n', IMPORT_USAGE),
     ('#pragma dynimport a b "c" d\n', IMPORT_USAGE),
     ('#pragma dynimport 9a b "c"\n', IMPORT_USAGE),
     ('#pragma dynimport a b#GLIBC#2 "c"\n', IMPORT_USAGE),
-    ('#pragma dynimport\n', IMPORT_USAGE),
-    ('#pragma dynexport a\n', EXPORT_USAGE),
-    ('#pragma dynexport a b c\n', EXPORT_USAGE),
+    ("#pragma dynimport\n", IMPORT_USAGE),
+    ("#pragma dynexport a\n", EXPORT_USAGE),
+    ("#pragma dynexport a b c\n", EXPORT_USAGE),
     ('#pragma dynexport a "b"\n', EXPORT_USAGE),
-    ('#pragma dynexport a b#V1\n', EXPORT_USAGE),
+    ("#pragma dynexport a b#V1\n", EXPORT_USAGE),
     ('#pragma dynimport a b "x.so"\n#pragma dynimport a b "y.so"\n', "conflicting #pragma dynimport for a"),
-    ('#pragma dynexport a b\n#pragma dynexport c b\n', "b is already dynexported"),
+    ("#pragma dynexport a b\n#pragma dynexport c b\n", "b is already dynexported"),
 ]
 
 
@@ -250,19 +268,21 @@ def test_bad_pragma_in_header_names_the_header(tmp_path):
     (tmp_path / "include").mkdir()
     hdr = "/* header */\n\nextern int x;\n#pragma dynexport x\n"
     _write(tmp_path / "include" / "p.h", hdr)
-    src = "int y;\n#include \"p.h\"\n#pragma dynimport q r\nint z;\n"
+    src = 'int y;\n#include "p.h"\n#pragma dynimport q r\nint z;\n'
     _write(tmp_path / "m.c", src)
     r = run_dyncc(["-a", "386", "-Iinclude", "-c", "m.c", "-o", "m.o"], cwd=str(tmp_path))
     assert r.returncode == 1
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("dyncc:")]
-    assert lines == [f"dyncc: include/p.h:{_line_of(hdr, 'dynexport')}: {EXPORT_USAGE}",
-                     f"dyncc: m.c:{_line_of(src, 'dynimport')}: {IMPORT_USAGE}"]
+    assert lines == [
+        f"dyncc: include/p.h:{_line_of(hdr, 'dynexport')}: {EXPORT_USAGE}",
+        f"dyncc: m.c:{_line_of(src, 'dynimport')}: {IMPORT_USAGE}",
+    ]
     assert not (tmp_path / "m.o").exists()
 
 
 def test_pragma_line_survives_line_directive(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _write(tmp_path / "l.c", "int a;\n#line 100 \"gen.y\"\nint b;\n#pragma dynexport b\n")
+    _write(tmp_path / "l.c", 'int a;\n#line 100 "gen.y"\nint b;\n#pragma dynexport b\n')
     assert driver.main(["-a", "arm", "-c", "l.c"]) == 1
     assert f"dyncc: gen.y:101: {EXPORT_USAGE}" in capsys.readouterr().err
     assert not os.path.exists("l.o")
@@ -294,8 +314,12 @@ def test_warnings_pass_through_and_object_is_written(tmp_path, monkeypatch, caps
 def test_flags_pass_through(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _write(tmp_path / "f.c", "int VALUE_NAME(void) { return 7; }\nint g(void) { return 8; }\n")
-    assert driver.main(["-a", "amd64", "-c", "f.c", "-o", "f.o", "-DVALUE_NAME=renamed", "-ffunction-sections",
-                        "-O2", "-g"]) == 0
+    assert (
+        driver.main(
+            ["-a", "amd64", "-c", "f.c", "-o", "f.o", "-DVALUE_NAME=renamed", "-ffunction-sections", "-O2", "-g"]
+        )
+        == 0
+    )
     with open("f.o", "rb") as fh:
         elf = ElfFile(fh.read(), "f.o")
     names = {s.name for s in elf.sections}
@@ -327,7 +351,7 @@ def test_dependency_file_names_the_object(tmp_path):
 
 def test_include_paths_and_defines_reach_the_preprocessor(tmp_path):
     (tmp_path / "hdr").mkdir()
-    _write(tmp_path / "hdr" / "lib.h", "#pragma dynimport LOCAL remote \"lib.so\"\n")
+    _write(tmp_path / "hdr" / "lib.h", '#pragma dynimport LOCAL remote "lib.so"\n')
     _write(tmp_path / "d.c", "#include <lib.h>\nint x;\n")
     r = run_dyncc(["--pragmas", "-a", "386", "-I", "hdr", "-DLOCAL=ignored", "d.c"], cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -338,17 +362,20 @@ def test_include_paths_and_defines_reach_the_preprocessor(tmp_path):
 # --------------------------------------------------------------- command line
 
 
-@pytest.mark.parametrize("argv,code,needle", [
-    (["-c", "x.c"], 2, "-a ARCH is required"),
-    (["-a", "amd64", "x.c"], 2, "-c is required"),
-    (["-a", "amd64", "-c"], 2, "exactly one C source file"),
-    (["-a", "amd64", "-c", "x.c", "y.c"], 2, "one source file at a time"),
-    (["-a", "amd64", "-c", "x.c", "-E"], 2, "-E is not supported"),
-    (["-a", "amd64", "-c", "x.c", "-P"], 2, "-P is not supported"),
-    (["-a", "amd64", "-c", "x.c", "-o"], 2, "-o needs a value"),
-    (["-a", "vax", "-c", "x.c"], 2, "unknown arch"),
-    (["-a", "amd64", "-c", "missing.c"], 1, "missing.c: No such file"),
-])
+@pytest.mark.parametrize(
+    "argv,code,needle",
+    [
+        (["-c", "x.c"], 2, "-a ARCH is required"),
+        (["-a", "amd64", "x.c"], 2, "-c is required"),
+        (["-a", "amd64", "-c"], 2, "exactly one C source file"),
+        (["-a", "amd64", "-c", "x.c", "y.c"], 2, "one source file at a time"),
+        (["-a", "amd64", "-c", "x.c", "-E"], 2, "-E is not supported"),
+        (["-a", "amd64", "-c", "x.c", "-P"], 2, "-P is not supported"),
+        (["-a", "amd64", "-c", "x.c", "-o"], 2, "-o needs a value"),
+        (["-a", "vax", "-c", "x.c"], 2, "unknown arch"),
+        (["-a", "amd64", "-c", "missing.c"], 1, "missing.c: No such file"),
+    ],
+)
 def test_command_line_errors(tmp_path, monkeypatch, capsys, argv, code, needle):
     monkeypatch.chdir(tmp_path)
     _write(tmp_path / "x.c", "int x;\n")
@@ -415,14 +442,14 @@ def _ar_members(data: bytes) -> dict[str, bytes]:
     assert data.startswith(b"!<arch>\n")
     off, out, longnames = 8, {}, b""
     while off + 60 <= len(data):
-        hdr = data[off:off + 60]
+        hdr = data[off : off + 60]
         name, size = hdr[:16].decode().rstrip(), int(hdr[48:58].decode())
-        body = data[off + 60:off + 60 + size]
+        body = data[off + 60 : off + 60 + size]
         if name == "//":
             longnames = body
         elif name.startswith("/") and name[1:].isdigit():
             start = int(name[1:])
-            out[longnames[start:longnames.index(b"/\n", start)].decode()] = body
+            out[longnames[start : longnames.index(b"/\n", start)].decode()] = body
         elif name not in ("/", "/SYM64/"):
             out[name.rstrip("/")] = body
         off += 60 + size + (size & 1)
@@ -432,13 +459,18 @@ def _ar_members(data: bytes) -> dict[str, bytes]:
 @pytest.mark.parametrize("arch", ["386", "arm"])
 def test_directives_survive_ar(tmp_path, monkeypatch, arch):
     monkeypatch.chdir(tmp_path)
-    _write(tmp_path / "imp.c", '#pragma dynimport sin_p sin "libm.so.6"\nextern double sin_p;\n'
-                               'double *use(void) { return &sin_p; }\n')
+    _write(
+        tmp_path / "imp.c",
+        '#pragma dynimport sin_p sin "libm.so.6"\nextern double sin_p;\ndouble *use(void) { return &sin_p; }\n',
+    )
     _write(tmp_path / "a_rather_long_member_name.c", "#pragma dynexport f f_v2\nint f(void) { return 1; }\n")
     assert driver.main(["-a", arch, "-c", "imp.c"]) == 0
     assert driver.main(["-a", arch, "-c", "a_rather_long_member_name.c"]) == 0
-    r = subprocess.run([sys.executable, "-m", "ziglang", "ar", "rcs", "lib.a", "imp.o",
-                        "a_rather_long_member_name.o"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "ziglang", "ar", "rcs", "lib.a", "imp.o", "a_rather_long_member_name.o"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     members = _ar_members((tmp_path / "lib.a").read_bytes())
     assert set(members) == {"imp.o", "a_rather_long_member_name.o"}
@@ -448,8 +480,12 @@ def test_directives_survive_ar(tmp_path, monkeypatch, arch):
     assert d2 == Directives(arch, [], [DynExport("f", "f_v2")])
     # extracted by the archiver itself, the member is the same object
     (tmp_path / "x").mkdir()
-    r = subprocess.run([sys.executable, "-m", "ziglang", "ar", "x", "../lib.a", "imp.o"], cwd=tmp_path / "x",
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "ziglang", "ar", "x", "../lib.a", "imp.o"],
+        cwd=tmp_path / "x",
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "x" / "imp.o").read_bytes() == (tmp_path / "imp.o").read_bytes()
 
@@ -478,8 +514,7 @@ def test_same_bytes_from_two_directories(tmp_path, arch):
     for i, seed in ((1, "1"), (2, "12345")):
         d = tmp_path / f"place{i}" / ("deeper" * i)
         _repro_tree(d)
-        r = run_dyncc(["-a", arch, "-c", "r.c", "-o", "r.o", "-g"], cwd=str(d),
-                      env=tool_env(PYTHONHASHSEED=seed))
+        r = run_dyncc(["-a", arch, "-c", "r.c", "-o", "r.o", "-g"], cwd=str(d), env=tool_env(PYTHONHASHSEED=seed))
         assert r.returncode == 0, r.stderr
         data = (d / "r.o").read_bytes()
         assert str(d).encode() not in data
@@ -513,4 +548,3 @@ def test_repo_relative_source_keeps_its_name(tmp_path):
     data = (d / "r.o").read_bytes()
     assert b"src/r.c" in data
     assert re.search(rb"/tmp/|dyncc-", data) is None
-

@@ -58,12 +58,16 @@ int a_first(void) { return mod_value; }
 
 
 def dynamic_source(arch: str) -> str:
-    lines = ['#pragma dynimport puts puts "libc.so.6"', f'#pragma dynimport exit exit#{VERSION[arch]} "libc.so.6"',
-             "int puts(const char *);", "void exit(int);"]
+    lines = [
+        '#pragma dynimport puts puts "libc.so.6"',
+        f'#pragma dynimport exit exit#{VERSION[arch]} "libc.so.6"',
+        "int puts(const char *);",
+        "void exit(int);",
+    ]
     for i in range(NEXPORTS):
         lines.append(f"#pragma dynexport e{i} export_{i}")
         lines.append(f"int e{i}(int x) {{ return x * {i}; }}" if i % 2 else f"int e{i} = {i};")
-    lines.append("void _start(void) { puts(\"hi\"); exit(0); }")
+    lines.append('void _start(void) { puts("hi"); exit(0); }')
     return "\n".join(lines) + "\n"
 
 
@@ -91,10 +95,28 @@ def files(tmp_path_factory) -> dict[tuple[str, str], str]:
         out[(arch, "object")] = str(d / f"dynamic-{arch}.o")
         so = str(d / f"lib-{arch}.so")
         lib = d / "lib.c"
-        lib.write_text("".join(f"int lib_fn_{i}(int x) {{ return x + {i}; }}\nint lib_data_{i} = {i};\n"
-                               for i in range(30)))
-        r = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", ZIG_TARGET[arch], "-shared", "-fPIC",
-                            "-nostdlib", "-Wl,--hash-style=both", "-o", so, str(lib)], capture_output=True, text=True)
+        lib.write_text(
+            "".join(f"int lib_fn_{i}(int x) {{ return x + {i}; }}\nint lib_data_{i} = {i};\n" for i in range(30))
+        )
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ziglang",
+                "cc",
+                "-target",
+                ZIG_TARGET[arch],
+                "-shared",
+                "-fPIC",
+                "-nostdlib",
+                "-Wl,--hash-style=both",
+                "-o",
+                so,
+                str(lib),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
         out[(arch, "lldso")] = so
     return out
@@ -116,9 +138,15 @@ def info_json(path: str, *extra: str) -> dict:
 
 
 # ------------------------------------------------------------ ELF vs pyelftools
-_SHT_NAMES = {"SHT_GNU_versym": "VERSYM", "SHT_GNU_verneed": "VERNEED", "SHT_GNU_verdef": "VERDEF",
-              "SHT_GNU_HASH": "GNU_HASH", "SHT_ARM_EXIDX": "ARM_EXIDX", "SHT_ARM_ATTRIBUTES": "ARM_ATTRIBUTES",
-              "SHT_LLVM_ADDRSIG": "LLVM_ADDRSIG"}
+_SHT_NAMES = {
+    "SHT_GNU_versym": "VERSYM",
+    "SHT_GNU_verneed": "VERNEED",
+    "SHT_GNU_verdef": "VERDEF",
+    "SHT_GNU_HASH": "GNU_HASH",
+    "SHT_ARM_EXIDX": "ARM_EXIDX",
+    "SHT_ARM_ATTRIBUTES": "ARM_ATTRIBUTES",
+    "SHT_LLVM_ADDRSIG": "LLVM_ADDRSIG",
+}
 
 
 def _sht(name) -> str:
@@ -173,8 +201,11 @@ def test_elf_matches_pyelftools(files, arch, kind):
         symtab = e.get_section_by_name(".symtab")
         syms = list(symtab.iter_symbols())
         assert d["symbols"]["count"] == len(syms)
-        glob = {(s.name, s["st_value"], s["st_size"]) for s in syms
-                if s["st_info"]["bind"] != "STB_LOCAL" and s["st_shndx"] != "SHN_UNDEF"}
+        glob = {
+            (s.name, s["st_value"], s["st_size"])
+            for s in syms
+            if s["st_info"]["bind"] != "STB_LOCAL" and s["st_shndx"] != "SHN_UNDEF"
+        }
         mine_glob = [(s["name"], s["value"], s["size"]) for s in d["symbols"]["defined_globals"]]
         assert set(mine_glob) == glob and len(mine_glob) == len(glob)
         assert glob, "the test files all define globals"
@@ -186,8 +217,11 @@ def test_elf_matches_pyelftools(files, arch, kind):
             ds = list(dynsym.iter_symbols())
             assert d["dynsyms"]["count"] == len(ds)
             imports = [s.name for s in ds[1:] if s["st_shndx"] == "SHN_UNDEF"]
-            exports = [(s.name, s["st_value"], s["st_size"], s["st_info"]["type"][4:]) for s in ds[1:]
-                       if s["st_shndx"] != "SHN_UNDEF"]
+            exports = [
+                (s.name, s["st_value"], s["st_size"], s["st_info"]["type"][4:])
+                for s in ds[1:]
+                if s["st_shndx"] != "SHN_UNDEF"
+            ]
             assert [s["name"] for s in d["dynsyms"]["imports"]] == imports
             assert [(s["name"], s["value"], s["size"], s["type"]) for s in d["dynsyms"]["exports"]] == exports
 
@@ -228,7 +262,9 @@ def test_object_directives(files):
     di = d["directives"]
     assert di["arch"] == "amd64"
     assert {(i["local"], i["remote"], i["path"]) for i in di["imports"]} == {
-        ("puts", "puts", "libc.so.6"), ("exit", "exit#GLIBC_2.2.5", "libc.so.6")}
+        ("puts", "puts", "libc.so.6"),
+        ("exit", "exit#GLIBC_2.2.5", "libc.so.6"),
+    }
     assert len(di["exports"]) == NEXPORTS
 
 
@@ -236,9 +272,13 @@ def test_object_directives(files):
 def _figures(lengths: list[int]) -> dict:
     hist = Counter(lengths)
     used = [n for n in lengths if n]
-    return {"chain_max": max(lengths), "chain_mean": round(sum(lengths) / len(lengths), 4),
-            "chain_mean_nonempty": round(sum(used) / len(used), 4) if used else 0.0,
-            "empty_buckets": lengths.count(0), "histogram": {str(k): hist[k] for k in sorted(hist)}}
+    return {
+        "chain_max": max(lengths),
+        "chain_mean": round(sum(lengths) / len(lengths), 4),
+        "chain_mean_nonempty": round(sum(used) / len(used), 4) if used else 0.0,
+        "empty_buckets": lengths.count(0),
+        "histogram": {str(k): hist[k] for k in sorted(hist)},
+    }
 
 
 @pytest.mark.parametrize("kind", ["dynamic", "lldso"])
@@ -263,11 +303,15 @@ def test_hash_figures(files, arch, kind):
         gnu = e.get_section_by_name(".gnu.hash")
         p = gnu.params
         lengths = [0] * p["nbuckets"]
-        for n in names[p["symoffset"]:]:
+        for n in names[p["symoffset"] :]:
             lengths[GNUHashTable.gnu_hash(n) % p["nbuckets"]] += 1
         g = h["gnu"]
         assert (g["nbucket"], g["symoffset"], g["bloom_size"], g["bloom_shift"]) == (
-            p["nbuckets"], p["symoffset"], p["bloom_size"], p["bloom_shift"])
+            p["nbuckets"],
+            p["symoffset"],
+            p["bloom_size"],
+            p["bloom_shift"],
+        )
         assert g["nsyms"] == len(names) == gnu.get_number_of_symbols()
         assert g["bloom_bits"] == p["bloom_size"] * e.elfclass
         assert g["bloom_bits_set"] == sum(bin(w).count("1") for w in p["bloom"])
@@ -303,7 +347,7 @@ def test_module(files, arch):
     blob_at = hdr + text + data + syms + spsz + pcsz
     (blob_len,) = struct.unpack_from(">I", raw, blob_at)
     assert blob_at + 4 + blob_len == len(raw)
-    blob = raw[blob_at + 4:]
+    blob = raw[blob_at + 4 :]
     (ni,) = struct.unpack_from(">I", blob, 0)
     pos = 4
     for _ in range(ni):
@@ -313,7 +357,7 @@ def test_module(files, arch):
     assert d["relocs"]["total"] == nr == sum(d["relocs"]["by_mode"].values())
     assert d["relocs"]["by_mode"]["1"] + d["relocs"]["by_mode"]["2"] >= len(MODULE_IMPORTS)
     # each export's address holds what the source says (mod_value = 5)
-    image = raw[hdr:hdr + text + data]
+    image = raw[hdr : hdr + text + data]
     addr = {x["name"]: x["addr"] for x in d["exports"]}
     assert struct.unpack_from("<i", image, addr["mod_value"])[0] == 5
     rc, out, _ = dyninfo(path)
@@ -326,8 +370,17 @@ def test_module(files, arch):
 def test_text_output(files):
     rc, out, err = dyninfo(files[("386", "dynamic")])
     assert rc == 0 and err == ""
-    for needle in ("ELF32 EXEC, Intel 80386 (386)", "Program headers (", "Sections (", ".dynsym", "Symbols: ",
-                   "Dynamic section (", "NEEDED         libc.so.6", "import exit@GLIBC_2.0", "export export_3"):
+    for needle in (
+        "ELF32 EXEC, Intel 80386 (386)",
+        "Program headers (",
+        "Sections (",
+        ".dynsym",
+        "Symbols: ",
+        "Dynamic section (",
+        "NEEDED         libc.so.6",
+        "import exit@GLIBC_2.0",
+        "export export_3",
+    ):
         assert needle in out, needle
 
 
@@ -335,8 +388,13 @@ def test_json_is_stable(files):
     """The same JSON, keys in the same order, whatever the hash seed (run as a process)."""
     outs = []
     for seed in ("1", "99"):
-        r = subprocess.run([sys.executable, "-m", "toolchain.info", "--json", "--hash", files[("arm", "dynamic")]],
-                           capture_output=True, text=True, env=tool_env(PYTHONHASHSEED=seed), timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "toolchain.info", "--json", "--hash", files[("arm", "dynamic")]],
+            capture_output=True,
+            text=True,
+            env=tool_env(PYTHONHASHSEED=seed),
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         outs.append(r.stdout)
     assert outs[0] == outs[1]
@@ -401,7 +459,7 @@ def test_corrupt_elf(files, tmp_path):
     cases.append((0x36, struct.pack("<H", 17)))  # e_phentsize wrong
     for at, patch in cases:
         bad = bytearray(data)
-        bad[at:at + len(patch)] = patch
+        bad[at : at + len(patch)] = patch
         with open(p, "wb") as f:
             f.write(bad)
         _bad(p, "--hash")

@@ -29,7 +29,7 @@ SOURCES = {
     "b.c": "int foo(int x) { return x; }\n",
     # c.o links on its own
     "c.c": "int foo(int x) { return x * 2; }\nint data = 3;\nint *ptr = &data;\n"
-           "void _start(void) { foo(*ptr); for (;;); }\n",
+    "void _start(void) { foo(*ptr); for (;;); }\n",
     # calls a function whose absolute address is far away (arm branch range)
     "callfar.c": "void far(void);\nvoid _start(void) { far(); for (;;); }\n",
     # needs foo, which only an archive member defines
@@ -61,13 +61,39 @@ def objs(tmp_path_factory) -> str:
         src = os.path.join(d, name)
         with open(src, "w") as f:
             f.write(text)
-        r = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", ZIG_TARGET[arch], "-c", src, "-o",
-                            os.path.join(d, name[:-2] + ".o")], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ziglang",
+                "cc",
+                "-target",
+                ZIG_TARGET[arch],
+                "-c",
+                src,
+                "-o",
+                os.path.join(d, name[:-2] + ".o"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
     r = subprocess.run(["ar", "rcs", os.path.join(d, "libfoo.a"), os.path.join(d, "b.o")], capture_output=True)
     assert r.returncode == 0
-    r = subprocess.run([sys.executable, "-m", "toolchain.linker.main", "-a", "amd64", "-o",
-                        os.path.join(d, "exe"), os.path.join(d, "c.o")], capture_output=True, env=tool_env())
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolchain.linker.main",
+            "-a",
+            "amd64",
+            "-o",
+            os.path.join(d, "exe"),
+            os.path.join(d, "c.o"),
+        ],
+        capture_output=True,
+        env=tool_env(),
+    )
     assert r.returncode == 0, r.stderr
     return d
 
@@ -84,8 +110,15 @@ def work(objs, tmp_path, monkeypatch) -> str:
 
 def run_cli(args: list[str], cwd: str) -> subprocess.CompletedProcess:
     """dynlink as its own process."""
-    return subprocess.run([sys.executable, "-m", "toolchain.linker.main", *args], capture_output=True, text=True,
-                          cwd=cwd, env=tool_env(), stdin=subprocess.DEVNULL, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "toolchain.linker.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=tool_env(),
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
 
 
 def run_inproc(args: list[str]) -> tuple[int, str, str]:
@@ -96,8 +129,9 @@ def run_inproc(args: list[str]) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-def assert_clean_failure(cwd: str, err: str, rc: int, expected: str, status: int = 1,
-                         leftovers: tuple[str, ...] = ("out", "out.map")) -> None:
+def assert_clean_failure(
+    cwd: str, err: str, rc: int, expected: str, status: int = 1, leftovers: tuple[str, ...] = ("out", "out.map")
+) -> None:
     """One line ``dynlink: ...`` containing ``expected``, the status, and nothing written."""
     assert rc == status, err
     assert err.endswith("\n") and err.count("\n") == 1, f"not one line: {err!r}"
@@ -162,25 +196,37 @@ def test_unsupported_relocation(work):
     with open(os.path.join(work, "c.o"), "rb") as f:  # independent check that the patch took
         rel = next(s for s in ELFFile(f).iter_sections() if s["sh_type"] == "SHT_RELA" and s.name == ".rela.text")
         assert next(iter(rel.iter_relocations()))["r_info_type"] == 200
-    check(work, ["-a", "amd64", "c.o"], f"dynlink: c.o: unsupported relocation type 200 in section .text at offset "
-                                        f"{offset:#x}")
+    check(
+        work,
+        ["-a", "amd64", "c.o"],
+        f"dynlink: c.o: unsupported relocation type 200 in section .text at offset {offset:#x}",
+    )
 
 
 def test_overflow_amd64_32(work):
-    check(work, ["-a", "amd64", "use32.o", "huge.o"],
-          "dynlink: use32.o: relocation R_X86_64_32 against huge in section .text at offset 0x1 overflows")
+    check(
+        work,
+        ["-a", "amd64", "use32.o", "huge.o"],
+        "dynlink: use32.o: relocation R_X86_64_32 against huge in section .text at offset 0x1 overflows",
+    )
 
 
 def test_overflow_arm_branch(work):
-    check(work, ["-a", "arm", "callfar-arm.o", "far.o"],
-          "dynlink: callfar-arm.o: relocation R_ARM_CALL against far in section .text")
+    check(
+        work,
+        ["-a", "arm", "callfar-arm.o", "far.o"],
+        "dynlink: callfar-arm.o: relocation R_ARM_CALL against far in section .text",
+    )
     r = run_cli(["-a", "arm", "-o", "out", "callfar-arm.o", "far.o"], work)
     assert "overflows" in r.stderr
 
 
 def test_overflow_386_pc8(work):
-    check(work, ["-a", "386", "pc8.o", "tgt.o"],
-          "dynlink: pc8.o: relocation R_386_PC8 against target in section .text at offset 0x1 overflows")
+    check(
+        work,
+        ["-a", "386", "pc8.o", "tgt.o"],
+        "dynlink: pc8.o: relocation R_386_PC8 against target in section .text at offset 0x1 overflows",
+    )
 
 
 def test_not_elf(work):
@@ -207,9 +253,29 @@ def test_truncated_object(work):
     """Every cut of a valid object is a one-line error naming it; never a traceback, never an output."""
     with open(os.path.join(work, "c.o"), "rb") as f:
         data = f.read()
-    cuts = sorted({0, 1, 4, 15, 16, 17, 40, 52, 63, 64, 65, 100, len(data) // 4, len(data) // 2,
-                   len(data) - 65, len(data) - 64, len(data) - 40, len(data) - 1}
-                  | set(range(0, len(data), max(1, len(data) // 40))))
+    cuts = sorted(
+        {
+            0,
+            1,
+            4,
+            15,
+            16,
+            17,
+            40,
+            52,
+            63,
+            64,
+            65,
+            100,
+            len(data) // 4,
+            len(data) // 2,
+            len(data) - 65,
+            len(data) - 64,
+            len(data) - 40,
+            len(data) - 1,
+        }
+        | set(range(0, len(data), max(1, len(data) // 40)))
+    )
     for cut in cuts:
         with open(os.path.join(work, "cut.o"), "wb") as f:
             f.write(data[:cut])
@@ -229,12 +295,16 @@ def _corrupt_section_header(data: bytes, section: str, field_off: int, fmt: str,
     return bytes(out)
 
 
-@pytest.mark.parametrize("section,field_off,fmt,value", [
-    (".symtab", 40, "<I", 999),  # sh_link: no such string table
-    (".rela.text", 44, "<I", 999),  # sh_info: no such target section
-    (".symtab", 32, "<Q", 7),  # sh_size: not a multiple of the entry size
-    (".rela.text", 24, "<Q", 1 << 40),  # sh_offset: far past the end
-], ids=["symtab-link", "rela-info", "symtab-size", "rela-offset"])
+@pytest.mark.parametrize(
+    "section,field_off,fmt,value",
+    [
+        (".symtab", 40, "<I", 999),  # sh_link: no such string table
+        (".rela.text", 44, "<I", 999),  # sh_info: no such target section
+        (".symtab", 32, "<Q", 7),  # sh_size: not a multiple of the entry size
+        (".rela.text", 24, "<Q", 1 << 40),  # sh_offset: far past the end
+    ],
+    ids=["symtab-link", "rela-info", "symtab-size", "rela-offset"],
+)
 def test_corrupt_object(work, section, field_off, fmt, value):
     """Garbage in section headers: one-line error naming the object, no traceback."""
     with open(os.path.join(work, "c.o"), "rb") as f:
@@ -314,15 +384,21 @@ def _member_header(name: str, size: int) -> bytes:
     return f"{name:<16}{0:<12}{0:<6}{0:<6}{644:<8}{size:<10}`\n".encode()
 
 
-@pytest.mark.parametrize("contents,expected", [
-    (b"!<arch>\ngarbage", "truncated archive member header"),
-    (b"!<arch>\n" + b"x" * 60, "bad archive member header at offset 8"),
-    (b"!<arch>\n" + _member_header("b.o/", 10)[:48] + b"abcdefghij`\n", "bad archive member size at offset 8"),
-    (b"!<arch>\n" + _member_header("b.o/", 5000) + b"\x7fELF", "truncated archive member at offset 8"),
-    # a symbol index entry that points at no member
-    (b"!<arch>\n" + _member_header("/", 12) + struct.pack(">II", 1, 4242) + b"foo\0",
-     "archive symbol table points at no member (offset 4242)"),
-], ids=["short-header", "bad-header", "bad-size", "truncated-member", "bad-index"])
+@pytest.mark.parametrize(
+    "contents,expected",
+    [
+        (b"!<arch>\ngarbage", "truncated archive member header"),
+        (b"!<arch>\n" + b"x" * 60, "bad archive member header at offset 8"),
+        (b"!<arch>\n" + _member_header("b.o/", 10)[:48] + b"abcdefghij`\n", "bad archive member size at offset 8"),
+        (b"!<arch>\n" + _member_header("b.o/", 5000) + b"\x7fELF", "truncated archive member at offset 8"),
+        # a symbol index entry that points at no member
+        (
+            b"!<arch>\n" + _member_header("/", 12) + struct.pack(">II", 1, 4242) + b"foo\0",
+            "archive symbol table points at no member (offset 4242)",
+        ),
+    ],
+    ids=["short-header", "bad-header", "bad-size", "truncated-member", "bad-index"],
+)
 def test_bad_archive(work, contents, expected):
     with open(os.path.join(work, "libbad.a"), "wb") as f:
         f.write(contents)
@@ -333,8 +409,7 @@ def test_archive_member_not_elf(work):
     """An indexed member that the link needs but that is not an object: named as archive(member)."""
     junk = b"this is not an object\n"
     index = struct.pack(">II", 1, 8 + 60 + 12) + b"foo\0"
-    contents = (b"!<arch>\n" + _member_header("/", len(index)) + index
-                + _member_header("junk.o/", len(junk)) + junk)
+    contents = b"!<arch>\n" + _member_header("/", len(index)) + index + _member_header("junk.o/", len(junk)) + junk
     with open(os.path.join(work, "libbad.a"), "wb") as f:
         f.write(contents)
     check(work, ["-a", "amd64", "needfoo.o", "libbad.a"], "dynlink: libbad.a(junk.o): not an ELF file")

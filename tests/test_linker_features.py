@@ -41,8 +41,8 @@ int main(int argc, char **argv) {
     return 7;
 }
 """
-PROBE_A = "const char *probe_a(void) { return \"" + PROBE.decode() + "\"; }\n"
-PROBE_B = "const char *probe_b(void) { return \"" + PROBE.decode() + "\"; }\n"
+PROBE_A = 'const char *probe_a(void) { return "' + PROBE.decode() + '"; }\n'
+PROBE_B = 'const char *probe_b(void) { return "' + PROBE.decode() + '"; }\n'
 LIB_USED = "int lib_used(int x) { return x + 22; }\n"
 LIB_UNUSED = "int lib_unused_marker_fn(int x) { return x * 3; }\nint lib_unused_data = 99;\n"
 
@@ -78,8 +78,13 @@ def _zig_cc(arch: str, target: str | None, src: str, out: str, *flags: str) -> N
 
 def _build(tmp, arch: str, cflags=(), cc: str | None = None) -> list[str]:
     """Compile the feature program; the library members go into an archive."""
-    srcs = {"main.c": MAIN_C, "probe_a.c": PROBE_A, "probe_b.c": PROBE_B, "lib_used.c": LIB_USED,
-            "lib_unused.c": LIB_UNUSED}
+    srcs = {
+        "main.c": MAIN_C,
+        "probe_a.c": PROBE_A,
+        "probe_b.c": PROBE_B,
+        "lib_used.c": LIB_USED,
+        "lib_unused.c": LIB_UNUSED,
+    }
     objs = []
     for name, text in srcs.items():
         (tmp / name).write_text(text)
@@ -137,10 +142,17 @@ def test_merge_comdat_archive_initarray(tmp_path, arch):
     assert {"main", "probe_a", "lib_used", "comdat_value"} <= names
 
 
-@pytest.mark.parametrize("arch,flags", [("386", ["-O2", "-fPIC"]), ("386", ["-O0", "-fPIC"]),
-                                        ("amd64", ["-O2", "-fPIC"]), ("amd64", ["-O2", "-fno-pic", "-fno-pie"]),
-                                        ("arm", ["-O2", "-mcpu=cortex_a7"])],
-                         ids=["386-pic-O2", "386-pic-O0", "amd64-pic", "amd64-nopic", "arm-movw-movt"])
+@pytest.mark.parametrize(
+    "arch,flags",
+    [
+        ("386", ["-O2", "-fPIC"]),
+        ("386", ["-O0", "-fPIC"]),
+        ("amd64", ["-O2", "-fPIC"]),
+        ("amd64", ["-O2", "-fno-pic", "-fno-pie"]),
+        ("arm", ["-O2", "-mcpu=cortex_a7"]),
+    ],
+    ids=["386-pic-O2", "386-pic-O0", "amd64-pic", "amd64-nopic", "arm-movw-movt"],
+)
 def test_code_models(tmp_path, arch, flags):
     """GOT/GOTOFF/GOTPC (386 PIC), GOTPCREL (amd64 PIC), 32S (amd64 non-PIC), MOVW/MOVT (arm)."""
     objs = _build(tmp_path, arch, flags)
@@ -162,8 +174,9 @@ def test_code_models(tmp_path, arch, flags):
 @pytest.mark.parametrize("flags", [["-O2", "-fno-pic", "-fno-pie"], ["-O0", "-fPIC"]], ids=["nopic", "pic"])
 def test_gcc_objects(tmp_path, flags):
     """Objects from the system gcc (amd64) link and run like ld.lld's."""
-    _link_and_run(tmp_path, "amd64", _build(tmp_path, "amd64", [*flags, "-ffreestanding", "-fno-stack-protector"],
-                                            cc="gcc"))
+    _link_and_run(
+        tmp_path, "amd64", _build(tmp_path, "amd64", [*flags, "-ffreestanding", "-fno-stack-protector"], cc="gcc")
+    )
 
 
 @pytest.mark.parametrize("opt", ["-O1", "-O2"])
@@ -173,15 +186,39 @@ def test_thumb_interworking(tmp_path, opt):
     for src in [*runtime.rt_sources()]:
         target = "arm-linux-none" if os.path.basename(src) in ("sys.c", "start.c") else "thumb-linux-none"
         out = str(tmp_path / os.path.basename(src).replace(".c", ".o"))
-        _zig_cc("arm", target, src, out, "-mcpu=cortex_a7", "-mfloat-abi=hard", "-fno-pic", "-ffreestanding",
-                "-fno-stack-protector", "-fno-sanitize=undefined", opt, f"-I{RT}")
+        _zig_cc(
+            "arm",
+            target,
+            src,
+            out,
+            "-mcpu=cortex_a7",
+            "-mfloat-abi=hard",
+            "-fno-pic",
+            "-ffreestanding",
+            "-fno-stack-protector",
+            "-fno-sanitize=undefined",
+            opt,
+            f"-I{RT}",
+        )
         objs.append(out)
     main = tmp_path / "tmain.c"
-    main.write_text('#include "rt.h"\nstatic int f(int n) { return n < 2 ? n : f(n - 1) + f(n - 2); }\n'
-                    'int main(int c, char **v) { (void)c; (void)v; print_int(f(15)); print_str("\\n");'
-                    ' return 3; }\n')
-    _zig_cc("arm", "thumb-linux-none", str(main), str(tmp_path / "tmain.o"), "-mcpu=cortex_a7",
-            "-mfloat-abi=hard", "-fno-pic", "-ffreestanding", opt, f"-I{RT}")
+    main.write_text(
+        '#include "rt.h"\nstatic int f(int n) { return n < 2 ? n : f(n - 1) + f(n - 2); }\n'
+        'int main(int c, char **v) { (void)c; (void)v; print_int(f(15)); print_str("\\n");'
+        " return 3; }\n"
+    )
+    _zig_cc(
+        "arm",
+        "thumb-linux-none",
+        str(main),
+        str(tmp_path / "tmain.o"),
+        "-mcpu=cortex_a7",
+        "-mfloat-abi=hard",
+        "-fno-pic",
+        "-ffreestanding",
+        opt,
+        f"-I{RT}",
+    )
     objs.append(str(tmp_path / "tmain.o"))
     out, ref = str(tmp_path / "prog"), str(tmp_path / "ref")
     r = dynlink("arm", out, objs)
@@ -211,9 +248,11 @@ def test_archive_pull_rules(tmp_path, arch):
     lib = str(tmp_path / "librt.a")
     subprocess.run([sys.executable, "-m", "ziglang", "ar", "rcs", lib, *objs.values()], check=True)
     main = tmp_path / "main.c"
-    main.write_text('#include "rt.h"\n#pragma dynimport exit exit "libc.so.6"\n'
-                    '#pragma dynimport puts puts "libc.so.6"\nint puts(const char *);\n'
-                    'int main(int c, char **v) { (void)c; (void)v; puts("libc exit"); return 5; }\n')
+    main.write_text(
+        '#include "rt.h"\n#pragma dynimport exit exit "libc.so.6"\n'
+        '#pragma dynimport puts puts "libc.so.6"\nint puts(const char *);\n'
+        'int main(int c, char **v) { (void)c; (void)v; puts("libc exit"); return 5; }\n'
+    )
     mo = str(tmp_path / "main.o")
     assert run_dyncc(["-a", arch, "-c", str(main), "-o", mo, f"-I{RT}", "-O2"]).returncode == 0
     out = str(tmp_path / "prog")
@@ -245,8 +284,10 @@ def test_debug_info_kept_and_relocated(tmp_path, arch):
     objs = []
     for path in [str(src), *runtime.rt_sources()]:
         out = str(tmp_path / (os.path.basename(path)[:-2] + ".o"))
-        assert run_dyncc(["-a", arch, "-c", path, "-o", out, f"-I{RT}", "-O1", "-g",
-                          "-ffunction-sections"]).returncode == 0
+        assert (
+            run_dyncc(["-a", arch, "-c", path, "-o", out, f"-I{RT}", "-O1", "-g", "-ffunction-sections"]).returncode
+            == 0
+        )
         objs.append(out)
     prog = str(tmp_path / "prog")
     assert dynlink(arch, prog, objs).returncode == 0
@@ -262,8 +303,11 @@ def test_debug_info_kept_and_relocated(tmp_path, arch):
         rows = []
         for cu in dwarf.iter_CUs():
             lp = dwarf.line_program_for_CU(cu)
-            rows += [(lp["file_entry"][max(r.state.file - 1, 0)].name, r.state.address)
-                     for r in lp.get_entries() if r.state is not None]
+            rows += [
+                (lp["file_entry"][max(r.state.file - 1, 0)].name, r.state.address)
+                for r in lp.get_entries()
+                if r.state is not None
+            ]
     main_rows = [addr for name, addr in rows if name == b"dbgmain.c" and addr]
     # pyelftools reads the line table: rows of dbgmain.c cover the linked main
     assert any(syms["main"] & ~1 <= a < (syms["main"] & ~1) + 0x200 for a in main_rows)
@@ -284,7 +328,7 @@ def test_gnu_stack_note(tmp_path, arch):
     at = "%" if arch == "arm" else "@"
     ret = "bx lr" if arch == "arm" else "ret"
     s = tmp_path / "start.s"
-    s.write_text(f".text\n.globl _start\n_start:\n{ret}\n.section .note.GNU-stack,\"\",{at}progbits\n")
+    s.write_text(f'.text\n.globl _start\n_start:\n{ret}\n.section .note.GNU-stack,"",{at}progbits\n')
     plain = str(tmp_path / "plain.o")
     _zig_cc(arch, None, str(s), plain)
     data = bytearray(open(plain, "rb").read())

@@ -40,8 +40,12 @@ def test_c_runtime_and_reference_loader_agree(tmp_path, tmp_path_factory, arch):
     obj, mod_path = str(tmp_path / "m.o"), str(tmp_path / "m.dlm")
     r = run_dyncc(["-a", arch, "-c", str(src), "-o", obj, "-O2"])
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-u", "-o", mod_path, obj],
-                       capture_output=True, text=True, env=tool_env())
+    r = subprocess.run(
+        [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-u", "-o", mod_path, obj],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+    )
     assert r.returncode == 0, r.stderr
     mod = decode(open(mod_path, "rb").read(), mod_path)
     modes = describe(mod)["relocs"]["by_mode"]
@@ -49,8 +53,12 @@ def test_c_runtime_and_reference_loader_agree(tmp_path, tmp_path_factory, arch):
 
     harness = _build_harness(_shared_root(tmp_path_factory), arch)
     dump = str(tmp_path / "image.bin")
-    run = subprocess.run([*get_arch(arch).runner(), harness, "-D", dump, "-c", "mod_value", mod_path],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [*get_arch(arch).runner(), harness, "-D", dump, "-c", "mod_value", mod_path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert "call mod_value = 1288" in lines  # 7 + 1234 + 30 + 9 + 7 + 1

@@ -75,13 +75,36 @@ def built(tmp_path_factory):
             return cache[arch]
         tmp = tmp_path_factory.mktemp(f"mods-{arch}")
         tab = str(tmp / "exporttab.c")
-        r = subprocess.run([sys.executable, "-c", "import sys; from toolchain.dynld.cli import "
-                            "dynexport_main as m; sys.exit(m(sys.argv[1:]))", os.path.join(SRC, "host.yaml"),
-                            "-o", tab], capture_output=True, text=True, env=tool_env())
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from toolchain.dynld.cli import dynexport_main as m; sys.exit(m(sys.argv[1:]))",
+                os.path.join(SRC, "host.yaml"),
+                "-o",
+                tab,
+            ],
+            capture_output=True,
+            text=True,
+            env=tool_env(),
+        )
         assert r.returncode == 0, r.stderr
         host = str(tmp / "host")
-        cmd = [sys.executable, "-m", "ziglang", "cc", "-target", GNU_TARGETS[arch], "-O2", *config.cflags(),
-               "-o", host, os.path.join(SRC, "host.c"), tab, *config.sources()]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            GNU_TARGETS[arch],
+            "-O2",
+            *config.cflags(),
+            "-o",
+            host,
+            os.path.join(SRC, "host.c"),
+            tab,
+            *config.sources(),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         cache[arch] = {
@@ -150,13 +173,17 @@ def test_undeclared_import_is_a_link_error(tmp_path, arch):
 @pytest.mark.parametrize("arch", ARCHES)
 def test_import_the_host_lacks_is_refused(built, arch, tmp_path):
     src = tmp_path / "needy.c"
-    src.write_text("extern int host_missing(int);\nchar *mod_name = \"needy\";\n"
-                   "int mod_add(int a, int b) { return host_missing(a) + b; }\nint mod_run(int n) { return n; }\n")
+    src.write_text(
+        'extern int host_missing(int);\nchar *mod_name = "needy";\n'
+        "int mod_add(int a, int b) { return host_missing(a) + b; }\nint mod_run(int n) { return n; }\n"
+    )
     obj = str(tmp_path / "needy.o")
     assert run_dyncc(["-a", arch, "-c", str(src), "-o", obj]).returncode == 0
     mf = tmp_path / "needy.yaml"
-    mf.write_text("exports:\n  - char *mod_name;\n  - int mod_add(int, int);\n  - int mod_run(int);\n"
-                  "imports:\n  - int host_missing(int);\n")
+    mf.write_text(
+        "exports:\n  - char *mod_name;\n  - int mod_add(int, int);\n  - int mod_run(int);\n"
+        "imports:\n  - int host_missing(int);\n"
+    )
     out = str(tmp_path / "needy.dlm")
     r = _tool("toolchain.linker.main", "-a", arch, "-u", "-m", str(mf), "-o", out, obj)
     assert r.returncode == 0, r.stderr

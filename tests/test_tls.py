@@ -13,8 +13,11 @@ from conftest import ARCHES, dynlink, run_dyncc, run_program
 from elftools.elf.elffile import ELFFile
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tlsprogs")
-KINDS = {"386": {"R_386_TLS_LE", "R_386_TLS_IE"}, "amd64": {"R_X86_64_GOTTPOFF"},
-         "arm": {"R_ARM_TLS_LE32", "R_ARM_TLS_IE32"}}
+KINDS = {
+    "386": {"R_386_TLS_LE", "R_386_TLS_IE"},
+    "amd64": {"R_X86_64_GOTTPOFF"},
+    "arm": {"R_ARM_TLS_LE32", "R_ARM_TLS_IE32"},
+}
 
 
 def _objs(tmp_path, arch, *flags):
@@ -51,8 +54,8 @@ def test_thread_locals_per_thread(tmp_path, arch, debug):
         assert syms["counter"]["st_value"] < seg["p_memsz"]  # an offset in the TLS template
         # the template holds the initial values: counter = 5, other = 100
         data = tdata.data()
-        assert int.from_bytes(data[syms["counter"]["st_value"]:][:4], "little") == 5
-        assert int.from_bytes(data[syms["other"]["st_value"]:][:4], "little") == 100
+        assert int.from_bytes(data[syms["counter"]["st_value"] :][:4], "little") == 5
+        assert int.from_bytes(data[syms["other"]["st_value"] :][:4], "little") == 100
         if debug:
             assert e.has_dwarf_info()
     lint = subprocess.run(["eu-elflint", "--gnu-ld", prog], capture_output=True, text=True)

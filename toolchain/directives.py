@@ -154,7 +154,7 @@ def parse_directives(text: bytes, filename: str) -> Directives:
             continue  # a stray end marker (the seed's empty dynimport-only form ends with one)
         if line in (IMPORT_HEADER, EXPORT_HEADER):
             kind = "dynimport" if line == IMPORT_HEADER else "dynexport"
-            if (seen_import if kind == "dynimport" else seen_export):
+            if seen_import if kind == "dynimport" else seen_export:
                 raise DynError(f"duplicate // {kind} section", filename)
             if kind == "dynimport":
                 seen_import = True

@@ -101,8 +101,21 @@ class ElfFile:
         else:
             hdr = self._unpack("<HHIQQQIHHHHHH", 16)
             self._shdr_fmt, self._sym_fmt = "<IIQQQQIIQQ", "<IBBHQQ"
-        (self.type, self.machine, _version, self.entry, self.phoff, self.shoff, self.flags,
-         _ehsize, self.phentsize, self.phnum, self.shentsize, shnum, shstrndx) = hdr
+        (
+            self.type,
+            self.machine,
+            _version,
+            self.entry,
+            self.phoff,
+            self.shoff,
+            self.flags,
+            _ehsize,
+            self.phentsize,
+            self.phnum,
+            self.shentsize,
+            shnum,
+            shstrndx,
+        ) = hdr
         self.sections: list[Section] = []
         self.shstrndx = shstrndx
         if self.shoff:
@@ -144,7 +157,7 @@ class ElfFile:
     def _bytes(self, off: int, size: int) -> memoryview:
         if off < 0 or size < 0 or off + size > len(self.data):
             raise DynError("truncated ELF file", self.name)
-        return self.data[off:off + size]
+        return self.data[off : off + size]
 
     def section_data(self, sec: Section) -> memoryview:
         """The bytes of a section (empty for SHT_NOBITS)."""
@@ -180,10 +193,14 @@ class ElfFile:
             return s
 
         if self.bits == 32:
-            return [(cache.get(n) or name(n), v, sz, info, other, shndx)
-                    for n, v, sz, info, other, shndx in struct.iter_unpack(self._sym_fmt, data)]
-        return [(cache.get(n) or name(n), v, sz, info, other, shndx)
-                for n, info, other, shndx, v, sz in struct.iter_unpack(self._sym_fmt, data)]
+            return [
+                (cache.get(n) or name(n), v, sz, info, other, shndx)
+                for n, v, sz, info, other, shndx in struct.iter_unpack(self._sym_fmt, data)
+            ]
+        return [
+            (cache.get(n) or name(n), v, sz, info, other, shndx)
+            for n, info, other, shndx, v, sz in struct.iter_unpack(self._sym_fmt, data)
+        ]
 
     def symbols(self, symtab: Section) -> list[Symbol]:
         """Every entry of a symbol table section, names resolved."""
@@ -220,7 +237,7 @@ class ElfFile:
 def _cstr(buf: memoryview, off: int, fname: str) -> str:
     if off >= len(buf) and off != 0:
         raise DynError("string table index out of range", fname)
-    b = bytes(buf[off:off + 4096]) if len(buf) - off > 4096 else bytes(buf[off:])
+    b = bytes(buf[off : off + 4096]) if len(buf) - off > 4096 else bytes(buf[off:])
     end = b.find(b"\0")
     if end < 0:
         whole = bytes(buf[off:])

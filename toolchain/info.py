@@ -31,36 +31,110 @@ PROG = "dyninfo"
 MACHINES = {3: "Intel 80386", 40: "ARM", 62: "AMD x86-64"}
 ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 SECTION_TYPES = {
-    0: "NULL", 1: "PROGBITS", 2: "SYMTAB", 3: "STRTAB", 4: "RELA", 5: "HASH", 6: "DYNAMIC", 7: "NOTE",
-    8: "NOBITS", 9: "REL", 10: "SHLIB", 11: "DYNSYM", 14: "INIT_ARRAY", 15: "FINI_ARRAY", 16: "PREINIT_ARRAY",
-    17: "GROUP", 18: "SYMTAB_SHNDX", 0x6FFFFFF6: "GNU_HASH", 0x6FFFFFFD: "VERDEF", 0x6FFFFFFE: "VERNEED",
-    0x6FFFFFFF: "VERSYM", 0x6FFF4C03: "LLVM_ADDRSIG", 0x6FFF4C4C: "LLVM_CALL_GRAPH_PROFILE",
+    0: "NULL",
+    1: "PROGBITS",
+    2: "SYMTAB",
+    3: "STRTAB",
+    4: "RELA",
+    5: "HASH",
+    6: "DYNAMIC",
+    7: "NOTE",
+    8: "NOBITS",
+    9: "REL",
+    10: "SHLIB",
+    11: "DYNSYM",
+    14: "INIT_ARRAY",
+    15: "FINI_ARRAY",
+    16: "PREINIT_ARRAY",
+    17: "GROUP",
+    18: "SYMTAB_SHNDX",
+    0x6FFFFFF6: "GNU_HASH",
+    0x6FFFFFFD: "VERDEF",
+    0x6FFFFFFE: "VERNEED",
+    0x6FFFFFFF: "VERSYM",
+    0x6FFF4C03: "LLVM_ADDRSIG",
+    0x6FFF4C4C: "LLVM_CALL_GRAPH_PROFILE",
 }
 ARM_SECTION_TYPES = {0x70000001: "ARM_EXIDX", 0x70000003: "ARM_ATTRIBUTES"}
 X86_SECTION_TYPES = {0x70000001: "X86_64_UNWIND"}
 SEGMENT_TYPES = {
-    0: "NULL", 1: "LOAD", 2: "DYNAMIC", 3: "INTERP", 4: "NOTE", 5: "SHLIB", 6: "PHDR", 7: "TLS",
-    0x6474E550: "GNU_EH_FRAME", 0x6474E551: "GNU_STACK", 0x6474E552: "GNU_RELRO", 0x6474E553: "GNU_PROPERTY",
+    0: "NULL",
+    1: "LOAD",
+    2: "DYNAMIC",
+    3: "INTERP",
+    4: "NOTE",
+    5: "SHLIB",
+    6: "PHDR",
+    7: "TLS",
+    0x6474E550: "GNU_EH_FRAME",
+    0x6474E551: "GNU_STACK",
+    0x6474E552: "GNU_RELRO",
+    0x6474E553: "GNU_PROPERTY",
 }
 ARM_SEGMENT_TYPES = {0x70000001: "ARM_EXIDX"}
-SYMBOL_TYPES = {0: "NOTYPE", 1: "OBJECT", 2: "FUNC", 3: "SECTION", 4: "FILE", 5: "COMMON", 6: "TLS",
-                10: "GNU_IFUNC"}
+SYMBOL_TYPES = {0: "NOTYPE", 1: "OBJECT", 2: "FUNC", 3: "SECTION", 4: "FILE", 5: "COMMON", 6: "TLS", 10: "GNU_IFUNC"}
 SYMBOL_BINDS = {0: "LOCAL", 1: "GLOBAL", 2: "WEAK", 10: "GNU_UNIQUE"}
 DYNAMIC_TAGS = {
-    0: "NULL", 1: "NEEDED", 2: "PLTRELSZ", 3: "PLTGOT", 4: "HASH", 5: "STRTAB", 6: "SYMTAB", 7: "RELA",
-    8: "RELASZ", 9: "RELAENT", 10: "STRSZ", 11: "SYMENT", 12: "INIT", 13: "FINI", 14: "SONAME", 15: "RPATH",
-    16: "SYMBOLIC", 17: "REL", 18: "RELSZ", 19: "RELENT", 20: "PLTREL", 21: "DEBUG", 22: "TEXTREL",
-    23: "JMPREL", 24: "BIND_NOW", 25: "INIT_ARRAY", 26: "FINI_ARRAY", 27: "INIT_ARRAYSZ", 28: "FINI_ARRAYSZ",
-    29: "RUNPATH", 30: "FLAGS", 32: "PREINIT_ARRAY", 33: "PREINIT_ARRAYSZ", 0x6FFFFEF5: "GNU_HASH",
-    0x6FFFFFF0: "VERSYM", 0x6FFFFFF9: "RELACOUNT", 0x6FFFFFFA: "RELCOUNT", 0x6FFFFFFB: "FLAGS_1",
-    0x6FFFFFFC: "VERDEF", 0x6FFFFFFD: "VERDEFNUM", 0x6FFFFFFE: "VERNEED", 0x6FFFFFFF: "VERNEEDNUM",
+    0: "NULL",
+    1: "NEEDED",
+    2: "PLTRELSZ",
+    3: "PLTGOT",
+    4: "HASH",
+    5: "STRTAB",
+    6: "SYMTAB",
+    7: "RELA",
+    8: "RELASZ",
+    9: "RELAENT",
+    10: "STRSZ",
+    11: "SYMENT",
+    12: "INIT",
+    13: "FINI",
+    14: "SONAME",
+    15: "RPATH",
+    16: "SYMBOLIC",
+    17: "REL",
+    18: "RELSZ",
+    19: "RELENT",
+    20: "PLTREL",
+    21: "DEBUG",
+    22: "TEXTREL",
+    23: "JMPREL",
+    24: "BIND_NOW",
+    25: "INIT_ARRAY",
+    26: "FINI_ARRAY",
+    27: "INIT_ARRAYSZ",
+    28: "FINI_ARRAYSZ",
+    29: "RUNPATH",
+    30: "FLAGS",
+    32: "PREINIT_ARRAY",
+    33: "PREINIT_ARRAYSZ",
+    0x6FFFFEF5: "GNU_HASH",
+    0x6FFFFFF0: "VERSYM",
+    0x6FFFFFF9: "RELACOUNT",
+    0x6FFFFFFA: "RELCOUNT",
+    0x6FFFFFFB: "FLAGS_1",
+    0x6FFFFFFC: "VERDEF",
+    0x6FFFFFFD: "VERDEFNUM",
+    0x6FFFFFFE: "VERNEED",
+    0x6FFFFFFF: "VERNEEDNUM",
 }
 DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 0, 1, 4, 5, 10, 14, 15, 29
 DT_GNU_HASH = 0x6FFFFEF5
 _STRING_TAGS = (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH)
-_SHF_LETTERS = ((elf.SHF_WRITE, "W"), (elf.SHF_ALLOC, "A"), (elf.SHF_EXECINSTR, "X"), (elf.SHF_MERGE, "M"),
-                (elf.SHF_STRINGS, "S"), (elf.SHF_INFO_LINK, "I"), (elf.SHF_LINK_ORDER, "L"), (0x100, "O"),
-                (elf.SHF_GROUP, "G"), (elf.SHF_TLS, "T"), (0x800, "C"), (elf.SHF_EXCLUDE, "E"))
+_SHF_LETTERS = (
+    (elf.SHF_WRITE, "W"),
+    (elf.SHF_ALLOC, "A"),
+    (elf.SHF_EXECINSTR, "X"),
+    (elf.SHF_MERGE, "M"),
+    (elf.SHF_STRINGS, "S"),
+    (elf.SHF_INFO_LINK, "I"),
+    (elf.SHF_LINK_ORDER, "L"),
+    (0x100, "O"),
+    (elf.SHF_GROUP, "G"),
+    (elf.SHF_TLS, "T"),
+    (0x800, "C"),
+    (elf.SHF_EXCLUDE, "E"),
+)
 
 
 def _name(table: dict[int, str], value: int) -> str:
@@ -121,7 +195,7 @@ class _Elf:
                 start = off + addr - va
                 if start + size > len(self.data):
                     break
-                return self.data[start:start + size]
+                return self.data[start : start + size]
         raise DynError(f"{what} at 0x{addr:x} (0x{size:x} bytes) is not in the file", self.name)
 
     def header(self) -> dict:
@@ -137,29 +211,61 @@ class _Elf:
         }
 
     def segments(self) -> list[dict]:
-        return [{"type": self.seg_type(t), "flags": segment_flags(fl), "offset": off, "vaddr": va, "paddr": pa,
-                 "filesz": fs, "memsz": ms, "align": al}
-                for t, fl, off, va, pa, fs, ms, al in self.phdrs]
+        return [
+            {
+                "type": self.seg_type(t),
+                "flags": segment_flags(fl),
+                "offset": off,
+                "vaddr": va,
+                "paddr": pa,
+                "filesz": fs,
+                "memsz": ms,
+                "align": al,
+            }
+            for t, fl, off, va, pa, fs, ms, al in self.phdrs
+        ]
 
     def sections(self) -> list[dict]:
-        return [{"index": s.index, "name": s.name, "type": self.sec_type(s.type), "flags": section_flags(s.flags),
-                 "addr": s.addr, "offset": s.offset, "size": s.size, "link": s.link, "info": s.info,
-                 "align": s.align, "entsize": s.entsize} for s in self.f.sections]
+        return [
+            {
+                "index": s.index,
+                "name": s.name,
+                "type": self.sec_type(s.type),
+                "flags": section_flags(s.flags),
+                "addr": s.addr,
+                "offset": s.offset,
+                "size": s.size,
+                "link": s.link,
+                "info": s.info,
+                "align": s.align,
+                "entsize": s.entsize,
+            }
+            for s in self.f.sections
+        ]
 
     def _sym(self, s: elf.Symbol) -> dict:
-        return {"name": s.name, "value": s.value, "size": s.size, "type": _name(SYMBOL_TYPES, s.type),
-                "bind": _name(SYMBOL_BINDS, s.bind), "section": self.section_name(s.shndx)}
+        return {
+            "name": s.name,
+            "value": s.value,
+            "size": s.size,
+            "type": _name(SYMBOL_TYPES, s.type),
+            "bind": _name(SYMBOL_BINDS, s.bind),
+            "section": self.section_name(s.shndx),
+        }
 
     def symbols(self) -> dict | None:
         tab = next((s for s in self.f.sections if s.type == elf.SHT_SYMTAB), None)
         if tab is None:
             return None
         syms = self.f.symbols(tab)
-        defined = [self._sym(s) for s in syms[1:]
-                   if s.bind != elf.STB_LOCAL and s.shndx != elf.SHN_UNDEF]
+        defined = [self._sym(s) for s in syms[1:] if s.bind != elf.STB_LOCAL and s.shndx != elf.SHN_UNDEF]
         undefined = sum(1 for s in syms[1:] if s.bind != elf.STB_LOCAL and s.shndx == elf.SHN_UNDEF)
-        return {"count": len(syms), "locals": sum(1 for s in syms if s.bind == elf.STB_LOCAL),
-                "undefined_globals": undefined, "defined_globals": defined}
+        return {
+            "count": len(syms),
+            "locals": sum(1 for s in syms if s.bind == elf.STB_LOCAL),
+            "undefined_globals": undefined,
+            "defined_globals": defined,
+        }
 
     # ---------------------------------------------------------- dynamic
     def dynamic_entries(self) -> list[tuple[int, int]] | None:
@@ -174,7 +280,7 @@ class _Elf:
             off, fs = ph[2], ph[5]
             if off + fs > len(self.data):
                 raise DynError("truncated ELF file (PT_DYNAMIC)", self.name)
-            raw = self.data[off:off + fs]
+            raw = self.data[off : off + fs]
         fmt = "<iI" if self.f.bits == 32 else "<qQ"
         size = struct.calcsize(fmt)
         out = []
@@ -220,7 +326,7 @@ class _Elf:
             if t == elf.PT_INTERP:
                 if off + fs > len(self.data):
                     raise DynError("truncated ELF file (PT_INTERP)", self.name)
-                interp = self.data[off:off + fs].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                interp = self.data[off : off + fs].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
         return {"interp": interp, "needed": needed, "entries": tags}
 
     def _versions(self) -> dict[int, str]:
@@ -262,14 +368,21 @@ class _Elf:
         versym: list[int] = []
         if versym_sec is not None:
             raw = bytes(self.f.section_data(versym_sec))
-            versym = list(struct.unpack(f"<{len(raw) // 2}H", raw[:len(raw) // 2 * 2]))
+            versym = list(struct.unpack(f"<{len(raw) // 2}H", raw[: len(raw) // 2 * 2]))
         imports, exports = [], []
         for i, s in enumerate(syms[1:], start=1):
             if s.shndx == elf.SHN_UNDEF:
                 v = versym[i] & 0x7FFF if i < len(versym) else 0
-                imports.append({"index": i, "name": s.name, "version": versions.get(v),
-                                "type": _name(SYMBOL_TYPES, s.type), "bind": _name(SYMBOL_BINDS, s.bind),
-                                "value": s.value})
+                imports.append(
+                    {
+                        "index": i,
+                        "name": s.name,
+                        "version": versions.get(v),
+                        "type": _name(SYMBOL_TYPES, s.type),
+                        "bind": _name(SYMBOL_BINDS, s.bind),
+                        "value": s.value,
+                    }
+                )
             else:
                 d = self._sym(s)
                 exports.append({"index": i, **d})
@@ -282,9 +395,11 @@ class _Elf:
         if sec is None:
             return None
         d = parse_directives(bytes(self.f.section_data(sec)), self.name)
-        return {"arch": d.arch,
-                "imports": [{"local": i.local, "remote": i.remote, "path": i.path} for i in d.imports],
-                "exports": [{"local": e.local, "remote": e.remote} for e in d.exports]}
+        return {
+            "arch": d.arch,
+            "imports": [{"local": i.local, "remote": i.remote, "path": i.path} for i in d.imports],
+            "exports": [{"local": e.local, "remote": e.remote} for e in d.exports],
+        }
 
     # ------------------------------------------------------------- hash
     def hash_info(self) -> dict:
@@ -312,8 +427,7 @@ class _Elf:
                 i = chain[i]
             lengths.append(n)
             reached += n
-        return {"section": name, "nbucket": nbucket, "nsyms": nchain, "hashed": reached,
-                **_chain_figures(lengths)}
+        return {"section": name, "nbucket": nbucket, "nsyms": nchain, "hashed": reached, **_chain_figures(lengths)}
 
     def gnu_hash(self) -> dict | None:
         name, data = self._table(elf.SHT_GNU_HASH, DT_GNU_HASH)
@@ -325,8 +439,7 @@ class _Elf:
         nbucket, symoffset, maskwords, shift = struct.unpack_from("<4I", data, 0)
         chain_at = 16 + maskwords * w + 4 * nbucket
         if chain_at > len(data):
-            raise DynError(f"{name}: truncated GNU hash table ({nbucket} buckets, {maskwords} Bloom words)",
-                           self.name)
+            raise DynError(f"{name}: truncated GNU hash table ({nbucket} buckets, {maskwords} Bloom words)", self.name)
         bloom = struct.unpack_from(f"<{maskwords}{'Q' if w == 8 else 'I'}", data, 16)
         buckets = struct.unpack_from(f"<{nbucket}I", data, 16 + maskwords * w)
         nchain = (len(data) - chain_at) // 4
@@ -347,9 +460,18 @@ class _Elf:
                     i += 1
             lengths.append(n)
         bits_set = sum(bin(word).count("1") for word in bloom)
-        return {"section": name, "nbucket": nbucket, "symoffset": symoffset, "nsyms": symoffset + nchain,
-                "hashed": nchain, "bloom_size": maskwords, "bloom_bits": maskwords * w * 8,
-                "bloom_shift": shift, "bloom_bits_set": bits_set, **_chain_figures(lengths)}
+        return {
+            "section": name,
+            "nbucket": nbucket,
+            "symoffset": symoffset,
+            "nsyms": symoffset + nchain,
+            "hashed": nchain,
+            "bloom_size": maskwords,
+            "bloom_bits": maskwords * w * 8,
+            "bloom_shift": shift,
+            "bloom_bits_set": bits_set,
+            **_chain_figures(lengths),
+        }
 
     def _table(self, sht: int, dt: int) -> tuple[str | None, bytes]:
         sec = next((s for s in self.f.sections if s.type == sht), None)
@@ -363,7 +485,7 @@ class _Elf:
         for t, _fl, off, va, _pa, fs, _ms, _al in self.phdrs:
             if t == elf.PT_LOAD and va <= addr < va + fs:
                 start = off + addr - va
-                return _name(DYNAMIC_TAGS, dt), self.data[start:off + fs]
+                return _name(DYNAMIC_TAGS, dt), self.data[start : off + fs]
         raise DynError(f"{_name(DYNAMIC_TAGS, dt)} at 0x{addr:x} is not in the file", self.name)
 
 
@@ -381,7 +503,6 @@ def _chain_figures(lengths: list[int]) -> dict:
         "empty_buckets": len(lengths) - len(used),
         "histogram": hist,
     }
-
 
 
 def elf_info(data: bytes, name: str, with_hash: bool = False) -> dict:
@@ -452,28 +573,37 @@ def format_text(d: dict) -> str:
     lines: list[str] = []
     h = d["header"]
     arch = f" ({h['arch']})" if h["arch"] else ""
-    lines.append(f"{d['file']}: {h['class']} {h['type']}, {h['machine_name']}{arch}, entry {_hex(h['entry'])}, "
-                 f"flags {_hex(h['flags'])}")
+    lines.append(
+        f"{d['file']}: {h['class']} {h['type']}, {h['machine_name']}{arch}, entry {_hex(h['entry'])}, "
+        f"flags {_hex(h['flags'])}"
+    )
     segs = d["segments"]
     lines.append(f"Program headers ({len(segs)}):")
     for s in segs:
-        lines.append(f"  {s['type']:<12} {s['flags']} off {_hex(s['offset']):>9} vaddr {_hex(s['vaddr']):>10} "
-                     f"filesz {_hex(s['filesz']):>8} memsz {_hex(s['memsz']):>8} align {_hex(s['align'])}")
+        lines.append(
+            f"  {s['type']:<12} {s['flags']} off {_hex(s['offset']):>9} vaddr {_hex(s['vaddr']):>10} "
+            f"filesz {_hex(s['filesz']):>8} memsz {_hex(s['memsz']):>8} align {_hex(s['align'])}"
+        )
     secs = d["sections"]
     lines.append(f"Sections ({len(secs)}):")
     for s in secs[1:] if secs and secs[0]["type"] == "NULL" else secs:
-        lines.append(f"  [{s['index']:2}] {s['name']:<20} {s['type']:<12} {s['flags']:<4} addr {_hex(s['addr']):>10} "
-                     f"off {_hex(s['offset']):>8} size {_hex(s['size']):>8}")
+        lines.append(
+            f"  [{s['index']:2}] {s['name']:<20} {s['type']:<12} {s['flags']:<4} addr {_hex(s['addr']):>10} "
+            f"off {_hex(s['offset']):>8} size {_hex(s['size']):>8}"
+        )
     sy = d["symbols"]
     if sy is None:
         lines.append("Symbols: no symbol table")
     else:
         g = sy["defined_globals"]
-        lines.append(f"Symbols: {sy['count']} ({sy['locals']} local, {sy['undefined_globals']} undefined global, "
-                     f"{len(g)} defined global):")
+        lines.append(
+            f"Symbols: {sy['count']} ({sy['locals']} local, {sy['undefined_globals']} undefined global, "
+            f"{len(g)} defined global):"
+        )
         for s in g:
-            lines.append(f"  {_hex(s['value']):>10} {s['size']:6} {s['type']:<7} {s['bind']:<6} {s['section']:<12} "
-                         f"{s['name']}")
+            lines.append(
+                f"  {_hex(s['value']):>10} {s['size']:6} {s['type']:<7} {s['bind']:<6} {s['section']:<12} {s['name']}"
+            )
     dy = d["dynamic"]
     if dy is not None:
         lines.append(f"Dynamic section ({len(dy['entries'])} entries):")
@@ -491,12 +621,10 @@ def format_text(d: dict) -> str:
             ver = f"@{s['version']}" if s["version"] else ""
             lines.append(f"  import {s['name']}{ver}")
         for s in ds["exports"]:
-            lines.append(f"  export {s['name']:<24} {_hex(s['value']):>10} {s['size']:6} {s['type']:<7} "
-                         f"{s['section']}")
+            lines.append(f"  export {s['name']:<24} {_hex(s['value']):>10} {s['size']:6} {s['type']:<7} {s['section']}")
     di = d.get("directives")
     if di is not None:
-        lines.append(f"Directives (arch {di['arch']}): {len(di['imports'])} dynimport, "
-                     f"{len(di['exports'])} dynexport")
+        lines.append(f"Directives (arch {di['arch']}): {len(di['imports'])} dynimport, {len(di['exports'])} dynexport")
         for i in di["imports"]:
             lines.append(f"  dynimport {i['local']} {i['remote']} {i['path']}")
         for x in di["exports"]:
@@ -517,24 +645,34 @@ def _format_hash(h: dict) -> list[str]:
         lines.append("  none")
     if s is not None:
         lines.append(f"  {s['section']} (SysV): {s['nbucket']} buckets, {s['nsyms']} symbols, {s['hashed']} in chains")
-        lines.append(f"    chain length max {s['chain_max']}, mean {s['chain_mean']:.2f} "
-                     f"({s['chain_mean_nonempty']:.2f} over non-empty buckets), {s['empty_buckets']} empty buckets")
+        lines.append(
+            f"    chain length max {s['chain_max']}, mean {s['chain_mean']:.2f} "
+            f"({s['chain_mean_nonempty']:.2f} over non-empty buckets), {s['empty_buckets']} empty buckets"
+        )
         lines.append(f"    histogram (length:buckets) {_hist(s['histogram'])}")
     if g is not None:
-        lines.append(f"  {g['section']} (GNU): {g['nbucket']} buckets, {g['nsyms']} symbols, symoffset "
-                     f"{g['symoffset']}, {g['hashed']} hashed")
-        lines.append(f"    Bloom filter {g['bloom_size']} words ({g['bloom_bits']} bits, {g['bloom_bits_set']} set), "
-                     f"shift {g['bloom_shift']}")
-        lines.append(f"    chain length max {g['chain_max']}, mean {g['chain_mean']:.2f} "
-                     f"({g['chain_mean_nonempty']:.2f} over non-empty buckets), {g['empty_buckets']} empty buckets")
+        lines.append(
+            f"  {g['section']} (GNU): {g['nbucket']} buckets, {g['nsyms']} symbols, symoffset "
+            f"{g['symoffset']}, {g['hashed']} hashed"
+        )
+        lines.append(
+            f"    Bloom filter {g['bloom_size']} words ({g['bloom_bits']} bits, {g['bloom_bits_set']} set), "
+            f"shift {g['bloom_shift']}"
+        )
+        lines.append(
+            f"    chain length max {g['chain_max']}, mean {g['chain_mean']:.2f} "
+            f"({g['chain_mean_nonempty']:.2f} over non-empty buckets), {g['empty_buckets']} empty buckets"
+        )
         lines.append(f"    histogram (length:buckets) {_hist(g['histogram'])}")
     return lines
 
 
 def _format_module(d: dict) -> str:
     lines = [f"{d['file']}: dynld module, {d['arch']}, magic {_hex(d['magic'])}"]
-    lines.append(f"Sizes: text {_hex(d['text'])}, data {_hex(d['data'])}, bss {_hex(d['bss'])}, "
-                 f"image {_hex(d['size'])}; export table at {_hex(d['entry'])}; skipped {d['skipped']} bytes")
+    lines.append(
+        f"Sizes: text {_hex(d['text'])}, data {_hex(d['data'])}, bss {_hex(d['bss'])}, "
+        f"image {_hex(d['size'])}; export table at {_hex(d['entry'])}; skipped {d['skipped']} bytes"
+    )
     if not d["text_page_aligned"]:
         lines.append("  warning: text is not a multiple of the page size (dyntools' runtime refuses it)")
     lines.append(f"Exports ({len(d['exports'])}):")

@@ -54,16 +54,55 @@ PRAGMA_STAGE_ONLY = "--pragmas"  # the option that only runs the pragma stage an
 EXTRA_ZIG_FLAGS = ("-fno-sanitize=undefined",)
 
 # compiler flags whose value is the next argument
-_SEPARATE_ARG = frozenset({
-    "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-iquote", "-idirafter", "-iprefix",
-    "-iwithprefix", "-iwithprefixbefore", "-isysroot", "--sysroot", "-MF", "-MT", "-MQ", "-Xclang",
-    "-mllvm", "-Xpreprocessor", "-Xassembler", "-target", "-x",
-})
+_SEPARATE_ARG = frozenset(
+    {
+        "-I",
+        "-D",
+        "-U",
+        "-include",
+        "-imacros",
+        "-isystem",
+        "-iquote",
+        "-idirafter",
+        "-iprefix",
+        "-iwithprefix",
+        "-iwithprefixbefore",
+        "-isysroot",
+        "--sysroot",
+        "-MF",
+        "-MT",
+        "-MQ",
+        "-Xclang",
+        "-mllvm",
+        "-Xpreprocessor",
+        "-Xassembler",
+        "-target",
+        "-x",
+    }
+)
 # flags that only mean something to the preprocessor
-_PP_ONLY_EXACT = frozenset({"-nostdinc", "-undef", "-C", "-CC", "-H", "-MD", "-MMD", "-MP", "-MG",
-                            "-Xpreprocessor", "-trigraphs"})
-_PP_ONLY_PREFIX = ("-D", "-U", "-I", "-MF", "-MT", "-MQ", "-include", "-imacros", "-isystem", "-iquote",
-                   "-idirafter", "-iprefix", "-iwithprefix", "-isysroot", "--sysroot", "-nostdinc", "-Wp,")
+_PP_ONLY_EXACT = frozenset(
+    {"-nostdinc", "-undef", "-C", "-CC", "-H", "-MD", "-MMD", "-MP", "-MG", "-Xpreprocessor", "-trigraphs"}
+)
+_PP_ONLY_PREFIX = (
+    "-D",
+    "-U",
+    "-I",
+    "-MF",
+    "-MT",
+    "-MQ",
+    "-include",
+    "-imacros",
+    "-isystem",
+    "-iquote",
+    "-idirafter",
+    "-iprefix",
+    "-iwithprefix",
+    "-isysroot",
+    "--sysroot",
+    "-nostdinc",
+    "-Wp,",
+)
 # flags that would make the compiler produce something other than an object (or, -P, drop the
 # line markers the pragma stage needs)
 _REFUSED = frozenset({"-E", "-S", "-M", "-MM", "-P", "-fsyntax-only", "-emit-llvm", "-"})
@@ -188,8 +227,9 @@ def _dependency_flags(pp_flags: Sequence[str], out: str | None) -> list[str]:
     return extra
 
 
-def preprocess_and_scan(arch: Arch | str, src: str, flags: Sequence[str] = (),
-                        cc: Sequence[str] | str | None = None, out: str | None = None) -> ScanResult:
+def preprocess_and_scan(
+    arch: Arch | str, src: str, flags: Sequence[str] = (), cc: Sequence[str] | str | None = None, out: str | None = None
+) -> ScanResult:
     """Run the preprocessor on ``src`` and the pragma stage on its output (errors are in the result).
 
     ``out``: the object being made, for the target of ``-MD``/``-MMD`` dependency files.
@@ -220,12 +260,16 @@ def check_object(data: bytes, arch: Arch, name: str) -> None:
     if f.type != elfmod.ET_REL:
         raise DynError("compiler did not produce a relocatable object", name)
     if f.machine != arch.machine or f.bits != arch.bits:
-        raise DynError(f"compiler produced an object for ELF machine {f.machine} ({f.bits}-bit), "
-                       f"not for {arch.name} (machine {arch.machine}, {arch.bits}-bit)", name)
+        raise DynError(
+            f"compiler produced an object for ELF machine {f.machine} ({f.bits}-bit), "
+            f"not for {arch.name} (machine {arch.machine}, {arch.bits}-bit)",
+            name,
+        )
 
 
-def compile_c(arch: Arch | str, src: str, out: str, flags: Sequence[str] = (),
-              cc: Sequence[str] | str | None = None) -> Directives:
+def compile_c(
+    arch: Arch | str, src: str, out: str, flags: Sequence[str] = (), cc: Sequence[str] | str | None = None
+) -> Directives:
     """Compile ``src`` to the object ``out`` for ``arch``; return its directives.
 
     ``cc``: a compiler command (list, or a string split like a shell would) instead of zig.
@@ -251,8 +295,7 @@ def compile_c(arch: Arch | str, src: str, out: str, flags: Sequence[str] = (),
         with open(tsrc, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
             f.write(res.text)
         maps = [*_prefix_maps(cwd), f"-ffile-prefix-map={tmp}={_display_dir(src, cwd)}"]
-        _run([*cmd, *maps, *comp_flags, "-Wno-unknown-pragmas", "-x", "c", "-c", tsrc, "-o", tobj],
-             "compilation", src)
+        _run([*cmd, *maps, *comp_flags, "-Wno-unknown-pragmas", "-x", "c", "-c", tsrc, "-o", tobj], "compilation", src)
         try:
             with open(tobj, "rb") as f:
                 data = f.read()
@@ -306,10 +349,13 @@ def parse_command_line(argv: Sequence[str]) -> Invocation:
             sources.append(a)
         i += 1
 
-    p = ArgumentParser(prog=PROG, description="Compile one C file to an object carrying its dynimport/dynexport "
-                       "directives (section .dynpragma). Other flags go to the compiler.",
-                       epilog="Compiler: python -m ziglang cc -target ARCH's target, unless --cc or $CC.",
-                       allow_abbrev=False)
+    p = ArgumentParser(
+        prog=PROG,
+        description="Compile one C file to an object carrying its dynimport/dynexport "
+        "directives (section .dynpragma). Other flags go to the compiler.",
+        epilog="Compiler: python -m ziglang cc -target ARCH's target, unless --cc or $CC.",
+        allow_abbrev=False,
+    )
     p.add_argument("-a", "--arch", help="target architecture: 386, amd64, arm (or 8, 6, 5)")
     p.add_argument("-c", action="store_true", help="compile to an object (required unless --pragmas)")
     p.add_argument("-o", dest="output", help="output object (default: source name with .o, here)")
@@ -317,8 +363,9 @@ def parse_command_line(argv: Sequence[str]) -> Invocation:
     p.add_argument("--pragmas", action="store_true", help="only print the directive text of the source")
     ns = p.parse_args(ours)
     if len(sources) != 1:
-        raise UsageError("exactly one C source file is needed" if not sources
-                         else f"one source file at a time, not {len(sources)}")
+        raise UsageError(
+            "exactly one C source file is needed" if not sources else f"one source file at a time, not {len(sources)}"
+        )
     src = sources[0]
     if ns.arch is None:
         if not ns.pragmas:

@@ -44,8 +44,14 @@ def plt_header(plt: int, gotplt: int) -> bytes:
 
 def plt_entry(entry: int, slot: int, index: int, plt: int) -> bytes:
     """jmp *slot; pushl reloc offset; jmp PLT0."""
-    return (b"\xff\x25" + struct.pack("<I", slot) + b"\x68" + struct.pack("<I", index * 8)
-            + b"\xe9" + struct.pack("<i", plt - (entry + 16)))
+    return (
+        b"\xff\x25"
+        + struct.pack("<I", slot)
+        + b"\x68"
+        + struct.pack("<I", index * 8)
+        + b"\xe9"
+        + struct.pack("<i", plt - (entry + 16))
+    )
 
 
 def plt_lazy_target(entry: int, plt: int) -> int:

@@ -43,14 +43,25 @@ PLT_SECTION_ENTSIZE = PLT_ENTRY_SIZE
 
 def plt_header(plt: int, gotplt: int) -> bytes:
     """pushq GOT+8; jmp *GOT+16 (RIP-relative)."""
-    return (b"\xff\x35" + struct.pack("<i", gotplt + 8 - (plt + 6))
-            + b"\xff\x25" + struct.pack("<i", gotplt + 16 - (plt + 12)) + b"\x0f\x1f\x40\x00")
+    return (
+        b"\xff\x35"
+        + struct.pack("<i", gotplt + 8 - (plt + 6))
+        + b"\xff\x25"
+        + struct.pack("<i", gotplt + 16 - (plt + 12))
+        + b"\x0f\x1f\x40\x00"
+    )
 
 
 def plt_entry(entry: int, slot: int, index: int, plt: int) -> bytes:
     """jmp *slot; pushq index; jmp PLT0."""
-    return (b"\xff\x25" + struct.pack("<i", slot - (entry + 6)) + b"\x68" + struct.pack("<I", index)
-            + b"\xe9" + struct.pack("<i", plt - (entry + 16)))
+    return (
+        b"\xff\x25"
+        + struct.pack("<i", slot - (entry + 6))
+        + b"\x68"
+        + struct.pack("<I", index)
+        + b"\xe9"
+        + struct.pack("<i", plt - (entry + 16))
+    )
 
 
 def plt_lazy_target(entry: int, plt: int) -> int:

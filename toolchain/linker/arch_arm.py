@@ -175,8 +175,9 @@ def plt_entry(entry: int, slot: int, index: int, plt: int) -> bytes:
     off = slot - (entry + 8)
     if not 0 <= off < 1 << 28:
         raise Overflow("PLT entry too far from its GOT slot")
-    return struct.pack("<3I", 0xE28FC600 | ((off >> 20) & 0xFF), 0xE28CCA00 | ((off >> 12) & 0xFF),
-                       0xE5BCF000 | (off & 0xFFF))
+    return struct.pack(
+        "<3I", 0xE28FC600 | ((off >> 20) & 0xFF), 0xE28CCA00 | ((off >> 12) & 0xFF), 0xE5BCF000 | (off & 0xFFF)
+    )
 
 
 def plt_lazy_target(entry: int, plt: int) -> int:

@@ -18,9 +18,24 @@ from toolchain.errors import DynError, read_input
 from toolchain.linker.inputs import Archive, InputSection, ObjectFile, Symbol, comdat_groups, load_object
 from toolchain.linker.reloc import Field, Howto, Kind, Overflow
 
-LINKER_SYMBOLS = ("__init_array_start", "__init_array_end", "__fini_array_start", "__fini_array_end",
-                  "__preinit_array_start", "__preinit_array_end", "__bss_start", "_edata", "_end", "end",
-                  "_etext", "etext", "edata", "__executable_start", "_GLOBAL_OFFSET_TABLE_", "_DYNAMIC")
+LINKER_SYMBOLS = (
+    "__init_array_start",
+    "__init_array_end",
+    "__fini_array_start",
+    "__fini_array_end",
+    "__preinit_array_start",
+    "__preinit_array_end",
+    "__bss_start",
+    "_edata",
+    "_end",
+    "end",
+    "_etext",
+    "etext",
+    "edata",
+    "__executable_start",
+    "_GLOBAL_OFFSET_TABLE_",
+    "_DYNAMIC",
+)
 
 
 @dataclass
@@ -95,11 +110,41 @@ class OutputSection:
 
 # Output sections in address order, grouped by segment permissions.
 SEGMENT_ORDER: list[tuple[int, tuple[str, ...]]] = [
-    (elf.PF_R, (".interp", ".hash", ".gnu.hash", ".dynsym", ".dynstr", ".gnu.version", ".gnu.version_r",
-                ".rela.dyn", ".rel.dyn", ".rela.plt", ".rel.plt", ".rodata")),
+    (
+        elf.PF_R,
+        (
+            ".interp",
+            ".hash",
+            ".gnu.hash",
+            ".dynsym",
+            ".dynstr",
+            ".gnu.version",
+            ".gnu.version_r",
+            ".rela.dyn",
+            ".rel.dyn",
+            ".rela.plt",
+            ".rel.plt",
+            ".rodata",
+        ),
+    ),
     (elf.PF_R | elf.PF_X, (".plt", ".text", ".stubs")),
-    (elf.PF_R | elf.PF_W, (".tdata", ".tbss", ".preinit_array", ".init_array", ".fini_array", ".data", ".dynamic",
-                           ".got", ".got.plt", ".exporttab", ".dynbss", ".bss")),
+    (
+        elf.PF_R | elf.PF_W,
+        (
+            ".tdata",
+            ".tbss",
+            ".preinit_array",
+            ".init_array",
+            ".fini_array",
+            ".data",
+            ".dynamic",
+            ".got",
+            ".got.plt",
+            ".exporttab",
+            ".dynbss",
+            ".bss",
+        ),
+    ),
 ]
 
 
@@ -127,8 +172,18 @@ def output_section_name(sec: InputSection) -> str | None:
 
 
 # Relocation kinds scan_relocations acts on (besides imports and thunks).
-_SCAN_KINDS = frozenset({Kind.GOT_PC, Kind.GOT_386, Kind.GOT_TP_PC, Kind.GOT_TP, Kind.GOT_TP_GOTREL, Kind.TLS_GD,
-                         Kind.GOT_BASE_PC, Kind.GOT_OFF})
+_SCAN_KINDS = frozenset(
+    {
+        Kind.GOT_PC,
+        Kind.GOT_386,
+        Kind.GOT_TP_PC,
+        Kind.GOT_TP,
+        Kind.GOT_TP_GOTREL,
+        Kind.TLS_GD,
+        Kind.GOT_BASE_PC,
+        Kind.GOT_OFF,
+    }
+)
 
 _FAST_FORMATS = {1: ("<b", "<B"), 2: ("<h", "<H"), 4: ("<i", "<I"), 8: ("<q", "<Q")}
 
@@ -240,13 +295,18 @@ class Linker:
                 if not bytes(data[:4]) == b"\x7fELF":
                     continue  # not an object (a text file kept in the archive): nothing to index
                 obj = load_object(data, mname, self.arch, 0)
-                index.extend((s.name, off) for s in obj.symbols[obj.first_global:] if s.defined or s.is_common)
+                index.extend((s.name, off) for s in obj.symbols[obj.first_global :] if s.defined or s.is_common)
         for name, off in index:
             g = self.globals.get(name)
             if name in self.dynimported:
                 continue
-            if g is not None and not g.defined and not g.is_common and g.bind != elf.STB_WEAK and \
-                    (g.referenced_by or name in self.wanted):
+            if (
+                g is not None
+                and not g.defined
+                and not g.is_common
+                and g.bind != elf.STB_WEAK
+                and (g.referenced_by or name in self.wanted)
+            ):
                 self._load_member(ar, off)
             elif name not in self.lazy:
                 self.lazy[name] = (ar, off)
@@ -308,8 +368,10 @@ class Linker:
                 if g.weak and not s.weak:
                     self._take_definition(g, s)
                 elif not s.weak and not g.weak:
-                    self.errors.append(f"{obj.name}: duplicate definition of {s.name} (first defined in "
-                                       f"{g.file.name if g.file else '?'})")
+                    self.errors.append(
+                        f"{obj.name}: duplicate definition of {s.name} (first defined in "
+                        f"{g.file.name if g.file else '?'})"
+                    )
             else:
                 ref = g.referenced_by
                 self._take_definition(g, s)
@@ -346,8 +408,10 @@ class Linker:
             for imp in d.imports:
                 prev = imported.get(imp.local)
                 if prev is not None and prev[:2] != (imp.remote, imp.path):
-                    self.errors.append(f"{obj.name}: {imp.local} imported as {imp.remote} from {imp.path}, "
-                                       f"but as {prev[0]} from {prev[1]} in {prev[2]}")
+                    self.errors.append(
+                        f"{obj.name}: {imp.local} imported as {imp.remote} from {imp.path}, "
+                        f"but as {prev[0]} from {prev[1]} in {prev[2]}"
+                    )
                     continue
                 imported[imp.local] = (imp.remote, imp.path, obj.name)
                 sym = self._global(imp.local)
@@ -371,8 +435,10 @@ class Linker:
             if not sym.defined and not sym.is_common:
                 self.errors.append(f"{origin}: dynexport of undefined symbol {sym.name}")
             elif sym.dynexport.partition("#")[0] in {r.partition("#")[0] for r in remotes}:
-                self.errors.append(f"{origin}: {sym.dynexport} is both dynexported (by {sym.name}) and "
-                                   f"dynimported (in {remotes.get(sym.dynexport) or 'a directive'})")
+                self.errors.append(
+                    f"{origin}: {sym.dynexport} is both dynexported (by {sym.name}) and "
+                    f"dynimported (in {remotes.get(sym.dynexport) or 'a directive'})"
+                )
         self._flush_errors()
 
     def _global(self, name: str) -> Symbol:
@@ -408,8 +474,9 @@ class Linker:
             for sec in obj.sections:
                 if sec is None or sec.discarded or not sec.flags & elf.SHF_ALLOC:
                     continue
-                if sec.type in (elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY) or \
-                        output_section_name(sec) in (".init_array", ".fini_array", ".preinit_array"):
+                if sec.type in (elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY) or output_section_name(
+                    sec
+                ) in (".init_array", ".fini_array", ".preinit_array"):
                     mark(sec, "an init/fini array is always kept")
                 elif sec.flags & 0x200000:  # SHF_GNU_RETAIN
                     mark(sec, "SHF_GNU_RETAIN")
@@ -419,17 +486,24 @@ class Linker:
             syms = sec.file.symbols
             for _off, _rtype, symi, _add in sec.relocs:
                 if symi >= len(syms):
-                    raise DynError(f"relocation in {sec.name} refers to symbol {symi}, "
-                                   f"which does not exist", sec.file.name)
+                    raise DynError(
+                        f"relocation in {sec.name} refers to symbol {symi}, which does not exist", sec.file.name
+                    )
                 if symi == 0:
                     continue
                 sym = syms[symi]
                 if sym.section is not None:
                     if not sym.section.live:
-                        mark(sym.section, f"{sec.file.name}({sec.name}) references "
-                                          f"{sym.name or sym.section.name}")
-                elif sym.is_global and not sym.defined and not sym.is_common and not sym.weak \
-                        and sym.dynimport is None and sym.name not in undefined and sym.name not in LINKER_SYMBOLS:
+                        mark(sym.section, f"{sec.file.name}({sec.name}) references {sym.name or sym.section.name}")
+                elif (
+                    sym.is_global
+                    and not sym.defined
+                    and not sym.is_common
+                    and not sym.weak
+                    and sym.dynimport is None
+                    and sym.name not in undefined
+                    and sym.name not in LINKER_SYMBOLS
+                ):
                     undefined[sym.name] = sec.file
         self.undefined = undefined
 
@@ -457,8 +531,12 @@ class Linker:
                     continue
                 name = output_section_name(sec)
                 if _mergeable(sec):
-                    key = (name, sec.flags & (elf.SHF_WRITE | elf.SHF_EXECINSTR | elf.SHF_STRINGS), sec.entsize,
-                           sec.align)
+                    key = (
+                        name,
+                        sec.flags & (elf.SHF_WRITE | elf.SHF_EXECINSTR | elf.SHF_STRINGS),
+                        sec.entsize,
+                        sec.align,
+                    )
                     merge_groups.setdefault(key, []).append(sec)
                     continue
                 self._output(name, sec).inputs.append(sec)
@@ -474,8 +552,14 @@ class Linker:
     def _merge(self, out_name: str, group: list[InputSection]) -> None:
         """Deduplicate the strings or constants of mergeable sections into one section."""
         first = group[0]
-        msec = self.synthetic_section(f"{first.name} (merged {len(self.synthetic)})", elf.SHT_PROGBITS,
-                                      first.flags, first.align, first.entsize, output=out_name)
+        msec = self.synthetic_section(
+            f"{first.name} (merged {len(self.synthetic)})",
+            elf.SHT_PROGBITS,
+            first.flags,
+            first.align,
+            first.entsize,
+            output=out_name,
+        )
         strings = bool(first.flags & elf.SHF_STRINGS)
         align, size = first.align, first.entsize
         seen: dict[bytes, int] = {}
@@ -505,8 +589,9 @@ class Linker:
         msec.size = len(data)
         msec.live_reason = f"{len(group)} mergeable section{'s' if len(group) > 1 else ''} deduplicated"
 
-    def synthetic_section(self, name: str, type_: int, flags: int, align: int, entsize: int = 0,
-                          output: str | None = None) -> SyntheticSection:
+    def synthetic_section(
+        self, name: str, type_: int, flags: int, align: int, entsize: int = 0, output: str | None = None
+    ) -> SyntheticSection:
         sec = SyntheticSection(name, type_, flags, align, entsize)
         self.synthetic[name] = sec
         if name != "COMMON":
@@ -585,6 +670,7 @@ class Linker:
 
     def define_linker_symbols(self) -> None:
         """Give values to ``__bss_start``, ``_end``, ``__init_array_start`` ... when referenced."""
+
         def bounds(name: str) -> tuple[int, int]:
             o = self.by_name.get(name)
             if o is None or not o.inputs:
@@ -665,8 +751,9 @@ class Linker:
                     continue
                 howto = howtos.get(rtype)
                 if howto is None:
-                    raise DynError(f"unsupported relocation type {rtype} in section {sec.name} at offset "
-                                   f"{r[0]:#x}", sec.file.name)
+                    raise DynError(
+                        f"unsupported relocation type {rtype} in section {sec.name} at offset {r[0]:#x}", sec.file.name
+                    )
                 sym = syms[r[2]]
                 if (sym.dynimport is not None or sym.import_index >= 0) and sym.is_global and not sym.defined:
                     on_import(sec, r, sym, howto)
@@ -685,11 +772,20 @@ class Linker:
                         sym.tls_got_index = len(self.tls_got)
                         self.tls_got.append(sym)
                 elif kind is Kind.TLS_GD:
-                    raise DynError(f"{howto.name} against {sym.name}: the general/local-dynamic TLS models need "
-                                   f"__tls_get_addr: compile with -ftls-model=initial-exec (dyncc's default)",
-                                   sec.file.name)
-                if kind in (Kind.GOT_BASE_PC, Kind.GOT_OFF, Kind.GOT_386, Kind.GOT_PC, Kind.GOT_TP_GOTREL,
-                            Kind.GOT_TP, Kind.GOT_TP_PC):
+                    raise DynError(
+                        f"{howto.name} against {sym.name}: the general/local-dynamic TLS models need "
+                        f"__tls_get_addr: compile with -ftls-model=initial-exec (dyncc's default)",
+                        sec.file.name,
+                    )
+                if kind in (
+                    Kind.GOT_BASE_PC,
+                    Kind.GOT_OFF,
+                    Kind.GOT_386,
+                    Kind.GOT_PC,
+                    Kind.GOT_TP_GOTREL,
+                    Kind.GOT_TP,
+                    Kind.GOT_TP_PC,
+                ):
                     self.got_base_needed = True
 
     def _maybe_thunk(self, howto: Howto, sym: Symbol) -> None:
@@ -699,8 +795,9 @@ class Linker:
             return
         sec = self.synthetic.get(".text.thunks")
         if sec is None:
-            sec = self.synthetic_section(".text.thunks", elf.SHT_PROGBITS,
-                                         elf.SHF_ALLOC | elf.SHF_EXECINSTR, 4, output=".text")
+            sec = self.synthetic_section(
+                ".text.thunks", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 4, output=".text"
+            )
         self.thunks[(id(sym), kind)] = (sym, kind, sec.size)
         sec.size += self.rel.THUNK_SIZE
 
@@ -712,7 +809,7 @@ class Linker:
         for sym, kind, off in self.thunks.values():
             at = sec.addr + off
             code = self.rel.thunk_code(kind, at, self.sym_addr(sym))
-            self.image[at - self.base:at - self.base + len(code)] = code
+            self.image[at - self.base : at - self.base + len(code)] = code
 
     def thunk_target(self, howto: Howto, sym: Symbol) -> int | None:
         """The thunk a branch goes through instead of its symbol, if it needs one."""
@@ -744,7 +841,7 @@ class Linker:
                 if sec.type == elf.SHT_NOBITS or not sec.size or len(sec.data) != sec.size:
                     continue  # synthetic sections are filled in place later
                 start = sec.addr - self.base
-                self.image[start:start + sec.size] = sec.data
+                self.image[start : start + sec.size] = sec.data
 
     def apply_relocations(self, import_value) -> None:
         """Apply every relocation; ``import_value(sec, rel, sym, howto, P, A)`` handles imports.
@@ -769,8 +866,9 @@ class Linker:
                     continue
                 fld = howto.field
                 if off + fld.size > size:
-                    raise DynError(f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}",
-                                   sec.file.name)
+                    raise DynError(
+                        f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}", sec.file.name
+                    )
                 pos = sec_addr - base + off
                 f = fast.get(rtype)
                 if is_rel:
@@ -833,8 +931,11 @@ class Linker:
                     else:
                         fld.write(img, pos, v, thumb_target=bool((S if kind is CALL else 0) & 1))
                 except Overflow as e:
-                    raise DynError(f"relocation {howto.name} against {sym.name or sec.name} in section "
-                                   f"{sec.name} at offset {off:#x} overflows: {e.msg}", sec.file.name) from None
+                    raise DynError(
+                        f"relocation {howto.name} against {sym.name or sec.name} in section "
+                        f"{sec.name} at offset {off:#x} overflows: {e.msg}",
+                        sec.file.name,
+                    ) from None
 
     # ------------------------------------------------------------ debug info
     def collect_debug(self) -> list[OutputSection]:
@@ -845,13 +946,19 @@ class Linker:
         outs: dict[str, OutputSection] = {}
         for obj in self.objects:
             for sec in obj.sections:
-                if sec is None or sec.flags & elf.SHF_ALLOC or sec.discarded or sec.type == elf.SHT_NOBITS \
-                        or not sec.name.startswith(".debug_"):
+                if (
+                    sec is None
+                    or sec.flags & elf.SHF_ALLOC
+                    or sec.discarded
+                    or sec.type == elf.SHT_NOBITS
+                    or not sec.name.startswith(".debug_")
+                ):
                     continue
                 out = outs.get(sec.name)
                 if out is None:
-                    out = outs[sec.name] = OutputSection(sec.name, elf.SHT_PROGBITS,
-                                                         sec.flags & (elf.SHF_MERGE | elf.SHF_STRINGS))
+                    out = outs[sec.name] = OutputSection(
+                        sec.name, elf.SHT_PROGBITS, sec.flags & (elf.SHF_MERGE | elf.SHF_STRINGS)
+                    )
                     out.entsize = sec.entsize
                 out.size = (out.size + sec.align - 1) // sec.align * sec.align
                 out.align = max(out.align, sec.align)
@@ -868,7 +975,7 @@ class Linker:
         fast = _fast_fields(howtos)
         NONE, ABS, PC, DTP = Kind.NONE, Kind.ABS, Kind.PC, Kind.DTP
         for sec in out.inputs:
-            buf[sec.offset:sec.offset + sec.size] = sec.data
+            buf[sec.offset : sec.offset + sec.size] = sec.data
         for sec in out.inputs:
             syms, is_rel = sec.file.symbols, sec.rel_type == elf.SHT_REL
             # a dropped function's range must not end a range or location list: 1, as lld does
@@ -881,8 +988,7 @@ class Linker:
                 if kind is NONE:
                     continue
                 if (kind is not ABS and kind is not PC and kind is not DTP) or off + howto.field.size > sec.size:
-                    raise DynError(f"unsupported relocation {howto.name} in debug section {sec.name}",
-                                   sec.file.name)
+                    raise DynError(f"unsupported relocation {howto.name} in debug section {sec.name}", sec.file.name)
                 pos = sec.offset + off
                 f = fast.get(rtype)
                 if is_rel:
@@ -890,8 +996,9 @@ class Linker:
                 else:
                     A = addend
                 if symi >= len(syms):
-                    raise DynError(f"relocation in {sec.name} refers to symbol {symi}, which does not exist",
-                                   sec.file.name)
+                    raise DynError(
+                        f"relocation in {sec.name} refers to symbol {symi}, which does not exist", sec.file.name
+                    )
                 sym = syms[symi]
                 target = sym.section
                 if target is not None and target.flags & elf.SHF_ALLOC and (not target.live or target.discarded):
@@ -915,8 +1022,9 @@ class Linker:
                     else:
                         howto.field.write(buf, pos, v, thumb_target=False)
                 except Overflow as e:
-                    raise DynError(f"relocation {howto.name} in {sec.name} at offset {off:#x} overflows: {e.msg}",
-                                   sec.file.name) from None
+                    raise DynError(
+                        f"relocation {howto.name} in {sec.name} at offset {off:#x} overflows: {e.msg}", sec.file.name
+                    ) from None
         return bytes(buf)
 
     def on_absolute(self, sec: InputSection, P: int, sym: Symbol, howto: Howto, S: int, A: int) -> None:
@@ -932,10 +1040,10 @@ class Linker:
             if self.is_import(sym):
                 continue
             v = self.sym_addr(sym)
-            self.image[start + sym.got_index * w:start + (sym.got_index + 1) * w] = v.to_bytes(w, "little")
+            self.image[start + sym.got_index * w : start + (sym.got_index + 1) * w] = v.to_bytes(w, "little")
         for sym in self.tls_got:
             at = start + (len(self.got) + sym.tls_got_index) * w
-            self.image[at:at + w] = (self.tp_offset(self.sym_addr(sym)) & ((1 << (8 * w)) - 1)).to_bytes(w, "little")
+            self.image[at : at + w] = (self.tp_offset(self.sym_addr(sym)) & ((1 << (8 * w)) - 1)).to_bytes(w, "little")
 
     # -------------------------------------------------------------- driver
     def resolve_all(self, wanted: tuple[str, ...] = ()) -> None:
@@ -950,8 +1058,9 @@ class Linker:
             g = self.globals.get(name)
             if g is None or g.defined or g.is_common or g.dynimport is not None or g.referenced_by is None:
                 continue
-            sec = self.synthetic_section(f".text.{name}", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 4,
-                                         output=".text")
+            sec = self.synthetic_section(
+                f".text.{name}", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 4, output=".text"
+            )
             sec.data, sec.size = code, len(code)
             g.section, g.value, g.shndx, g.type, g.size = sec, 0, 1, elf.STT_FUNC, len(code)
             g.bind = elf.STB_GLOBAL
@@ -971,8 +1080,12 @@ class Linker:
 
     def report_undefined(self) -> None:
         for name, obj in sorted(self.undefined.items(), key=lambda kv: (kv[1].order, kv[0])):
-            hint = " (code for the general/local-dynamic TLS models: compile with -ftls-model=initial-exec, " \
-                   "dyncc's default)" if name == "__tls_get_addr" else ""
+            hint = (
+                " (code for the general/local-dynamic TLS models: compile with -ftls-model=initial-exec, "
+                "dyncc's default)"
+                if name == "__tls_get_addr"
+                else ""
+            )
             self.errors.append(f"{obj.name}: undefined symbol: {name}{hint}")
         self._flush_errors()
 

@@ -95,8 +95,9 @@ class ModuleLinker(Linker):
             missing = [n for n in names if n not in sigs]
             if missing:
                 obj = self.undefined[missing[0]]
-                raise DynError(f"undefined symbol: {missing[0]} (not an import of manifest {self.opts.manifest})",
-                               obj.name)
+                raise DynError(
+                    f"undefined symbol: {missing[0]} (not an import of manifest {self.opts.manifest})", obj.name
+                )
         limit = dlm.MAX_IMPORTS if self.arch.name == "amd64" else 1 << 10  # index bits in the relocated word
         if len(names) > min(limit, dlm.MAX_IMPORTS):
             raise DynError(f"too many imports: {len(names)} (the relocation encoding allows {limit})")
@@ -126,8 +127,11 @@ class ModuleLinker(Linker):
             return
         elif kind in (Kind.CALL, Kind.PC) and a == "386" and howto.field.size == 4:
             return
-        raise DynError(f"{howto.name} against import {sym.name} in section {sec.name} at offset {r[0]:#x} "
-                       f"cannot be expressed in a dynld module: {FLAG_HINT[a]}", sec.file.name)
+        raise DynError(
+            f"{howto.name} against import {sym.name} in section {sec.name} at offset {r[0]:#x} "
+            f"cannot be expressed in a dynld module: {FLAG_HINT[a]}",
+            sec.file.name,
+        )
 
     def on_absolute(self, sec, P: int, sym: Symbol, howto, S: int, A: int) -> None:
         if sym.section is None:  # an absolute symbol, or an undefined weak one: no base to add
@@ -135,9 +139,12 @@ class ModuleLinker(Linker):
         if howto.field is (WORD64 if self.arch.word == 8 else WORD32):
             self.mod_relocs.append((P, 0))
             return
-        raise DynError(f"{howto.name} against {sym.name or sec.name} in section {sec.name} at offset "
-                       f"{P - sec.addr:#x} needs an absolute address the module format cannot relocate: "
-                       f"{FLAG_HINT[self.arch.name]}", sec.file.name)
+        raise DynError(
+            f"{howto.name} against {sym.name or sec.name} in section {sec.name} at offset "
+            f"{P - sec.addr:#x} needs an absolute address the module format cannot relocate: "
+            f"{FLAG_HINT[self.arch.name]}",
+            sec.file.name,
+        )
 
     def _import_value(self, sec, r, sym: Symbol, howto, P: int, A: int):
         i, kind, a = sym.import_index, howto.kind, self.arch.name
@@ -173,8 +180,9 @@ class ModuleLinker(Linker):
             self.mod_relocs.append((P, 2))
             return None
         except Overflow as e:
-            raise DynError(f"{howto.name} against import {sym.name} in section {sec.name}: {e.msg}",
-                           sec.file.name) from None
+            raise DynError(
+                f"{howto.name} against import {sym.name} in section {sec.name}: {e.msg}", sec.file.name
+            ) from None
 
     def _stub_addr(self, sym: Symbol) -> int:
         return self.synthetic[".stubs"].addr + sym.plt_index * self.rel.STUB_SIZE
@@ -190,7 +198,7 @@ class ModuleLinker(Linker):
                 struct.pack_into("<Q", self.image, place, sym.import_index << 48)
                 self.mod_relocs.append((place, 1))
             else:
-                self.image[place:place + w] = self.sym_addr(sym).to_bytes(w, "little")
+                self.image[place : place + w] = self.sym_addr(sym).to_bytes(w, "little")
                 if sym.section is not None or sym.shndx != elf.SHN_ABS:
                     self.mod_relocs.append((place, 0))
 
@@ -198,7 +206,7 @@ class ModuleLinker(Linker):
         for sym in self.stubs:
             at = self._stub_addr(sym)
             code = self.rel.stub(at, self.got_addr(sym))
-            self.image[at:at + len(code)] = code
+            self.image[at : at + len(code)] = code
 
     def _fill_exports(self, table, exports: list[tuple[str, Symbol, int]]) -> None:
         w = self.arch.word
@@ -212,7 +220,7 @@ class ModuleLinker(Linker):
             strings += name.encode() + b"\0"
             self.mod_relocs += [(entry + w, 0), (entry + 2 * w, 0)]
         out += b"\0" * (3 * w) + strings
-        self.image[table.addr:table.addr + len(out)] = out
+        self.image[table.addr : table.addr + len(out)] = out
 
     # -------------------------------------------------------------- output
     def _encode(self, entry: int) -> bytes:
@@ -220,7 +228,13 @@ class ModuleLinker(Linker):
         text_size = rw[0].addr if rw else (self.end_addr + PAGE - 1) // PAGE * PAGE
         data_end = max(text_size, self.data_end())
         img = bytes(self.image) + b"\0" * max(0, text_size - len(self.image))
-        mod = dlm.Module(arch=self.arch.name, text=img[:text_size], data=img[text_size:data_end],
-                         bss=max(0, self.end_addr - data_end), entry=entry, imports=self.import_list,
-                         relocs=sorted(self.mod_relocs))
+        mod = dlm.Module(
+            arch=self.arch.name,
+            text=img[:text_size],
+            data=img[text_size:data_end],
+            bss=max(0, self.end_addr - data_end),
+            entry=entry,
+            imports=self.import_list,
+            relocs=sorted(self.mod_relocs),
+        )
         return dlm.encode(mod, filename=self.opts.output)

@@ -20,8 +20,7 @@ DT_REL, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_DEBUG, DT_JMPREL = 17, 18, 19, 20, 21
 DT_GNU_HASH, DT_VERSYM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
 
 # Bucket counts GNU ld also uses: primes, each about twice the one before.
-_BUCKETS = (1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101,
-            262147)
+_BUCKETS = (1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101, 262147)
 
 
 def bucket_count(nsyms: int) -> int:
@@ -72,8 +71,7 @@ class DynamicInfo:
     def add_slot_imports(self) -> None:
         for name in sorted(self.lk.globals):
             g = self.lk.globals[name]
-            if g.dynimport is not None and g.defined and g.section is not None and g.section.live \
-                    and not g.copy_reloc:
+            if g.dynimport is not None and g.defined and g.section is not None and g.section.live and not g.copy_reloc:
                 self.slots.append(g)
 
     # imported data that non-PIC code uses directly lives in the executable (.dynbss):
@@ -123,8 +121,11 @@ class DynamicInfo:
             if obj.directives is not None:
                 for imp in obj.directives.imports:
                     used = lk.globals.get(imp.local)
-                    if used is not None and (used in self.imports or used in self.slots or used.copy_reloc) \
-                            and imp.path not in libs:
+                    if (
+                        used is not None
+                        and (used in self.imports or used in self.slots or used.copy_reloc)
+                        and imp.path not in libs
+                    ):
                         libs.append(imp.path)
         self.libs = libs
         # dynsym entries: null, imports (by remote name), then the part .gnu.hash covers, sorted
@@ -136,8 +137,11 @@ class DynamicInfo:
             imp = sym.dynimport
             name, _, version = imp.remote.partition("#")
             by_key.setdefault((name, version, imp.path), []).append(sym)
-        canonical = {key: next(s for s in syms if s.address_taken and s.plt_index >= 0)
-                     for key, syms in by_key.items() if any(s.address_taken and s.plt_index >= 0 for s in syms)}
+        canonical = {
+            key: next(s for s in syms if s.address_taken and s.plt_index >= 0)
+            for key, syms in by_key.items()
+            if any(s.address_taken and s.plt_index >= 0 for s in syms)
+        }
         for key, syms in by_key.items():
             if key not in canonical:
                 self.entries.append((*key, None))
@@ -149,8 +153,9 @@ class DynamicInfo:
             if s.dynexport in seen:
                 raise DynError(f"two symbols dynexported as {s.dynexport}")
             seen.add(s.dynexport)
-        hashed: list[tuple[tuple[str, str, str], Symbol | None, list[Symbol]]] = \
-            [(key, None, by_key[key]) for key in canonical] + [((s.dynexport, "", ""), s, [s]) for s in self.exports]
+        hashed: list[tuple[tuple[str, str, str], Symbol | None, list[Symbol]]] = [
+            (key, None, by_key[key]) for key in canonical
+        ] + [((s.dynexport, "", ""), s, [s]) for s in self.exports]
         for s in self.copies:  # defined here, so that the library's own references find our copy
             name, _, version = s.dynimport.remote.partition("#")
             hashed.append(((name, version, s.dynimport.path), s, [s]))
@@ -237,8 +242,12 @@ class DynamicInfo:
             tags.append([DT_HASH, ".hash"])
         if self.hash_style in ("gnu", "both"):
             tags.append([DT_GNU_HASH, ".gnu.hash"])
-        tags += [[DT_STRTAB, ".dynstr"], [DT_SYMTAB, ".dynsym"], [DT_STRSZ, len(self.dynstr)],
-                 [DT_SYMENT, 24 if self.word == 8 else 16]]
+        tags += [
+            [DT_STRTAB, ".dynstr"],
+            [DT_SYMTAB, ".dynsym"],
+            [DT_STRSZ, len(self.dynstr)],
+            [DT_SYMENT, 24 if self.word == 8 else 16],
+        ]
         relname = ".rela" if self.rela else ".rel"
         relsize = (24 if self.word == 8 else 12) if self.rela else (16 if self.word == 8 else 8)
         if self.n_dynrel:
@@ -247,8 +256,12 @@ class DynamicInfo:
             else:
                 tags += [[DT_REL, ".rel.dyn"], [DT_RELSZ, self.n_dynrel * relsize], [DT_RELENT, relsize]]
         if self.plt:
-            tags += [[DT_PLTGOT, ".got.plt"], [DT_PLTRELSZ, len(self.plt) * relsize],
-                     [DT_PLTREL, DT_RELA if self.rela else DT_REL], [DT_JMPREL, relname + ".plt"]]
+            tags += [
+                [DT_PLTGOT, ".got.plt"],
+                [DT_PLTRELSZ, len(self.plt) * relsize],
+                [DT_PLTREL, DT_RELA if self.rela else DT_REL],
+                [DT_JMPREL, relname + ".plt"],
+            ]
         if self.verneed:
             tags += [[DT_VERSYM, ".gnu.version"], [DT_VERNEED, ".gnu.version_r"], [DT_VERNEEDNUM, len(self.verneed)]]
         tags += [[DT_DEBUG, 0], [DT_NULL, 0]]
@@ -287,7 +300,7 @@ class DynamicInfo:
         if len(data) != sec.size:
             raise DynError(f"internal: {name} is {len(data)} bytes, expected {sec.size}")
         start = sec.addr - self.lk.base
-        self.lk.image[start:start + len(data)] = data
+        self.lk.image[start : start + len(data)] = data
 
     def fill(self) -> None:
         lk, w = self.lk, self.word
@@ -336,7 +349,7 @@ class DynamicInfo:
             if not self.rela:  # the addend is the word itself: make it zero
                 start = place - lk.base
                 if start + self.word <= len(lk.image):
-                    lk.image[start:start + self.word] = b"\0" * self.word
+                    lk.image[start : start + self.word] = b"\0" * self.word
         for place, sym, addend in self.symbolic:
             rel += self._rel(place, sym.dyn_index, r.R_ABS_WORD, addend)
         for sym in self.copies:
@@ -363,8 +376,9 @@ class DynamicInfo:
                 if canonical is not None:  # its address is taken in code: the PLT entry stands for it
                     info, value = (elf.STB_GLOBAL << 4) | elf.STT_FUNC, self.plt_addr(canonical)
             else:
-                is_func = sym.type == elf.STT_FUNC or (sym.section is not None and
-                                                       sym.section.flags & elf.SHF_EXECINSTR)
+                is_func = sym.type == elf.STT_FUNC or (
+                    sym.section is not None and sym.section.flags & elf.SHF_EXECINSTR
+                )
                 info = (elf.STB_GLOBAL << 4) | (elf.STT_FUNC if is_func else elf.STT_OBJECT)
                 value, size = lk.sym_addr(sym), sym.size
                 shndx = sym.section.out.index if sym.section is not None and sym.section.out else elf.SHN_ABS
@@ -389,8 +403,9 @@ class DynamicInfo:
             out += struct.pack("<HHIII", 1, len(versions), self.stroff[lib], 16, nxt)
             for j, v in enumerate(versions):
                 vnext = 0 if j == len(versions) - 1 else 16
-                out += struct.pack("<IHHII", elf.sysv_hash(v.encode()), 0, self.version_index[(lib, v)],
-                                   self.stroff[v], vnext)
+                out += struct.pack(
+                    "<IHHII", elf.sysv_hash(v.encode()), 0, self.version_index[(lib, v)], self.stroff[v], vnext
+                )
         return bytes(out)
 
     def _dynamic(self) -> bytes:

@@ -47,8 +47,7 @@ class ExecLinker(Linker):
         return self._write(nphdr)
 
     def is_dynamic(self) -> bool:
-        return any(o.directives is not None and (o.directives.imports or o.directives.exports)
-                   for o in self.objects)
+        return any(o.directives is not None and (o.directives.imports or o.directives.exports) for o in self.objects)
 
     # imports: a call goes through the PLT, a GOT reference through a GLOB_DAT slot,
     # an absolute word in writable data gets a symbolic dynamic relocation.
@@ -75,13 +74,18 @@ class ExecLinker(Linker):
                 self.dyn.need_plt(sym)  # a function's address in code: the PLT entry is its address here
             else:
                 lib = sym.dynimport.path
-                raise DynError(f"{howto.name} against imported symbol {sym.name} in section {sec.name}: cannot "
-                               f"tell code from data without {lib} (not found; give -L DIR), or import it "
-                               f"through a dynimport slot", sec.file.name)
+                raise DynError(
+                    f"{howto.name} against imported symbol {sym.name} in section {sec.name}: cannot "
+                    f"tell code from data without {lib} (not found; give -L DIR), or import it "
+                    f"through a dynimport slot",
+                    sec.file.name,
+                )
         else:
-            raise DynError(f"{howto.name} against imported symbol {sym.name} in section {sec.name} cannot be "
-                           f"bound at load time: import it through a dynimport slot, or compile with -fPIC",
-                           sec.file.name)
+            raise DynError(
+                f"{howto.name} against imported symbol {sym.name} in section {sec.name} cannot be "
+                f"bound at load time: import it through a dynimport slot, or compile with -fPIC",
+                sec.file.name,
+            )
 
     def _import_value(self, sec, r, sym: Symbol, howto, P: int, A: int):
         kind = howto.kind
@@ -98,8 +102,9 @@ class ExecLinker(Linker):
         return self.dyn.plt_addr(sym) + A
 
     def has_tls(self) -> bool:
-        return any(output_section_name(sec) in (".tdata", ".tbss") for sec in self.live_sections()
-                   if sec.flags & elf.SHF_TLS)
+        return any(
+            output_section_name(sec) in (".tdata", ".tbss") for sec in self.live_sections() if sec.flags & elf.SHF_TLS
+        )
 
     def _count_phdrs(self) -> int:
         n = 4 + (1 if self.has_tls() else 0)  # three PT_LOAD at most, PT_GNU_STACK, PT_TLS
@@ -145,13 +150,23 @@ class ExecLinker(Linker):
         sh = bytearray(shentsize)  # null section
         for o, nm in zip(self.outputs, names, strict=True):
             link, info = self._section_link(o)
-            sh += _shdr(is64, nm, o.type, o.flags, o.addr, o.addr - self.base, o.size, link, info, o.align,
-                        o.entsize)
+            sh += _shdr(is64, nm, o.type, o.flags, o.addr, o.addr - self.base, o.size, link, info, o.align, o.entsize)
         for o, nm in zip(debug, debug_names, strict=True):
             sh += _shdr(is64, nm, o.type, o.flags, 0, o.offset, o.size, 0, 0, o.align, o.entsize)
         sym_index = len(self.outputs) + len(debug) + 1
-        sh += _shdr(is64, n_symtab, elf.SHT_SYMTAB, 0, 0, symtab_off, len(symtab), sym_index + 1, nlocal,
-                    8 if is64 else 4, 24 if is64 else 16)
+        sh += _shdr(
+            is64,
+            n_symtab,
+            elf.SHT_SYMTAB,
+            0,
+            0,
+            symtab_off,
+            len(symtab),
+            sym_index + 1,
+            nlocal,
+            8 if is64 else 4,
+            24 if is64 else 16,
+        )
         sh += _shdr(is64, n_strtab, elf.SHT_STRTAB, 0, 0, strtab_off, len(strtab), 0, 0, 1, 0)
         sh += _shdr(is64, n_shstr, elf.SHT_STRTAB, 0, 0, shstr_off, len(shnames), 0, 0, 1, 0)
         out += sh
@@ -159,13 +174,41 @@ class ExecLinker(Linker):
         entry = self.sym_addr(self.entry_sym) if self.entry_sym else 0
         ident = b"\x7fELF" + bytes([2 if is64 else 1, 1, 1, 0]) + b"\0" * 8
         if is64:
-            hdr = ident + struct.pack("<HHIQQQIHHHHHH", elf.ET_EXEC, a.machine, 1, entry, ehsize, shoff,
-                                      a.e_flags, ehsize, phentsize, nphdr, shentsize, nsec, nsec - 1)
+            hdr = ident + struct.pack(
+                "<HHIQQQIHHHHHH",
+                elf.ET_EXEC,
+                a.machine,
+                1,
+                entry,
+                ehsize,
+                shoff,
+                a.e_flags,
+                ehsize,
+                phentsize,
+                nphdr,
+                shentsize,
+                nsec,
+                nsec - 1,
+            )
         else:
-            hdr = ident + struct.pack("<HHIIIIIHHHHHH", elf.ET_EXEC, a.machine, 1, entry, ehsize, shoff,
-                                      a.e_flags, ehsize, phentsize, nphdr, shentsize, nsec, nsec - 1)
-        out[0:len(hdr)] = hdr
-        out[ehsize:ehsize + len(phdrs)] = phdrs
+            hdr = ident + struct.pack(
+                "<HHIIIIIHHHHHH",
+                elf.ET_EXEC,
+                a.machine,
+                1,
+                entry,
+                ehsize,
+                shoff,
+                a.e_flags,
+                ehsize,
+                phentsize,
+                nphdr,
+                shentsize,
+                nsec,
+                nsec - 1,
+            )
+        out[0 : len(hdr)] = hdr
+        out[ehsize : ehsize + len(phdrs)] = phdrs
         return bytes(out)
 
     def _section_link(self, o: OutputSection) -> tuple[int, int]:
@@ -194,8 +237,7 @@ class ExecLinker(Linker):
             ph.append((elf.PT_TLS, elf.PF_R, start - self.base, start, filesz, memsz, align))
         if self.dyn is not None:
             d = self.by_name[".dynamic"]
-            ph.append((elf.PT_DYNAMIC, elf.PF_R | elf.PF_W, d.addr - self.base, d.addr, d.size, d.size,
-                       self.arch.word))
+            ph.append((elf.PT_DYNAMIC, elf.PF_R | elf.PF_W, d.addr - self.base, d.addr, d.size, d.size, self.arch.word))
         stack = elf.PF_R | elf.PF_W | (elf.PF_X if any(o.exec_stack for o in self.objects) else 0)
         ph.append((elf.PT_GNU_STACK, stack, 0, 0, 0, 0, 16))
         while len(ph) < nphdr:
@@ -236,13 +278,14 @@ class ExecLinker(Linker):
 
         entries_local.append(pack("", 0, 0, 0, 0))
         for obj in self.objects:
-            for sym in obj.symbols[1:obj.first_global]:
+            for sym in obj.symbols[1 : obj.first_global]:
                 if sym.type in (elf.STT_SECTION, elf.STT_FILE) or not sym.name or sym.name.startswith(".L"):
                     continue
                 if sym.section is None or not sym.section.live or sym.section.discarded:
                     continue
-                entries_local.append(pack(sym.name, self.sym_addr(sym), sym.size,
-                                          (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym)))
+                entries_local.append(
+                    pack(sym.name, self.sym_addr(sym), sym.size, (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym))
+                )
         for name in sorted(self.globals):
             g = self.globals[name]
             if g.section is not None and (g.section.live or g.section.name == "COMMON"):
@@ -261,8 +304,19 @@ class ExecLinker(Linker):
         return elf.SHN_ABS
 
 
-def _shdr(is64: bool, name: int, type_: int, flags: int, addr: int, off: int, size: int, link: int, info: int,
-          align: int, entsize: int) -> bytes:
+def _shdr(
+    is64: bool,
+    name: int,
+    type_: int,
+    flags: int,
+    addr: int,
+    off: int,
+    size: int,
+    link: int,
+    info: int,
+    align: int,
+    entsize: int,
+) -> bytes:
     if is64:
         return struct.pack("<IIQQQQIIQQ", name, type_, flags, addr, off, size, link, info, align, entsize)
     return struct.pack("<IIIIIIIIII", name, type_, flags, addr, off, size, link, info, align, entsize)

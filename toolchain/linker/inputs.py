@@ -63,9 +63,30 @@ class Symbol:
 class InputSection:
     """A section of an input object that may go into the output."""
 
-    __slots__ = ("file", "index", "name", "type", "flags", "align", "size", "data", "_relocs", "_rel_source",
-                 "live", "out", "offset", "addr", "discarded", "rel_type", "entsize", "link", "info",
-                 "live_reason", "merged", "merge_map")
+    __slots__ = (
+        "file",
+        "index",
+        "name",
+        "type",
+        "flags",
+        "align",
+        "size",
+        "data",
+        "_relocs",
+        "_rel_source",
+        "live",
+        "out",
+        "offset",
+        "addr",
+        "discarded",
+        "rel_type",
+        "entsize",
+        "link",
+        "info",
+        "live_reason",
+        "merged",
+        "merge_map",
+    )
 
     def __init__(self, file: ObjectFile, sec: elf.Section, data: memoryview | bytes):
         self.file = file
@@ -176,8 +197,10 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                     raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
                 sec = sym.section = sections[shndx]
                 if sec is not None and not 0 <= value <= sec.size:
-                    raise DynError(f"symbol {sname!r}: value {value:#x} is outside its section "
-                                   f"{sec.name} (size {sec.size:#x})", name)
+                    raise DynError(
+                        f"symbol {sname!r}: value {value:#x} is outside its section {sec.name} (size {sec.size:#x})",
+                        name,
+                    )
             elif shndx == elf.SHN_COMMON:
                 sym.common_align = max(value, 1)
                 sym.value = 0
@@ -231,7 +254,7 @@ class Archive:
         while off < n:
             if off + 60 > n:
                 raise DynError("truncated archive member header", self.name)
-            hdr = data[off:off + 60]
+            hdr = data[off : off + 60]
             if hdr[58:60] != b"`\n":
                 raise DynError(f"bad archive member header at offset {off}", self.name)
             raw_name = hdr[0:16].rstrip(b" ")
@@ -243,19 +266,19 @@ class Archive:
             if body + size > n:
                 raise DynError(f"truncated archive member at offset {off}", self.name)
             if raw_name == b"/" or raw_name == b"/SYM64/":
-                symtab = data[body:body + size]
+                symtab = data[body : body + size]
                 wide = raw_name == b"/SYM64/"
                 self._parse_symtab(symtab, wide)
             elif raw_name == b"//":
-                longnames = data[body:body + size]
+                longnames = data[body : body + size]
             else:
                 if raw_name.startswith(b"/") and raw_name[1:].isdigit():
                     start = int(raw_name[1:])
                     end = longnames.find(b"\n", start)
-                    mname = longnames[start:end if end >= 0 else None].rstrip(b"/")
+                    mname = longnames[start : end if end >= 0 else None].rstrip(b"/")
                 elif raw_name.startswith(b"#1/"):
                     ln = int(raw_name[3:])
-                    mname = data[body:body + ln].rstrip(b"\0")
+                    mname = data[body : body + ln].rstrip(b"\0")
                     body += ln
                     size -= ln
                 else:
@@ -272,8 +295,8 @@ class Archive:
         count = int.from_bytes(tab[:w], "big")
         if w + count * w > len(tab):
             raise DynError("truncated archive symbol table", self.name)
-        offsets = [int.from_bytes(tab[w + i * w:w + (i + 1) * w], "big") for i in range(count)]
-        names = tab[w + count * w:].split(b"\0")
+        offsets = [int.from_bytes(tab[w + i * w : w + (i + 1) * w], "big") for i in range(count)]
+        names = tab[w + count * w :].split(b"\0")
         if len(names) < count:
             raise DynError("truncated archive symbol table names", self.name)
         self.index = [(names[i].decode("utf-8", "surrogateescape"), offsets[i]) for i in range(count)]
@@ -283,4 +306,4 @@ class Archive:
         if hdr_off not in self.members:
             raise DynError(f"archive symbol table points at no member (offset {hdr_off})", self.name)
         mname, body, size = self.members[hdr_off]
-        return f"{self.name}({mname})", self.data[body:body + size]
+        return f"{self.name}({mname})", self.data[body : body + size]

@@ -13,8 +13,9 @@ PROG = "dynlink"
 
 
 def parse_args(argv: Sequence[str]) -> Options:
-    p = ArgumentParser(prog=PROG, description="Link ELF objects and archives into an ELF executable, "
-                       "or with -u into a dynld module.")
+    p = ArgumentParser(
+        prog=PROG, description="Link ELF objects and archives into an ELF executable, or with -u into a dynld module."
+    )
     p.add_argument("-a", "--arch", required=True, help="target: 386, amd64, arm (or 8, 6, 5)")
     p.add_argument("-o", "--output", required=True, help="output file")
     p.add_argument("-e", "--entry", help="entry symbol (default _start)")
@@ -30,9 +31,20 @@ def parse_args(argv: Sequence[str]) -> Options:
     a = p.parse_args(list(argv))
     if a.manifest and not a.module:
         p.error("-m needs -u")
-    return Options(arch=arch_argument(a.arch), output=a.output, inputs=a.inputs, entry=a.entry, lib_dirs=a.lib_dirs,
-                   libs=a.libs, map_file=a.map_file, interp=a.interp, hash_style=a.hash_style, module=a.module,
-                   manifest=a.manifest, strip_debug=a.strip_debug)
+    return Options(
+        arch=arch_argument(a.arch),
+        output=a.output,
+        inputs=a.inputs,
+        entry=a.entry,
+        lib_dirs=a.lib_dirs,
+        libs=a.libs,
+        map_file=a.map_file,
+        interp=a.interp,
+        hash_style=a.hash_style,
+        module=a.module,
+        manifest=a.manifest,
+        strip_debug=a.strip_debug,
+    )
 
 
 def link(opts: Options) -> bytes:

@@ -46,7 +46,7 @@ class Field:
     shift: int = 0
 
     def read_addend(self, buf: bytearray | memoryview, off: int) -> int:
-        v = int.from_bytes(buf[off:off + self.size], "little", signed=True)
+        v = int.from_bytes(buf[off : off + self.size], "little", signed=True)
         return v << self.shift
 
     def write(self, buf: bytearray, off: int, value: int) -> None:
@@ -56,7 +56,7 @@ class Field:
                 raise Overflow(f"value 0x{value & ((1 << 64) - 1):x} not aligned")
             value >>= self.shift
         check_range(value, bits, self.signed)
-        buf[off:off + self.size] = (value & ((1 << bits) - 1)).to_bytes(self.size, "little")
+        buf[off : off + self.size] = (value & ((1 << bits) - 1)).to_bytes(self.size, "little")
 
 
 def check_range(value: int, bits: int, signed: bool | None) -> None:
