@@ -38,6 +38,7 @@ class Arch:
     word: int  # pointer size in bytes
     rela: bool  # dynamic relocations carry addends (.rela) or not (.rel)
     cc_target: str  # zig cc -target for objects
+    gnu_triple: str  # zig's name of the arch's glibc target, without the version
     cc_flags: tuple[str, ...]  # default compiler flags (dyncc adds them first)
     interp: str  # dynamic loader path
     sysroot: str | None  # where the target's libc lives for running here
@@ -47,6 +48,12 @@ class Arch:
     max_page: int = 0x10000  # alignment of segment file offsets vs addresses
     aliases: tuple[str, ...] = field(default=())
     lib_dirs: tuple[str, ...] = field(default=())  # where this machine keeps the arch's shared libraries
+    glibc_version: str = "2.36"  # the C library version programs are built against (Debian 12's)
+
+    @property
+    def glibc_target(self) -> str:
+        """``zig cc -target`` for programs and libraries linked against glibc: the one place for it."""
+        return f"{self.gnu_triple}.{self.glibc_version}"
 
     @property
     def endian(self) -> str:
@@ -85,6 +92,7 @@ ARCHES: dict[str, Arch] = {
         word=4,
         rela=False,
         cc_target="x86-linux-none",
+        gnu_triple="x86-linux-gnu",
         cc_flags=("-fno-pic", "-fno-pie", *_COMMON_CFLAGS, "-mcpu=i686"),
         interp="/lib/ld-linux.so.2",
         sysroot=None,
@@ -102,6 +110,7 @@ ARCHES: dict[str, Arch] = {
         word=8,
         rela=True,
         cc_target="x86_64-linux-none",
+        gnu_triple="x86_64-linux-gnu",
         # -fpie: data references go through RIP-relative addressing or the GOT, which
         # the dynld module format can express at any load address.
         # initial-exec TLS: -fpie alone makes zig's clang use general-dynamic (__tls_get_addr)
@@ -122,6 +131,7 @@ ARCHES: dict[str, Arch] = {
         word=4,
         rela=False,
         cc_target="arm-linux-none",
+        gnu_triple="arm-linux-gnueabihf",
         # ARM state and no MOVW/MOVT: only ABS32 literal pools and B/BL, which dynld can express.
         cc_flags=("-fno-pic", "-fno-pie", *_COMMON_CFLAGS, "-marm", "-mcpu=cortex_a7+no_movt", "-mfloat-abi=hard"),
         interp="/lib/ld-linux-armhf.so.3",

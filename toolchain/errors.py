@@ -77,7 +77,13 @@ def unreadable_reason(path: str) -> str | None:
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting, so run_main reports it."""
+    """argparse that raises UsageError instead of exiting, so run_main reports it; every tool gets ``--version``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from toolchain import __version__
+
+        self.add_argument("--version", action="version", version=f"{self.prog} (dyntools) {__version__}")
 
     def error(self, message: str):  # type: ignore[override]
         raise UsageError(f"{message} (see --help)")
