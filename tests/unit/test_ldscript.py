@@ -1,0 +1,81 @@
+"""ldscript: the GNU ld script subset C libraries install as ``libc.so``."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from toolchain.errors import DynError
+from toolchain.linker.ldscript import ScriptInput, looks_like_script, parse_linker_script
+
+DEBIAN_LIBC_SO = """/* GNU ld script
+   Use the shared library, but some functions are only in
+   the static library, so try that secondarily.  */
+OUTPUT_FORMAT(elf64-x86-64)
+GROUP ( /lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/libc_nonshared.a  AS_NEEDED ( """
+"""/lib64/ld-linux-x86-64.so.2 ) )
+"""
+
+
+def test_debian_libc_script():
+    s = parse_linker_script(DEBIAN_LIBC_SO, "libc.so")
+    assert s.output_format == "elf64-x86-64"
+    assert s.inputs == [
+        ScriptInput("/lib/x86_64-linux-gnu/libc.so.6"),
+        ScriptInput("/usr/lib/x86_64-linux-gnu/libc_nonshared.a"),
+        ScriptInput("/lib64/ld-linux-x86-64.so.2", as_needed=True),
+    ]
+
+
+def test_libraries_quotes_commas_and_search_dirs():
+    text = 'SEARCH_DIR("/opt/lib") INPUT(-lfoo, "name with space.o", -l:libz.a) ; # comment\nOUTPUT_ARCH(i386)'
+    s = parse_linker_script(text, "x")
+    assert s.search_dirs == ["/opt/lib"]
+    assert s.inputs == [ScriptInput("foo", True), ScriptInput("name with space.o"), ScriptInput(":libz.a", True)]
+
+
+def test_top_level_as_needed_and_nested_groups_keep_order():
+    s = parse_linker_script("GROUP(a.so AS_NEEDED(b.so c.so) d.a) AS_NEEDED(e.so)", "x")
+    assert [(i.name, i.as_needed) for i in s.inputs] == [
+        ("a.so", False),
+        ("b.so", True),
+        ("c.so", True),
+        ("d.a", False),
+        ("e.so", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("GROUP ( a.so", "line 1: unclosed '('"),
+        ("\n\nSECTIONS { .text : { *(.text) } }", "line 3: unsupported linker script command 'SECTIONS'"),
+        ("/* never closed\nGROUP(a)", "line 1: unterminated comment"),
+        ('INPUT("a.so)', "line 1: unterminated quoted name"),
+        ("GROUP a.so", "line 1: expected '(', found 'a.so'"),
+        ("INPUT(a (b))", "unexpected '('"),
+        ("SEARCH_DIR()", "SEARCH_DIR needs a directory"),
+    ],
+)
+def test_errors_name_the_file_and_line(text, message):
+    with pytest.raises(DynError) as e:
+        parse_linker_script(text, "/some/libfoo.so")
+    assert e.value.file == "/some/libfoo.so"
+    assert message in e.value.msg
+
+
+def test_looks_like_script():
+    assert looks_like_script(b"/* GNU ld script */\nGROUP(")
+    assert not looks_like_script(b"\x7fELF\x02\x01")
+    assert not looks_like_script(b"!<arch>\n")
+    assert not looks_like_script(b"\x01\x02\0\0binary")
+
+
+@pytest.mark.parametrize("path", ["/usr/lib/x86_64-linux-gnu/libc.so", "/usr/lib/x86_64-linux-gnu/libm.so"])
+def test_installed_scripts_parse(path):
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} not installed")
+    with open(path) as f:
+        s = parse_linker_script(f.read(), path)
+    assert s.inputs and all(os.path.isabs(i.name) for i in s.inputs)

@@ -1,0 +1,144 @@
+"""libsearch: ``-l`` search order, positional ``-Bstatic``/``--as-needed``, scripts followed."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from toolchain.errors import DynError, UsageError
+from toolchain.linker import libsearch
+from toolchain.linker.libsearch import InputArg, LinkInput
+
+ELF_REL = b"\x7fELF\x01\x01\x01" + b"\0" * 9 + struct.pack("<HH", 1, 3) + b"\0" * 40
+ELF_DYN = b"\x7fELF\x01\x01\x01" + b"\0" * 9 + struct.pack("<HH", 3, 3) + b"\0" * 40
+ELF_EXEC = b"\x7fELF\x01\x01\x01" + b"\0" * 9 + struct.pack("<HH", 2, 3) + b"\0" * 40
+AR = b"!<arch>\n"
+
+
+def put(path, data: bytes | str) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    return str(path)
+
+
+VALUE_OPTIONS = {"-o", "-a", "-L", "-e"}
+
+
+def split(argv):
+    return libsearch.split_inputs(argv, lambda opt: opt in VALUE_OPTIONS)
+
+
+def test_split_keeps_order_and_positional_state():
+    rest, inputs = split(
+        ["-a", "amd64", "-o", "out", "a.o", "-lc", "-Bstatic", "-l", "z", "--no-as-needed", "-lm", "-Bdynamic", "b.o"]
+    )
+    assert rest == ["-a", "amd64", "-o", "out"]
+    assert inputs == [
+        InputArg("a.o", False, False, True),
+        InputArg("c", True, False, True),
+        InputArg("z", True, True, True),
+        InputArg("m", True, True, False),
+        InputArg("b.o", False, False, False),
+    ]
+
+
+def test_split_spellings():
+    rest, inputs = split(["--library=foo", "-static", "-l:libbar.a", "-dy", "--start-group", "-lq", "--end-group"])
+    assert rest == []
+    assert [(i.spelling, i.static) for i in inputs] == [("-lfoo", False), ("-l:libbar.a", True), ("-lq", False)]
+    _, after_dashes = split(["--", "-weird-name.o"])
+    assert after_dashes == [InputArg("-weird-name.o")]
+    with pytest.raises(UsageError):
+        split(["-l"])
+
+
+def test_so_before_a_in_each_directory_first_directory_wins(tmp_path):
+    d1, d2 = tmp_path / "one", tmp_path / "two"
+    a1 = put(d1 / "libfoo.a", AR)
+    so2 = put(d2 / "libfoo.so", ELF_DYN)
+    put(d2 / "libbar.a", AR)
+    so2b = put(d2 / "libbar.so", ELF_DYN)
+    dirs = [str(d1), str(d2)]
+    assert libsearch.find_library("foo", dirs) == a1  # GNU ld: a directory is searched whole before the next
+    assert libsearch.find_library("bar", dirs) == so2b
+    assert libsearch.find_library("bar", dirs, static=True) == str(d2 / "libbar.a")
+    assert libsearch.find_library("foo", [str(d2)], static=True) is None
+    assert libsearch.find_library(":libfoo.so", dirs) == so2
+    assert libsearch.find_library("nothere", dirs) is None
+
+
+def test_search_dirs_order_without_repeats():
+    assert libsearch.search_dirs(["/u", "/c"], "/c", ["/a", "/u"]) == ["/u", "/c", "/a"]
+    assert libsearch.search_dirs([], None, ["/a"]) == ["/a"]
+
+
+def test_input_kinds(tmp_path):
+    assert libsearch.input_kind(put(tmp_path / "a.o", ELF_REL)) == libsearch.KIND_OBJECT
+    assert libsearch.input_kind(put(tmp_path / "a.so", ELF_DYN)) == libsearch.KIND_SHARED
+    assert libsearch.input_kind(put(tmp_path / "a.a", AR)) == libsearch.KIND_ARCHIVE
+    assert libsearch.input_kind(put(tmp_path / "s", "INPUT(a.o)")) == "script"
+    with pytest.raises(DynError, match="an executable"):
+        libsearch.input_kind(put(tmp_path / "exe", ELF_EXEC))
+    with pytest.raises(DynError, match="thin archives"):
+        libsearch.input_kind(put(tmp_path / "thin.a", b"!<thin>\n"))
+    with pytest.raises(DynError, match="not an ELF object"):
+        libsearch.input_kind(put(tmp_path / "bin", b"\x00\x01\x02garbage"))
+
+
+def test_scripts_are_followed_like_libc_so(tmp_path):
+    lib = tmp_path / "lib"
+    so6 = put(lib / "libc.so.6", ELF_DYN)
+    nonshared = put(lib / "libc_nonshared.a", AR)
+    loader = put(lib / "ld-linux.so.2", ELF_DYN)
+    put(lib / "libc.so", "/* script */ GROUP ( libc.so.6 libc_nonshared.a AS_NEEDED ( ld-linux.so.2 ) )")
+    obj = put(tmp_path / "main.o", ELF_REL)
+    found = libsearch.resolve_inputs([InputArg(obj), InputArg("c", True, as_needed=False)], [str(lib)])
+    assert [(f.path, f.kind, f.as_needed) for f in found] == [
+        (obj, "object", True),
+        (so6, "shared", False),
+        (nonshared, "archive", False),
+        (loader, "shared", True),  # AS_NEEDED inside the script wins over --no-as-needed
+    ]
+    assert found[1].origin.startswith("-lc -> libc.so")
+
+
+def test_script_libraries_and_search_dir(tmp_path):
+    extra = tmp_path / "extra"
+    libz = put(extra / "libz.a", AR)
+    script = put(tmp_path / "libwrap.so", f"SEARCH_DIR({extra}) INPUT(-lz)")
+    found = libsearch.resolve_inputs([InputArg(script)], [])
+    assert [f.path for f in found] == [libz]
+    bad = put(tmp_path / "libbad.so", "INPUT(missing.o)")
+    with pytest.raises(DynError, match="cannot find missing.o named by the linker script") as e:
+        libsearch.resolve_inputs([InputArg(bad)], [])
+    assert e.value.file == bad
+
+
+def test_script_cycle_is_an_error(tmp_path):
+    loop = put(tmp_path / "libloop.so", "INPUT(libloop.so)")
+    with pytest.raises(DynError, match="nested more than"):
+        libsearch.resolve_inputs([InputArg(loop)], [])
+
+
+def test_libraries_once_objects_each_time(tmp_path):
+    so = put(tmp_path / "libm.so", ELF_DYN)
+    obj = put(tmp_path / "x.o", ELF_REL)
+    args = [InputArg("m", True), InputArg(obj), InputArg("m", True, as_needed=False), InputArg(obj)]
+    found = libsearch.resolve_inputs(args, [str(tmp_path)])
+    assert found == [
+        LinkInput(so, "shared", False, f"-lm -> {so}"),
+        LinkInput(obj, "object", True, obj),
+        LinkInput(obj, "object", True, obj),
+    ]
+
+
+def test_cannot_find_names_the_directories(tmp_path):
+    with pytest.raises(DynError, match=r"cannot find -lnope \(searched: /x, /y\)"):
+        libsearch.resolve_inputs([InputArg("nope", True)], ["/x", "/y"])
+    with pytest.raises(DynError, match="cannot find static library -lnope"):
+        libsearch.resolve_inputs([InputArg("nope", True, static=True)], ["/x"])
+    with pytest.raises(DynError, match="no such file"):
+        libsearch.resolve_inputs([InputArg(str(tmp_path / "gone.o"))], [])

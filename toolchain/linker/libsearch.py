@@ -1,0 +1,245 @@
+"""Finding the link's inputs: ``-l`` search, ``-Bstatic``/``-Bdynamic``, and linker scripts followed.
+
+The rules are GNU ld's:
+
+- ``-l NAME`` looks in each search directory in turn (the ``-L`` directories, in
+  command-line order, then the C library's and the arch's library directories) for
+  ``libNAME.so`` and then ``libNAME.a``; the first directory holding either wins.
+  Under ``-Bstatic`` (also spelled ``-static``, ``-dn``, ``-non_shared``) only
+  ``libNAME.a`` is looked for, until ``-Bdynamic`` (``-dy``, ``-call_shared``).
+  ``-l:FILE`` looks for the file name ``FILE`` itself.
+- These switches and ``--as-needed`` / ``--no-as-needed`` are positional: each
+  affects the inputs after it on the command line. ``--as-needed`` is the default
+  here (GNU ld's default is ``--no-as-needed``; Debian and lld-based toolchains link
+  ``--as-needed``).
+- A file that is neither an ELF object, an ELF shared library nor an archive is read
+  as a linker script (``ldscript``); the files it names are found, in order, as if
+  they stood on the command line in its place. A relative name in a script is looked
+  for next to the script first, then in the current directory, then (for ``-lNAME``)
+  in the search directories and the script's ``SEARCH_DIR``s.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from toolchain import elf
+from toolchain.errors import DynError, UsageError
+from toolchain.linker.ldscript import looks_like_script, parse_linker_script
+
+KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED = "object", "archive", "shared"
+MAX_SCRIPT_DEPTH = 16  # scripts naming scripts: deeper than this is taken for a cycle
+MAX_SCRIPT_SIZE = 1 << 20
+
+_STATIC_FLAGS = ("-Bstatic", "-static", "-dn", "-non_shared")
+_DYNAMIC_FLAGS = ("-Bdynamic", "-dy", "-call_shared")
+_GROUP_FLAGS = ("--start-group", "--end-group", "-(", "-)")  # archives are searched as one set anyway
+
+
+@dataclass(frozen=True)
+class InputArg:
+    """One input as the command line names it, with the positional switches in force there."""
+
+    name: str  # a path; for a library (``-l``) the NAME, or ``:FILE``
+    is_library: bool = False
+    static: bool = False  # -Bstatic in force: only archives are searched for
+    as_needed: bool = True  # --as-needed in force: DT_NEEDED only if the library is used
+
+    @property
+    def spelling(self) -> str:
+        """How the user wrote it (``-lc``, ``-l:libz.a``, ``foo.o``)."""
+        return f"-l{self.name}" if self.is_library else self.name
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    """A found input file, ready to load."""
+
+    path: str
+    kind: str  # KIND_OBJECT, KIND_ARCHIVE or KIND_SHARED
+    as_needed: bool = True
+    origin: str = ""  # how it was named: ``-lc``, ``-lc -> libc.so`` (through a script), or the path
+
+
+def split_inputs(argv: Sequence[str], takes_value: Callable[[str], bool]) -> tuple[list[str], list[InputArg]]:
+    """Take the inputs and positional switches out of a command line.
+
+    Returns the remaining arguments (for argparse) and the inputs in order, each with
+    the ``-Bstatic``/``--as-needed`` state in force where it stands. ``takes_value(opt)``
+    says whether a remaining option consumes the next argument (so that ``-o out``'s
+    ``out`` is not taken for an input).
+    """
+    rest: list[str] = []
+    inputs: list[InputArg] = []
+    static, as_needed = False, True
+    i = 0
+    only_files = False
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if only_files or not arg.startswith("-") or arg == "-":
+            inputs.append(InputArg(arg, False, static, as_needed))
+        elif arg == "--":
+            only_files = True
+        elif arg in ("-l", "--library"):
+            if i >= len(argv):
+                raise UsageError(f"{arg} needs a library name")
+            inputs.append(InputArg(_library_name(argv[i], arg), True, static, as_needed))
+            i += 1
+        elif arg.startswith("--library="):
+            inputs.append(InputArg(_library_name(arg[len("--library=") :], arg), True, static, as_needed))
+        elif arg.startswith("-l"):
+            inputs.append(InputArg(arg[2:], True, static, as_needed))
+        elif arg in _STATIC_FLAGS:
+            static = True
+        elif arg in _DYNAMIC_FLAGS:
+            static = False
+        elif arg == "--as-needed":
+            as_needed = True
+        elif arg == "--no-as-needed":
+            as_needed = False
+        elif arg in _GROUP_FLAGS:
+            pass
+        else:
+            rest.append(arg)
+            if "=" not in arg and takes_value(arg) and i < len(argv):
+                rest.append(argv[i])
+                i += 1
+    return rest, inputs
+
+
+def _library_name(name: str, option: str) -> str:
+    if not name or name == ":":
+        raise UsageError(f"{option}: empty library name")
+    return name
+
+
+def library_file_names(name: str, static: bool) -> list[str]:
+    """The file names ``-l name`` looks for in each directory, in order."""
+    if name.startswith(":"):
+        return [name[1:]]
+    return [f"lib{name}.a"] if static else [f"lib{name}.so", f"lib{name}.a"]
+
+
+def find_library(name: str, dirs: Sequence[str], static: bool = False) -> str | None:
+    """The file ``-l name`` means: the first directory holding one of its file names wins."""
+    candidates = library_file_names(name, static)
+    for d in dirs:
+        for fname in candidates:
+            path = os.path.join(d, fname)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def search_dirs(user_dirs: Sequence[str], c_library_dir: str | None, arch_dirs: Sequence[str]) -> list[str]:
+    """Where ``-l`` looks: ``-L`` directories, then the C library's, then the arch's; each once."""
+    out: list[str] = []
+    for d in (*user_dirs, *([c_library_dir] if c_library_dir else []), *arch_dirs):
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def input_kind(path: str) -> str:
+    """KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED, or "script" for a file that may be a linker script."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        raise DynError(e.strerror or "cannot read", path) from None
+    if head.startswith(b"!<arch>\n"):
+        return KIND_ARCHIVE
+    if head.startswith(b"!<thin>\n"):
+        raise DynError("thin archives are not supported", path)
+    if head.startswith(b"\x7fELF"):
+        if len(head) < 18:
+            raise DynError("truncated ELF file", path)
+        e_type = struct.unpack_from("<H", head, 16)[0]
+        if e_type == elf.ET_REL:
+            return KIND_OBJECT
+        if e_type == elf.ET_DYN:
+            return KIND_SHARED
+        raise DynError("not a relocatable object or a shared library (an executable?)", path)
+    if looks_like_script(head):
+        return "script"
+    raise DynError("not an ELF object, shared library, archive or linker script", path)
+
+
+def resolve_inputs(args: Sequence[InputArg], dirs: Sequence[str]) -> list[LinkInput]:
+    """The files the inputs name, in order, with libraries found and scripts followed.
+
+    A shared library or archive named twice is kept once (at its first place; the
+    library is as-needed only if every mention says so); objects are kept each time.
+    """
+    found: list[LinkInput] = []
+    for arg in args:
+        if arg.is_library:
+            path = find_library(arg.name, dirs, arg.static)
+            if path is None:
+                kind = "static library " if arg.static and not arg.name.startswith(":") else ""
+                where = ", ".join(dirs) or "no directories"
+                raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where})")
+            _add_file(path, arg, arg.spelling, dirs, found, 0)
+        else:
+            if not os.path.exists(arg.name):
+                raise DynError("no such file", arg.name)
+            _add_file(arg.name, arg, arg.name, dirs, found, 0)
+    return _dedupe(found)
+
+
+def _add_file(path: str, arg: InputArg, origin: str, dirs: Sequence[str], out: list[LinkInput], depth: int) -> None:
+    kind = input_kind(path)
+    if kind != "script":
+        if origin != path and not origin.endswith(path):
+            origin = f"{origin} -> {path}"
+        out.append(LinkInput(path, kind, arg.as_needed, origin))
+        return
+    if depth >= MAX_SCRIPT_DEPTH:
+        raise DynError(f"linker scripts nested more than {MAX_SCRIPT_DEPTH} deep (a cycle?)", path)
+    if os.path.getsize(path) > MAX_SCRIPT_SIZE:
+        raise DynError("not an ELF object, shared library or archive, and too big for a linker script", path)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        script = parse_linker_script(f.read(), path)
+    here = os.path.dirname(path)
+    script_dirs = [*dirs, *script.search_dirs]
+    for entry in script.inputs:
+        sub = replace(arg, name=entry.name, is_library=entry.is_library, as_needed=arg.as_needed or entry.as_needed)
+        if entry.is_library:
+            target = find_library(entry.name, script_dirs, arg.static)
+            if target is None:
+                raise DynError(f"cannot find -l{entry.name} named by the linker script", path)
+        else:
+            target = _script_file(entry.name, here)
+            if target is None:
+                raise DynError(f"cannot find {entry.name} named by the linker script", path)
+        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1)
+
+
+def _script_file(name: str, script_dir: str) -> str | None:
+    if os.path.isabs(name):
+        return name if os.path.isfile(name) else None
+    for candidate in (os.path.join(script_dir, name), name):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _dedupe(found: list[LinkInput]) -> list[LinkInput]:
+    out: list[LinkInput] = []
+    first: dict[str, int] = {}
+    for inp in found:
+        if inp.kind == KIND_OBJECT:
+            out.append(inp)
+            continue
+        key = os.path.realpath(inp.path)
+        at = first.get(key)
+        if at is None:
+            first[key] = len(out)
+            out.append(inp)
+        elif out[at].as_needed and not inp.as_needed:
+            out[at] = replace(out[at], as_needed=False)
+    return out

@@ -1,0 +1,217 @@
+"""Shared libraries as link inputs: what an ELF shared object offers a program.
+
+Reads, with ``struct`` over the file's bytes, the library's ``DT_SONAME`` and
+``DT_NEEDED`` and every symbol its ``.dynsym`` defines, each with the version it is
+defined under (``.gnu.version`` + ``.gnu.version_d``) and whether that is the
+symbol's *default* version (``name@@VER``, what a new link binds to) or a hidden
+older one (``name@VER``, kept for programs linked long ago).
+
+A library is read once per process (memoised by path, size and modification time).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from toolchain import elf
+from toolchain.errors import DynError, read_input
+
+DT_NULL, DT_NEEDED, DT_SONAME = 0, 1, 14
+STT_GNU_IFUNC = 10
+VERSYM_HIDDEN = 0x8000  # the symbol's version is not its default one
+VER_NDX_LOCAL, VER_NDX_GLOBAL = 0, 1
+VER_FLG_BASE = 1  # the verdef entry naming the file itself, not a version
+STV_PROTECTED = 3
+
+
+@dataclass(frozen=True)
+class DynamicSymbol:
+    """One definition a shared library exports."""
+
+    name: str
+    type: int  # STT_FUNC, STT_OBJECT, STT_GNU_IFUNC, STT_TLS, ...
+    size: int
+    bind: int  # STB_GLOBAL or STB_WEAK
+    version: str  # "" when the definition is unversioned
+    default: bool  # the version a new link binds to (``name@@VER`` or unversioned)
+
+    @property
+    def is_function(self) -> bool:
+        """Code (called through the PLT), as opposed to data."""
+        return self.type in (elf.STT_FUNC, STT_GNU_IFUNC)
+
+    @property
+    def is_data(self) -> bool:
+        """Data with a known size: what a copy relocation can copy."""
+        return self.type == elf.STT_OBJECT and self.size > 0
+
+
+@dataclass
+class SharedLibrary:
+    """The parts of a shared object a static linker needs."""
+
+    path: str
+    soname: str  # DT_SONAME, or the file's base name when it has none
+    machine: int
+    bits: int
+    needed: tuple[str, ...] = ()
+    versions: frozenset[str] = frozenset()  # version names the library defines
+    symbols: dict[str, list[DynamicSymbol]] = field(default_factory=dict)
+
+    def default_definition(self, name: str) -> DynamicSymbol | None:
+        """The definition of ``name`` that an unversioned reference binds to, or None."""
+        for sym in self.symbols.get(name, ()):
+            if sym.default:
+                return sym
+        return None
+
+    def definition(self, name: str, version: str = "") -> DynamicSymbol | None:
+        """``name`` at exactly ``version`` (hidden or default); with no version, the default one."""
+        if not version:
+            return self.default_definition(name)
+        for sym in self.symbols.get(name, ()):
+            if sym.version == version:
+                return sym
+        return None
+
+    def missing(self, name: str, version: str = "") -> str | None:
+        """Why ``name`` (at ``version``) cannot be imported from this library, or None when it can."""
+        defs = self.symbols.get(name)
+        if not defs:
+            return f"{self.soname} ({self.path}) does not define {name}"
+        if version and self.definition(name, version) is None:
+            have = ", ".join(sorted({d.version for d in defs if d.version})) or "unversioned"
+            return f"{self.soname} ({self.path}) has no {name} at version {version} (it has: {have})"
+        if not version and self.default_definition(name) is None:
+            return f"{self.soname} ({self.path}) defines {name} only at old versions (name one with #VERSION)"
+        return None
+
+
+_MEMO: dict[tuple[str, int, int], SharedLibrary] = {}
+
+
+def read_shared_library(path: str) -> SharedLibrary:
+    """Read the shared object at ``path`` (memoised by path, size and mtime); DynError if it is not one."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise DynError(e.strerror or "cannot read", path) from None
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    lib = _MEMO.get(key)
+    if lib is None:
+        lib = _MEMO[key] = parse_shared_library(read_input(path), path)
+    return lib
+
+
+def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
+    """Parse the bytes of an ELF shared object (``ET_DYN``) named ``path``."""
+    f = elf.ElfFile(data, path)
+    if f.type != elf.ET_DYN:
+        raise DynError("not a shared library (ELF type is not ET_DYN)", path)
+    dynsym = _first(f, elf.SHT_DYNSYM)
+    if dynsym is None:
+        raise DynError("shared library has no dynamic symbol table (.dynsym)", path)
+    soname, needed = _dynamic_names(f)
+    version_names, versions = _version_definitions(f)
+    versym = _first(f, elf.SHT_GNU_VERSYM)
+    entries = f.symbol_tuples(dynsym)
+    if versym is not None:
+        raw = f.section_data(versym)
+        count = len(raw) // 2
+        if count < len(entries):
+            raise DynError("symbol version table (.gnu.version) is shorter than .dynsym", path)
+        indexes: Iterable[int] = struct.unpack_from(f"<{len(entries)}H", raw, 0)
+    else:
+        indexes = [VER_NDX_GLOBAL] * len(entries)
+    symbols: dict[str, list[DynamicSymbol]] = {}
+    for (name, _value, size, info, other, shndx), ver in zip(entries, indexes, strict=True):
+        bind = info >> 4
+        if shndx == elf.SHN_UNDEF or not name or bind == elf.STB_LOCAL:
+            continue
+        if other & 3 not in (elf.STV_DEFAULT, STV_PROTECTED):  # hidden/internal: not visible outside
+            continue
+        index = ver & ~VERSYM_HIDDEN
+        if index == VER_NDX_LOCAL:
+            continue
+        version = version_names.get(index, "")
+        if index > VER_NDX_GLOBAL and index not in version_names:
+            raise DynError(f"symbol {name!r}: version index {index} is not defined in .gnu.version_d", path)
+        sym = DynamicSymbol(name, info & 0xF, size, bind, version, not ver & VERSYM_HIDDEN)
+        symbols.setdefault(name, []).append(sym)
+    return SharedLibrary(
+        path=path,
+        soname=soname or os.path.basename(path),
+        machine=f.machine,
+        bits=f.bits,
+        needed=tuple(needed),
+        versions=frozenset(versions),
+        symbols=symbols,
+    )
+
+
+def _first(f: elf.ElfFile, sh_type: int) -> elf.Section | None:
+    return next((s for s in f.sections if s.type == sh_type), None)
+
+
+def _string(strtab: bytes, off: int, path: str) -> str:
+    end = strtab.find(b"\0", off)
+    if off >= len(strtab) or end < 0:
+        raise DynError("string outside the dynamic string table", path)
+    return strtab[off:end].decode("utf-8", "surrogateescape")
+
+
+def _dynamic_names(f: elf.ElfFile) -> tuple[str, list[str]]:
+    """DT_SONAME and the DT_NEEDED names, in order."""
+    dyn = _first(f, elf.SHT_DYNAMIC)
+    if dyn is None:
+        return "", []
+    strtab = bytes(f.section_data(f.link_section(dyn)))
+    data = f.section_data(dyn)
+    fmt = "<qQ" if f.bits == 64 else "<iI"
+    usable = len(data) - len(data) % struct.calcsize(fmt)
+    soname, needed = "", []
+    for tag, val in struct.iter_unpack(fmt, data[:usable]):
+        if tag == DT_NULL:
+            break
+        if tag == DT_SONAME:
+            soname = _string(strtab, val, f.name)
+        elif tag == DT_NEEDED:
+            needed.append(_string(strtab, val, f.name))
+    return soname, needed
+
+
+def _version_definitions(f: elf.ElfFile) -> tuple[dict[int, str], list[str]]:
+    """(version index -> name, with the file's base entry mapped to ""), and the version names defined."""
+    verdef = _first(f, elf.SHT_GNU_VERDEF)
+    if verdef is None:
+        return {}, []
+    strtab = bytes(f.section_data(f.link_section(verdef)))
+    data = bytes(f.section_data(verdef))
+    names: dict[int, str] = {}
+    defined: list[str] = []
+    off = 0
+    for _ in range(verdef.info or 0xFFFF):  # sh_info counts the entries; the chain also ends itself
+        if off + 20 > len(data):
+            raise DynError("truncated version definitions (.gnu.version_d)", f.name)
+        _version, flags, index, count, _hash, aux, nxt = struct.unpack_from("<HHHHIII", data, off)
+        if count:
+            if off + aux + 8 > len(data):
+                raise DynError("truncated version definitions (.gnu.version_d)", f.name)
+            name = _string(strtab, struct.unpack_from("<I", data, off + aux)[0], f.name)
+            if flags & VER_FLG_BASE:
+                names[index] = ""
+            else:
+                names[index] = name
+                defined.append(name)
+        if nxt == 0:
+            break
+        off += nxt
+    return names, defined
+
+
+def is_shared_library(head: bytes) -> bool:
+    """True if ``head`` (the first 18 or more bytes of a file) starts an ELF shared object."""
+    return len(head) >= 18 and head[:4] == b"\x7fELF" and struct.unpack_from("<H", head, 16)[0] == elf.ET_DYN
