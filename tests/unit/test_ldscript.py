@@ -9,13 +9,14 @@ import pytest
 from toolchain.errors import DynError
 from toolchain.linker.ldscript import ScriptInput, looks_like_script, parse_linker_script
 
-DEBIAN_LIBC_SO = """/* GNU ld script
-   Use the shared library, but some functions are only in
-   the static library, so try that secondarily.  */
-OUTPUT_FORMAT(elf64-x86-64)
-GROUP ( /lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/libc_nonshared.a  AS_NEEDED ( """
-"""/lib64/ld-linux-x86-64.so.2 ) )
-"""
+DEBIAN_LIBC_SO = (
+    "/* GNU ld script\n"
+    "   Use the shared library, but some functions are only in\n"
+    "   the static library, so try that secondarily.  */\n"
+    "OUTPUT_FORMAT(elf64-x86-64)\n"
+    "GROUP ( /lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/libc_nonshared.a  "
+    "AS_NEEDED ( /lib64/ld-linux-x86-64.so.2 ) )\n"
+)
 
 
 def test_debian_libc_script():
