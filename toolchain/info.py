@@ -50,16 +50,6 @@ VIEWS = (
 )
 
 
-def section_flags(flags: int) -> str:
-    """readelf-style letters for section flags (``WAX``...)."""
-    return elf.section_flags_letters(flags)
-
-
-def segment_flags(flags: int) -> str:
-    """``RWX`` letters of a segment's permissions, ``-`` for a missing one."""
-    return elf.segment_flags_letters(flags)
-
-
 # ------------------------------------------------------------------- ELF
 class _Summary:
     """The JSON-ready views of one ELF file, each built from ``toolchain.elf``'s readers."""

@@ -188,9 +188,10 @@ def _render(m: MemoryMap) -> str:
         y += h + BAND_GAP
     bottom = y - BAND_GAP
 
-    def at(addr: int) -> float | None:
+    def at(addr: int, end: bool = False) -> float | None:
+        """The y of an address (``end``: of the end of a range, which may be a band's end)."""
         for b, top, h in zip(m.bands, tops, heights, strict=True):
-            if b.vaddr <= addr <= b.vaddr + b.memsz:
+            if b.vaddr <= addr < b.vaddr + b.memsz or (end and addr == b.vaddr + b.memsz):
                 return top + h * (addr - b.vaddr) / max(b.memsz, 1)
         return None
 
@@ -209,7 +210,7 @@ def _render(m: MemoryMap) -> str:
     # sections inside the bands, labelled on the right
     placed = []
     for name, addr, size, fill in m.sections:
-        y0, y1 = at(addr), at(addr + size)
+        y0, y1 = at(addr), at(addr + size, end=True)
         if y0 is None or y1 is None:
             continue
         body.append(
@@ -228,7 +229,7 @@ def _render(m: MemoryMap) -> str:
     listed = 0
     column = 0
     for b in m.other_segments:
-        y0, y1 = at(b.vaddr), at(b.vaddr + b.memsz)
+        y0, y1 = at(b.vaddr), at(b.vaddr + b.memsz, end=True)
         attrs = (
             f"class='segment' data-type={_attr(b.kind)} data-flags='{b.flags}' data-vaddr='{b.vaddr}' "
             f"data-memsz='{b.memsz}' data-offset='{b.offset}' data-filesz='{b.filesz}'"
@@ -287,6 +288,14 @@ def _render(m: MemoryMap) -> str:
             sy = at(slot)
             if sy is not None:
                 body.append(f"<path d='M{rx + 10} {_num(sy)} L{ix - 4} {_num(ly - 4)}' stroke='#ce93d8' fill='none'/>")
+    # what the relocation ticks' colours mean
+    kinds = sorted({(colour, tname) for _a, tname, colour in m.relocs}, key=lambda k: k[1])
+    if len(kinds) <= 12:
+        for colour, tname in kinds:
+            ly = bottom + 30 + LABEL_STEP * listed
+            listed += 1
+            body.append(f"<path d='M{BAR_X} {_num(ly - 4)} h10' stroke='{colour}' stroke-width='2'/>")
+            body.append(f"<text x='{BAR_X + 16}' y='{_num(ly)}'>relocation: {_text(tname)}</text>")
     notes = [f"{len(m.exports)} exports", f"{len(m.imports)} imports", f"{len(m.relocs)} relocations"]
     if more > 0:
         notes.append(f"{more} exports not labelled")
@@ -305,7 +314,13 @@ def _render(m: MemoryMap) -> str:
         f"<text x='{lx}' y='58'>sections</text>",
         f"<text x='{ix}' y='58' fill='#6a1b9a'>imports</text>",
     ]
-    return _svg(WIDTH, height, head + body)
+    # labels last, with a white halo, so that lines pass behind them
+    shapes = [x for x in body if not x.startswith("<text")]
+    labels = [x for x in body if x.startswith("<text")]
+    return _svg(WIDTH, height, [_HALO, *head, *shapes, *labels])
+
+
+_HALO = "<style>text { paint-order: stroke; stroke: #ffffff; stroke-width: 3px; stroke-linejoin: round; }</style>"
 
 
 def _svg(width: float, height: float, body: list[str]) -> str:
