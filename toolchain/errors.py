@@ -89,6 +89,12 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
+def _print_error(prog: str, e: DynError) -> None:
+    """One ``prog: ...`` line per line of the message (a linker reports every undefined symbol)."""
+    for line in str(e).split("\n"):
+        print(f"{prog}: {line}", file=sys.stderr)
+
+
 def run_main(prog: str, body: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> int:
     """Run a tool's body with the conventions: 0 ok, 1 bad input, 2 bad usage."""
     if argv is None:
@@ -96,10 +102,10 @@ def run_main(prog: str, body: Callable[[Sequence[str]], int | None], argv: Seque
     try:
         return body(list(argv)) or 0
     except UsageError as e:
-        print(f"{prog}: {e}", file=sys.stderr)
+        _print_error(prog, e)
         return 2
     except DynError as e:
-        print(f"{prog}: {e}", file=sys.stderr)
+        _print_error(prog, e)
         return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -84,7 +84,9 @@ def test_input_kinds(tmp_path):
         libsearch.input_kind(put(tmp_path / "exe", ELF_EXEC))
     with pytest.raises(DynError, match="thin archives"):
         libsearch.input_kind(put(tmp_path / "thin.a", b"!<thin>\n"))
-    with pytest.raises(DynError, match="not an ELF object"):
+    with pytest.raises(DynError, match="not an ELF file"):
+        libsearch.input_kind(put(tmp_path / "t.o", "hello, this is text"))
+    with pytest.raises(DynError, match="not an ELF file"):
         libsearch.input_kind(put(tmp_path / "bin", b"\x00\x01\x02garbage"))
 
 
@@ -140,5 +142,5 @@ def test_cannot_find_names_the_directories(tmp_path):
         libsearch.resolve_inputs([InputArg("nope", True)], ["/x", "/y"])
     with pytest.raises(DynError, match="cannot find static library -lnope"):
         libsearch.resolve_inputs([InputArg("nope", True, static=True)], ["/x"])
-    with pytest.raises(DynError, match="no such file"):
+    with pytest.raises(DynError, match="No such file"):
         libsearch.resolve_inputs([InputArg(str(tmp_path / "gone.o"))], [])

@@ -140,9 +140,11 @@ class TargetArm(Target):
         10: Howto("R_ARM_THM_CALL", Kind.CALL, ThumbBranch(True)),
         24: Howto("R_ARM_GOTOFF32", Kind.GOT_OFF, WORD32),
         25: Howto("R_ARM_BASE_PREL", Kind.GOT_BASE_PC, WORD32),
+        26: Howto("R_ARM_GOT_BREL", Kind.GOT_386, WORD32),  # G + A - GOT (glibc's crt1.o)
         28: Howto("R_ARM_CALL", Kind.CALL, Branch24(True)),
         29: Howto("R_ARM_JUMP24", Kind.CALL, Branch24(False)),
         30: Howto("R_ARM_THM_JUMP24", Kind.CALL, ThumbBranch(False)),
+        38: Howto("R_ARM_TARGET1", Kind.ABS, WORD32),  # init/fini array entries: ABS32 on Linux
         40: Howto("R_ARM_V4BX", Kind.NONE, None),
         42: Howto("R_ARM_PREL31", Kind.PC, Prel31()),
         43: Howto("R_ARM_MOVW_ABS_NC", Kind.ABS, MovImm16(False)),

@@ -11,13 +11,20 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from toolchain import elf
 from toolchain.arch import Arch
 from toolchain.errors import DynError
 from toolchain.linker.inputs import Archive, InputSection, ObjectFile, Symbol
+from toolchain.linker.libsearch import InputArg
 from toolchain.linker.reloc import NO_RELOCS, Overflow
 from toolchain.linker.target import Target, get_target
+
+if TYPE_CHECKING:
+    from toolchain.directives import DynImport
+    from toolchain.linker.autoimport import SharedInput, SharedSet
+    from toolchain.linker.glibc import CLibrary
 
 
 @dataclass
@@ -36,6 +43,19 @@ class LinkOptions:
     module: bool = False
     manifest: str | None = None
     strip_debug: bool = False
+    #: every input (files and -l NAME) in command-line order, with -Bstatic/--as-needed in force there
+    input_args: list[InputArg] = field(default_factory=list)
+    start_files: bool = True  # crt1.o when linking against libc (-nostartfiles: off)
+    export_dynamic: bool = False  # -E: export every global definition
+    dynamic_list: str | None = None  # --dynamic-list FILE: export what the file names
+    relro: bool = True  # -z relro (the default) / -z norelro: PT_GNU_RELRO in dynamic executables
+    bind_now: bool = False  # -z now: DF_BIND_NOW, and .got.plt read-only after start-up too
+    rpath: list[str] = field(default_factory=list)  # -rpath DIR: DT_RUNPATH
+    build_id: str = "none"  # --build-id[=sha1|md5|uuid|0xHEX]
+
+    def __post_init__(self) -> None:
+        if not self.input_args:  # callers that list files and library names (the API before input_args)
+            self.input_args = [InputArg(p) for p in self.inputs] + [InputArg(n, True) for n in self.libs]
 
 
 class SyntheticSection(InputSection):
@@ -109,6 +129,19 @@ class LinkState:
     wanted: set[str] = field(default_factory=set)
     #: locals that the directives say the loader binds: never pulled from archives
     dynimported: set[str] = field(default_factory=set)
+    #: the shared libraries among the inputs (autoimport.SharedInput), in command-line order
+    shared: list[SharedInput] = field(default_factory=list)
+    #: the C library directory (glibc.CLibrary) when -lc & co. come from it
+    c_library: CLibrary | None = None
+    #: archives searched only for what nothing else defines (compiler-rt), and whether a
+    #: member of one is being added (its definitions never replace a shared library's)
+    fallback_archives: list[Archive] = field(default_factory=list)
+    loading_fallback: bool = False
+
+    # bind_shared (hosted.py): who provides each symbol among the shared inputs, and the
+    # directives made for the symbols they define
+    shared_set: SharedSet | None = None
+    auto_imports: list[DynImport] = field(default_factory=list)
 
     # apply_directives (resolve.py): the symbols exported to the dynamic loader, and the
     # object whose pragma exports each.
@@ -140,6 +173,11 @@ class LinkState:
     segments: list[tuple[int, list[OutputSection]]] = field(default_factory=list)
     end_addr: int = 0
     tls: tuple[int, int, int] | None = None
+    #: -z relro: the output sections that go first in the writable segment, which is padded to
+    #: a page after them (set by the output before layout); and the range PT_GNU_RELRO covers
+    #: (the segment's start, the page-aligned end of those sections)
+    relro_sections: tuple[str, ...] = ()
+    relro_range: tuple[int, int] | None = None
 
     # copy_contents (relocate.py) onwards: the loaded image, from ``base`` to the end of
     # the file-backed part of the last segment.
@@ -188,6 +226,11 @@ class LinkState:
         if sym.shndx == elf.SHN_ABS:
             return sym.value
         return 0
+
+    def got_base(self) -> int:
+        """``_GLOBAL_OFFSET_TABLE_``: where ``.got.plt`` starts when there is a PLT (as psABIs say), else ``.got``."""
+        base = self.synthetic.get(".got.plt") or self.synthetic.get(".got")
+        return base.addr if base is not None else 0
 
     def got_addr(self, sym: Symbol) -> int:
         return self.synthetic[".got"].addr + sym.got_index * self.arch.word

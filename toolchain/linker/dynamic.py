@@ -4,18 +4,20 @@ Used by the ELF executable output: reads the link state's imports, exports and G
 makes the dynamic sections through ``add_synthetic_section`` and fills them in the image.
 
 ``.interp``, ``.dynsym``/``.dynstr``, SysV ``.hash`` and ``.gnu.hash``, symbol versions,
-import relocations (GLOB_DAT, JUMP_SLOT through a lazy PLT, or symbolic words),
-and ``.dynamic`` with ``DT_NEEDED`` once per library in first-seen order.
+import relocations (GLOB_DAT, JUMP_SLOT through a lazy PLT, or symbolic words), and
+``.dynamic``: ``DT_NEEDED`` for the libraries used (``hosted.used_libraries``), the
+init/fini arrays, ``DT_RUNPATH`` (``-rpath``) and ``DT_FLAGS`` (``-z now``).
 """
 
 from __future__ import annotations
 
-import os
 import struct
 
 from toolchain import elf
 from toolchain.directives import DynImport
+from toolchain.elf import DT
 from toolchain.errors import DynError
+from toolchain.linker import hosted
 from toolchain.linker.context import LinkState
 from toolchain.linker.inputs import Symbol
 from toolchain.linker.sections import add_synthetic_section
@@ -24,6 +26,7 @@ DT_NULL, DT_NEEDED, DT_PLTRELSZ, DT_PLTGOT, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1
 DT_RELA, DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT = 7, 8, 9, 10, 11
 DT_REL, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_DEBUG, DT_JMPREL = 17, 18, 19, 20, 21, 23
 DT_GNU_HASH, DT_VERSYM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
+DF_BIND_NOW, DF_1_NOW = 8, 1  # DT_FLAGS and DT_FLAGS_1 bits of -z now
 
 # Bucket counts GNU ld also uses: primes, each about twice the one before.
 _BUCKETS = (1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101, 262147)
@@ -55,7 +58,7 @@ class DynamicInfo:
         self.symbolic: list[tuple[int, Symbol, int]] = []
         self.exports = list(ctx.dynexports)
         self.copies: list[Symbol] = []  # imported data copied into .dynbss
-        self._library_symbols: dict[str, dict[str, tuple[int, int]]] = {}
+        self._library_symbols: dict[DynImport, tuple[int, int] | None] = {}
         self.interp = ""
         self.hash_style = ctx.opts.hash_style
 
@@ -84,12 +87,12 @@ class DynamicInfo:
     # imported data that non-PIC code uses directly lives in the executable (.dynbss):
     # the loader copies the library's initial value there, and the library uses our copy
     def library_symbol(self, sym: Symbol) -> tuple[int, int] | None:
-        """(type, size) of an import's definition in its shared library, when the library is found."""
-        imp = _imported(sym)
-        path = imp.path
-        if path not in self._library_symbols:
-            self._library_symbols[path] = _read_library_symbols(path, self.lk.opts.lib_dirs, self.arch)
-        return self._library_symbols[path].get(imp.remote.partition("#")[0])
+        """(type, size) of an import's definition in its shared library, when the library is available."""
+        key = _imported(sym)
+        if key not in self._library_symbols:
+            found = hosted.library_definition(self.lk, sym)
+            self._library_symbols[key] = None if found is None else (found.type, found.size)
+        return self._library_symbols[key]
 
     def is_library_data(self, sym: Symbol) -> bool:
         found = self.library_symbol(sym)
@@ -122,21 +125,11 @@ class DynamicInfo:
             if lk.is_import(g):
                 self._need_dynsym(g)
         remote_syms = self.imports + self.slots + self.copies
-        if remote_syms:
+        hosted.check_against_machine(lk, remote_syms)
+        # DT_NEEDED: the shared inputs used (or --no-as-needed), then the directives' libraries used
+        self.libs = hosted.used_libraries(lk, remote_syms)
+        if remote_syms or self.libs:
             self.interp = lk.opts.interp or self.arch.interp
-        # library order: first-seen in the objects' directives
-        libs: list[str] = []
-        for obj in lk.objects:
-            if obj.directives is not None:
-                for imp in obj.directives.imports:
-                    used = lk.globals.get(imp.local)
-                    if (
-                        used is not None
-                        and (used in self.imports or used in self.slots or used.copy_reloc)
-                        and imp.path not in libs
-                    ):
-                        libs.append(imp.path)
-        self.libs = libs
         # dynsym entries: null, imports (by remote name), then the part .gnu.hash covers, sorted
         # by bucket: exports, and imports whose PLT entry stands for their address (the loader
         # must find those in the executable for function pointers to compare equal).
@@ -182,8 +175,10 @@ class DynamicInfo:
         # strings
         self.dynstr = bytearray(b"\0")
         self.stroff: dict[str, int] = {}
-        for lib in libs:
+        for lib in self.libs:
             self._str(lib)
+        if lk.opts.rpath:
+            self._str(":".join(lk.opts.rpath))
         for name, version, lib, _ in self.entries:
             self._str(name)
             if version:
@@ -279,6 +274,19 @@ class DynamicInfo:
             ]
         if self.verneed:
             tags += [[DT_VERSYM, ".gnu.version"], [DT_VERNEED, ".gnu.version_r"], [DT_VERNEEDNUM, len(self.verneed)]]
+        # glibc's __libc_start_main runs the executable's DT_PREINIT/INIT_ARRAY, ld.so its DT_FINI_ARRAY
+        for name, tag, size_tag in (
+            (".preinit_array", DT.PREINIT_ARRAY, DT.PREINIT_ARRAYSZ),
+            (".init_array", DT.INIT_ARRAY, DT.INIT_ARRAYSZ),
+            (".fini_array", DT.FINI_ARRAY, DT.FINI_ARRAYSZ),
+        ):
+            out = self.lk.by_name.get(name)
+            if out is not None and out.inputs:
+                tags += [[tag.value, (out, "addr")], [size_tag.value, (out, "size")]]
+        if self.lk.opts.rpath:
+            tags.append([DT.RUNPATH.value, self._str(":".join(self.lk.opts.rpath))])
+        if self.lk.opts.bind_now:
+            tags += [[DT.FLAGS.value, DF_BIND_NOW], [DT.FLAGS_1.value, DF_1_NOW]]
         tags += [[DT_DEBUG, 0], [DT_NULL, 0]]
         return tags
 
@@ -429,6 +437,8 @@ class DynamicInfo:
         for tag, val in self.dyn_entries:
             if isinstance(val, str):
                 val = self.lk.synthetic[val].addr
+            elif isinstance(val, tuple):  # (output section, "addr" or "size"), known after layout
+                val = getattr(val[0], val[1])
             out += struct.pack(fmt, tag, val)
         return bytes(out)
 
@@ -437,32 +447,6 @@ def _imported(sym: Symbol) -> DynImport:
     """The directive that imports ``sym`` (the caller knows there is one)."""
     assert sym.dynimport is not None
     return sym.dynimport
-
-
-def _read_library_symbols(path: str, lib_dirs: list[str], arch) -> dict[str, tuple[int, int]]:
-    """Defined dynamic symbols of a shared library: name -> (type, size); empty when not found."""
-    from toolchain.errors import read_input
-
-    dirs = [*lib_dirs, *arch.lib_dirs]
-    candidates = [path] if "/" in path else [os.path.join(d, path) for d in dirs]
-    for cand in candidates:
-        if not os.path.isfile(cand):
-            continue
-        try:
-            lib = elf.ElfFile(read_input(cand), cand)
-            if lib.machine != arch.machine or lib.bits != arch.bits:
-                continue
-            dynsym = next((s for s in lib.sections if s.type == elf.SHT_DYNSYM), None)
-            if dynsym is None:
-                continue
-            out: dict[str, tuple[int, int]] = {}
-            for name, _value, size, info, _other, shndx in lib.symbol_tuples(dynsym):
-                if shndx != elf.SHN_UNDEF and name and size >= out.get(name, (0, 0))[1]:
-                    out[name] = (info & 0xF, size)
-            return out
-        except DynError:
-            continue
-    return {}
 
 
 def _pow2(n: int) -> int:

@@ -8,6 +8,8 @@ and the relocated DWARF of the link state.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import struct
 
 from toolchain import elf
@@ -18,7 +20,34 @@ from toolchain.linker.inputs import InputSection, Symbol
 from toolchain.linker.pipeline import Output
 from toolchain.linker.reloc import Howto, Kind
 from toolchain.linker.relocate import collect_debug, debug_contents, need_got
-from toolchain.linker.sections import output_section_name
+from toolchain.linker.sections import add_synthetic_section, output_section_name
+
+# -z relro: what ld.so may make read-only once it has relocated it (first in the writable segment).
+RELRO_SECTIONS = (".tdata", ".tbss", ".preinit_array", ".init_array", ".fini_array", ".dynamic", ".got")
+BUILD_ID_SECTION = ".note.gnu.build-id"
+NT_GNU_BUILD_ID = 3
+BUILD_ID_SIZES = {"sha1": 20, "md5": 16, "uuid": 16}
+
+
+def build_id_size(style: str) -> int:
+    """Bytes of the build ID ``--build-id=style`` asks for (0 for none)."""
+    if style == "none":
+        return 0
+    if style.lower().startswith("0x"):
+        return len(style) // 2 - 1
+    return BUILD_ID_SIZES[style]
+
+
+def build_id(style: str, image: bytes, size: int) -> bytes:
+    """The build ID: a hash of the whole output (written with the ID zero), random (uuid), or given (0xHEX)."""
+    if style.lower().startswith("0x"):
+        return bytes.fromhex(style[2:])
+    if style == "uuid":
+        raw = bytearray(os.urandom(16))
+        raw[6] = (raw[6] & 0x0F) | 0x40  # RFC 4122 version 4
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+        return bytes(raw)
+    return hashlib.new(style, image).digest()[:size]
 
 
 class ElfExecutable(Output):
@@ -44,8 +73,13 @@ class ElfExecutable(Output):
         return (self.ctx.opts.entry or "_start",)
 
     def bind_undefined(self) -> None:
-        if any(o.directives is not None and (o.directives.imports or o.directives.exports) for o in self.ctx.objects):
-            self.dyn = dynamic.DynamicInfo(self.ctx)
+        ctx = self.ctx
+        if (
+            ctx.auto_imports
+            or any(not s.as_needed for s in ctx.shared)
+            or any(o.directives is not None and (o.directives.imports or o.directives.exports) for o in ctx.objects)
+        ):
+            self.dyn = dynamic.DynamicInfo(ctx)
 
     # imports: a call goes through the PLT, a GOT reference through a GLOB_DAT slot,
     # an absolute word in writable data gets a symbolic dynamic relocation.
@@ -87,10 +121,17 @@ class ElfExecutable(Output):
             )
 
     def create_sections(self) -> None:
+        ctx = self.ctx
         if self.dyn is not None:
             self.dyn.add_slot_imports()
             self.dyn.place_copies()
             self.dyn.create_sections()
+            if ctx.opts.relro:
+                ctx.relro_sections = (*RELRO_SECTIONS, ".got.plt") if ctx.opts.bind_now else RELRO_SECTIONS
+        size = build_id_size(ctx.opts.build_id)
+        if size:
+            note = add_synthetic_section(ctx, BUILD_ID_SECTION, elf.SHT_NOTE, elf.SHF_ALLOC, 4)
+            note.size = 16 + size
 
     def layout_start(self) -> tuple[int, int, int, bool]:
         self.nphdr = self._count_phdrs()
@@ -100,6 +141,10 @@ class ElfExecutable(Output):
     def fill_sections(self) -> None:
         if self.dyn is not None:
             self.dyn.fill()
+        note = self.ctx.synthetic.get(BUILD_ID_SECTION)
+        if note is not None:
+            at = note.addr - self.ctx.base
+            self.ctx.image[at : at + 16] = struct.pack("<III4s", 4, note.size - 16, NT_GNU_BUILD_ID, b"GNU\0")
 
     def import_value(self, sec: InputSection, offset: int, sym: Symbol, howto: Howto, P: int, A: int) -> int | None:
         ctx, dyn, kind = self.ctx, self.dyn, howto.kind
@@ -110,7 +155,7 @@ class ElfExecutable(Output):
             return ctx.got_addr(sym) + A - P
         if kind is Kind.GOT_386:
             v = ctx.got_addr(sym) + A
-            return v - ctx.synthetic[".got"].addr if ctx.target.got_has_base_register(ctx.image, P - ctx.base) else v
+            return v - ctx.got_base() if ctx.target.got_has_base_register(ctx.image, P - ctx.base) else v
         if sec.flags & elf.SHF_WRITE and howto.field.size == ctx.arch.word:
             dyn.add_symbolic_reloc(P, sym, A)
             return A if not ctx.arch.rela else 0
@@ -119,7 +164,13 @@ class ElfExecutable(Output):
     def write(self) -> bytes:
         if self.dyn is not None:
             self.dyn.finish()
-        return self._write(self.nphdr)
+        out = self._write(self.nphdr)
+        note = self.ctx.synthetic.get(BUILD_ID_SECTION)
+        if note is not None:
+            at = note.addr - self.ctx.base + 16
+            desc = build_id(self.ctx.opts.build_id, out, note.size - 16)
+            out = out[:at] + desc + out[at + len(desc) :]
+        return out
 
     def has_tls(self) -> bool:
         return any(
@@ -132,7 +183,8 @@ class ElfExecutable(Output):
         n = 4 + (1 if self.has_tls() else 0)  # three PT_LOAD at most, PT_GNU_STACK, PT_TLS
         if self.dyn is not None:
             n += 1 + (2 if self.dyn.interp else 0)  # PT_DYNAMIC, PT_PHDR + PT_INTERP
-        return n
+            n += 1 if self.ctx.relro_sections else 0  # PT_GNU_RELRO
+        return n + (1 if build_id_size(self.ctx.opts.build_id) else 0)  # PT_NOTE
 
     # ---------------------------------------------------------------- write
     def _write(self, nphdr: int) -> bytes:
@@ -272,8 +324,14 @@ class ElfExecutable(Output):
                     self.ctx.arch.word,
                 )
             )
+        note = self.ctx.synthetic.get(BUILD_ID_SECTION)
+        if note is not None:
+            ph.append((elf.PT_NOTE, elf.PF_R, note.addr - self.ctx.base, note.addr, note.size, note.size, 4))
         stack = elf.PF_R | elf.PF_W | (elf.PF_X if any(o.exec_stack for o in self.ctx.objects) else 0)
         ph.append((elf.PT_GNU_STACK, stack, 0, 0, 0, 0, 16))
+        if self.ctx.relro_range is not None:
+            start, end = self.ctx.relro_range
+            ph.append((elf.PT.GNU_RELRO.value, elf.PF_R, start - self.ctx.base, start, end - start, end - start, 1))
         while len(ph) < nphdr:
             ph.append((elf.PT_NULL, 0, 0, 0, 0, 0, 0))
         out = bytearray()

@@ -1,7 +1,7 @@
 """Pass: assign addresses to output sections and segments; define the linker's symbols.
 
-``layout`` reads ``outputs`` and writes each output and input section's address,
-``base``, ``segments``, ``end_addr`` and ``tls``; ``define_linker_symbols`` gives
+``layout`` reads ``outputs`` and ``relro_sections`` and writes each output and input
+section's address, ``base``, ``segments``, ``end_addr``, ``tls`` and ``relro_range``; ``define_linker_symbols`` gives
 ``__bss_start``, ``_end``, ``__init_array_start`` and the rest their values.
 """
 
@@ -17,6 +17,7 @@ SEGMENT_ORDER: list[tuple[int, tuple[str, ...]]] = [
         elf.PF_R,
         (
             ".interp",
+            ".note.gnu.build-id",
             ".hash",
             ".gnu.hash",
             ".dynsym",
@@ -67,7 +68,11 @@ def layout(ctx: LinkState, base: int, header_size: int, page: int, pack_segments
     unknown = [o.name for o in ctx.outputs if o.name not in _ORDER]
     if unknown:
         raise DynError(f"internal: no place for output sections {unknown}")
-    ctx.outputs.sort(key=lambda o: _ORDER[o.name])
+    order = dict(_ORDER)
+    relro = ctx.relro_sections
+    for j, name in enumerate(relro):  # first in their segment, in the order given
+        order[name] = (order[name][0], j - len(relro))
+    ctx.outputs.sort(key=lambda o: order[o.name])
     ctx.outputs = [o for o in ctx.outputs if o.inputs]
     for i, o in enumerate(ctx.outputs, start=1):
         o.index = i
@@ -95,6 +100,10 @@ def layout(ctx: LinkState, base: int, header_size: int, page: int, pack_segments
                 sec.out = out
             if out.name != ".tbss":  # the TLS template's bss occupies no memory of its own
                 addr += off
+            at = outs.index(out)
+            if out.name in relro and (at + 1 == len(outs) or outs[at + 1].name not in relro):
+                ctx.relro_range = (outs[0].addr, align_up(addr, page))
+                addr = align_up(addr, page)  # ld.so protects whole pages: the rest starts on the next
         ctx.segments.append((flags, outs))
     ctx.end_addr = addr
     tls = [ctx.by_name[n] for n in (".tdata", ".tbss") if n in ctx.by_name and ctx.by_name[n].inputs]
@@ -122,6 +131,7 @@ def define_linker_symbols(ctx: LinkState) -> None:
         "_etext": text.addr + text.size if text else ctx.base,
         "__bss_start": bss.addr if bss and bss.inputs else data_end,
         "_end": ctx.end_addr,
+        "__dso_handle": ctx.base,  # names the executable to __cxa_atexit (crtbegin.o defines it elsewhere)
     }
     values["etext"] = values["_etext"]
     values["end"] = values["_end"]
@@ -129,9 +139,8 @@ def define_linker_symbols(ctx: LinkState) -> None:
     for arr in ("init_array", "fini_array", "preinit_array"):
         lo, hi = bounds("." + arr)
         values[f"__{arr}_start"], values[f"__{arr}_end"] = lo, hi
-    got = ctx.synthetic.get(".got")
-    if got is not None:
-        values["_GLOBAL_OFFSET_TABLE_"] = got.addr
+    if ".got" in ctx.synthetic:
+        values["_GLOBAL_OFFSET_TABLE_"] = ctx.got_base()
     dyn = ctx.synthetic.get(".dynamic")
     if dyn is not None:
         values["_DYNAMIC"] = dyn.addr

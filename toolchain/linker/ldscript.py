@@ -45,11 +45,27 @@ class LinkerScript:
     output_format: str = ""
 
 
+_COMMANDS = ("GROUP", "INPUT", "AS_NEEDED", "SEARCH_DIR", *_IGNORED_COMMANDS)
+
+
 def looks_like_script(head: bytes) -> bool:
-    """True if a file starting with ``head`` may be a linker script (text, not an object or archive)."""
-    if head.startswith((b"\x7fELF", b"!<arch>")):
+    """True if a file starting with ``head`` reads as a linker script: text whose first word is a command."""
+    if b"\0" in head[:512]:
         return False
-    return b"\0" not in head[:512]
+    text = head.decode("latin-1")
+    while True:
+        text = text.lstrip()
+        if text.startswith("/*"):
+            end = text.find("*/")
+            if end < 0:
+                return len(head) >= 512  # a long comment: let the parser decide
+            text = text[end + 2 :]
+        elif text.startswith("#"):
+            text = text.partition("\n")[2]
+        else:
+            break
+    word = re.match(r"[A-Z_]+", text)
+    return word is not None and word.group() in _COMMANDS and text[word.end() :].lstrip()[:1] == "("
 
 
 def parse_linker_script(text: str, path: str) -> LinkerScript:
@@ -142,3 +158,45 @@ def _input(tok: str, as_needed: bool) -> ScriptInput:
     if not tok.startswith('"') and name.startswith("-l") and len(name) > 2:
         return ScriptInput(name[2:], True, as_needed)
     return ScriptInput(name, False, as_needed)
+
+
+_LIST_TOKEN_RE = re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[{};:]|[^\s{};:"]+', re.S)
+
+
+def parse_dynamic_list(text: str, path: str) -> list[str]:
+    """The symbol names (or glob patterns) of a ``--dynamic-list`` file: ``{ name; other; extern "C" { f; }; };``."""
+    tokens: list[tuple[str, int]] = []
+    line, pos = 1, 0
+    while pos < len(text):
+        if text.startswith("/*", pos) and text.find("*/", pos + 2) < 0:
+            raise DynError(f"line {line}: unterminated comment", path)
+        m = _LIST_TOKEN_RE.match(text, pos)
+        if m is None:
+            raise DynError(f"line {line}: unterminated quoted name", path)
+        tok = m.group()
+        if not (tok.isspace() or tok.startswith(("/*", "#"))):
+            tokens.append((tok, line))
+        line += tok.count("\n")
+        pos = m.end()
+    if not tokens or tokens[0][0] != "{":
+        raise DynError(f"line {tokens[0][1] if tokens else 1}: a dynamic list starts with '{{'", path)
+    names: list[str] = []
+    depth = 0
+    local = False  # names after "local:" are not exported
+    for i, (tok, line) in enumerate(tokens):
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            local = False
+            depth -= 1
+            if depth < 0:
+                raise DynError(f"line {line}: unbalanced '}}'", path)
+        elif tok in (";", ":", "extern") or (tok.startswith('"') and i + 1 < len(tokens) and tokens[i + 1][0] == "{"):
+            continue
+        elif tok in ("global", "local") and i + 1 < len(tokens) and tokens[i + 1][0] == ":":
+            local = tok == "local"
+        elif not local:
+            names.append(_unquote(tok))
+    if depth != 0:
+        raise DynError("unbalanced '{' (missing '};')", path)
+    return names

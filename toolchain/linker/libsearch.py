@@ -166,7 +166,7 @@ def input_kind(path: str) -> str:
         raise DynError("not a relocatable object or a shared library (an executable?)", path)
     if looks_like_script(head):
         return "script"
-    raise DynError("not an ELF object, shared library, archive or linker script", path)
+    raise DynError("not an ELF file (nor an archive or a linker script)", path)
 
 
 def resolve_inputs(args: Sequence[InputArg], dirs: Sequence[str]) -> list[LinkInput]:
@@ -186,7 +186,7 @@ def resolve_inputs(args: Sequence[InputArg], dirs: Sequence[str]) -> list[LinkIn
             _add_file(path, arg, arg.spelling, dirs, found, 0)
         else:
             if not os.path.exists(arg.name):
-                raise DynError("no such file", arg.name)
+                raise DynError("No such file or directory", arg.name)
             _add_file(arg.name, arg, arg.name, dirs, found, 0)
     return _dedupe(found)
 

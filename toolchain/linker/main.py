@@ -3,48 +3,109 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from toolchain.arch import arch_argument
 from toolchain.errors import ArgumentParser, DynError, run_main, write_output
 from toolchain.linker.context import LinkOptions
+from toolchain.linker.libsearch import split_inputs
 
 PROG = "dynlink"
 
 
-def parse_args(argv: Sequence[str]) -> LinkOptions:
+def _parser() -> ArgumentParser:
     p = ArgumentParser(
-        prog=PROG, description="Link ELF objects and archives into an ELF executable, or with -u into a dynld module."
+        prog=PROG,
+        description="Link ELF objects, archives and shared libraries into an ELF executable, "
+        "or with -u into a dynld module.",
+        epilog="Inputs, -l NAME (-l:FILE), -Bstatic/-Bdynamic/-static and --as-needed (default)/--no-as-needed "
+        "may be mixed in any order; the switches affect the inputs after them.",
     )
     p.add_argument("-a", "--arch", required=True, help="target: 386, amd64, arm (or 8, 6, 5)")
     p.add_argument("-o", "--output", required=True, help="output file")
     p.add_argument("-e", "--entry", help="entry symbol (default _start)")
-    p.add_argument("-L", dest="lib_dirs", action="append", default=[], metavar="DIR", help="archive search dir")
-    p.add_argument("-l", dest="libs", action="append", default=[], metavar="NAME", help="link libNAME.a")
+    p.add_argument("-L", dest="lib_dirs", action="append", default=[], metavar="DIR", help="library search dir")
     p.add_argument("--map", dest="map_file", metavar="FILE", help="write a link map")
-    p.add_argument("-I", "--interp", help="dynamic loader path (default: the arch's)")
+    p.add_argument("-I", "--interp", "--dynamic-linker", dest="interp", help="dynamic loader (default: the arch's)")
     p.add_argument("--hash-style", choices=("sysv", "gnu", "both"), default="both")
     p.add_argument("-S", "--strip-debug", action="store_true", help="leave out the objects' .debug_* sections")
     p.add_argument("-u", "--module", action="store_true", help="write a dynld module")
     p.add_argument("-m", "--manifest", help="export manifest (YAML) for -u")
-    p.add_argument("inputs", nargs="*", help="objects (.o) and archives (.a)")
-    a = p.parse_args(list(argv))
+    p.add_argument("-nostartfiles", dest="start_files", action="store_false", help="no C start files (crt1.o) with -lc")
+    p.add_argument(
+        "-E", "--export-dynamic", action="store_true", help="export every global symbol (for dlopen'ed plugins)"
+    )
+    p.add_argument("--dynamic-list", metavar="FILE", help="export the symbols the file lists ({ name; ... };)")
+    p.add_argument("-z", dest="z", action="append", default=[], metavar="KEYWORD", help="relro, norelro, now, lazy")
+    p.add_argument("-rpath", "-R", dest="rpath", action="append", default=[], metavar="DIR", help="DT_RUNPATH entry")
+    p.add_argument(
+        "--build-id",
+        nargs="?",
+        const="sha1",
+        default="none",
+        metavar="STYLE",
+        help="write a .note.gnu.build-id: sha1 (no STYLE), md5, uuid, 0xHEX or none (default)",
+    )
+    return p
+
+
+_Z_KEYWORDS = ("relro", "norelro", "now", "lazy")
+
+
+def parse_args(argv: Sequence[str]) -> LinkOptions:
+    """The options of a dynlink command line (inputs and -l in order, with their positional switches)."""
+    p = _parser()
+    rest, input_args = split_inputs(argv, _takes_value(p))
+    a = p.parse_args(rest)
     if a.manifest and not a.module:
         p.error("-m needs -u")
+    relro, now = True, False
+    for kw in a.z:
+        if kw not in _Z_KEYWORDS:
+            p.error(f"-z {kw}: unknown keyword (known: {', '.join(_Z_KEYWORDS)})")
+        if kw in ("relro", "norelro"):
+            relro = kw == "relro"
+        elif kw in ("now", "lazy"):
+            now = kw == "now"
+    if a.build_id not in ("none", "sha1", "md5", "uuid") and not _is_hex_build_id(a.build_id):
+        p.error(f"--build-id={a.build_id}: expected sha1, md5, uuid, none or 0xHEX")
     return LinkOptions(
         arch=arch_argument(a.arch),
         output=a.output,
-        inputs=a.inputs,
+        inputs=[i.name for i in input_args if not i.is_library],
+        input_args=input_args,
         entry=a.entry,
         lib_dirs=a.lib_dirs,
-        libs=a.libs,
+        libs=[i.name for i in input_args if i.is_library],
         map_file=a.map_file,
         interp=a.interp,
         hash_style=a.hash_style,
         module=a.module,
         manifest=a.manifest,
         strip_debug=a.strip_debug,
+        start_files=a.start_files,
+        export_dynamic=a.export_dynamic,
+        dynamic_list=a.dynamic_list,
+        relro=relro,
+        bind_now=now,
+        rpath=a.rpath,
+        build_id=a.build_id,
     )
+
+
+def _takes_value(p: ArgumentParser) -> Callable[[str], bool]:
+    """Does an option of ``p`` consume the next argument?"""
+
+    def takes_value(opt: str) -> bool:
+        action = p._option_string_actions.get(opt)  # argparse has no public lookup
+        return action is not None and action.nargs is None and bool(action.option_strings) and action.const is None
+
+    return takes_value
+
+
+def _is_hex_build_id(text: str) -> bool:
+    digits = text[2:] if text.lower().startswith("0x") else ""
+    return bool(digits) and len(digits) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in digits)
 
 
 def link(opts: LinkOptions) -> bytes:

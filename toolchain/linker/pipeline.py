@@ -8,6 +8,7 @@ sequence through a few hooks; it never restates it. As one ``8l`` ran one sequen
 from __future__ import annotations
 
 from toolchain.errors import DynError
+from toolchain.linker import hosted
 from toolchain.linker.context import LinkOptions, LinkState
 from toolchain.linker.gc import mark_live
 from toolchain.linker.inputs import InputSection, Symbol
@@ -92,10 +93,14 @@ def link(opts: LinkOptions) -> tuple[bytes, LinkState]:
     """Run every pass of one link; the output's bytes and the final link state (for the map)."""
     ctx = LinkState.for_options(opts)
     out = make_output(ctx)
-    # Read objects and archives; pull archive members for undefined and wanted symbols.
+    # Read objects, archives and shared libraries; pull archive members for undefined and
+    # wanted symbols; add the C start files; import what the shared libraries define.
     load_inputs(ctx, out.wanted_names())
-    # Bind the objects' dynimport/dynexport directives to their symbols.
+    # Bind the objects' dynimport/dynexport directives to their symbols; check the imports
+    # against their libraries; export what -E, --dynamic-list and the shared inputs ask for.
     apply_directives(ctx)
+    hosted.check_explicit_imports(ctx)
+    hosted.export_symbols(ctx)
     # Define the arch's helper functions that are referenced and undefined.
     supply_linker_functions(ctx)
     # Mark the live sections, from the entry point, the dynexports, the module exports.

@@ -248,8 +248,7 @@ def _relocate(
         )
     is_rel = sec.rel_type == elf.SHT_REL
     place0, size = sec.addr, sec.size
-    got = ctx.synthetic.get(".got")
-    got_base = got.addr if got is not None else 0
+    got_base = ctx.got_base()
     thunks = ctx.thunks
     unpack_from, pack_into = struct.unpack_from, struct.pack_into
     for off, rtype, symi, addend in zip(r.offsets, r.types, r.symbols, r.addends, strict=True):

@@ -1,19 +1,20 @@
 """Passes: load inputs, resolve symbols, apply directives, supply the arch's helper functions.
 
 Reads the options' inputs; writes ``objects``, ``archives``, ``globals``, ``lazy``,
-``comdat_seen``, ``wanted``, ``dynimported`` (load_inputs), ``dynexports`` and
-``dynexport_origin`` (apply_directives), and synthetic sections for helper functions.
+``comdat_seen``, ``wanted``, ``dynimported`` (load_inputs; with ``hosted`` for shared
+libraries, start files and automatic imports), ``dynexports`` and ``dynexport_origin``
+(apply_directives), and synthetic sections for helper functions.
 """
 
 from __future__ import annotations
 
-import os
-
 from toolchain import elf
 from toolchain.directives import read_object_directives
 from toolchain.errors import DynError, read_input
+from toolchain.linker import hosted
 from toolchain.linker.context import LinkState, SyntheticSection
 from toolchain.linker.inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object
+from toolchain.linker.libsearch import KIND_ARCHIVE, KIND_SHARED
 from toolchain.linker.sections import add_synthetic_section
 
 # Symbol ranks, best first. When two files define or name the same global symbol, the
@@ -32,32 +33,30 @@ def rank(sym: Symbol) -> int:
 
 
 def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
-    """Load every input; archive members are pulled for undefined references and ``wanted`` names."""
+    """Load every input; archive members are pulled for undefined references and ``wanted`` names.
+
+    Shared libraries are read (``hosted``); with libc among them, the C start files join
+    the objects; what is still undefined is then imported from the shared libraries or
+    pulled from compiler-rt (``hosted.bind_shared``).
+    """
     for name in wanted:
         ctx.global_symbol(name).bind = elf.STB_GLOBAL
         ctx.wanted.add(name)
-    files: list[str] = list(ctx.opts.inputs)
-    for lib in ctx.opts.libs:
-        files.append(_find_lib(ctx, lib))
-    if not files:
+    found = hosted.find_inputs(ctx)
+    if not found:
         raise DynError("no input files")
-    for path in files:
-        data = read_input(path)
-        if data.startswith(b"!<arch>\n"):
-            ar = Archive(data, path)
+    for inp in found:
+        if inp.kind == KIND_SHARED:
+            hosted.add_shared(ctx, inp)
+        elif inp.kind == KIND_ARCHIVE:
+            ar = Archive(read_input(inp.path), inp.path)
             ctx.archives.append(ar)
             _add_archive(ctx, ar)
         else:
-            _add_object(ctx, load_object(data, path, ctx.arch, len(ctx.objects)))
+            _add_object(ctx, load_object(read_input(inp.path), inp.path, ctx.arch, len(ctx.objects)))
+    hosted.add_start_files(ctx)
+    hosted.bind_shared(ctx)
     ctx.flush_errors()
-
-
-def _find_lib(ctx: LinkState, name: str) -> str:
-    for d in ctx.opts.lib_dirs:
-        p = os.path.join(d, f"lib{name}.a")
-        if os.path.isfile(p):
-            return p
-    raise DynError(f"cannot find -l{name} (lib{name}.a) in -L directories")
 
 
 def _add_archive(ctx: LinkState, ar: Archive) -> None:
@@ -131,6 +130,8 @@ def _resolve(ctx: LinkState, obj: ObjectFile, s: Symbol, pending: list[str]) -> 
         g = ctx.globals[s.name] = Symbol(s.name, True)
         g.bind = s.bind
     new, old = rank(s), rank(g)
+    if ctx.loading_fallback and g.dynimport is not None and old == RANK_UNDEFINED:
+        return g  # compiler-rt's definitions never replace what a shared library provides
     if new == RANK_UNDEFINED:
         if g.referenced_by is None:
             g.referenced_by = obj

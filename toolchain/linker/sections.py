@@ -60,6 +60,8 @@ def output_section(ctx: LinkState, name: str, sec: InputSection) -> OutputSectio
             type_, flags = elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE
         elif name == ".bss":
             type_, flags = elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE
+        if name.startswith(".note"):
+            type_ = elf.SHT_NOTE  # the linker's notes (.note.gnu.build-id) stay notes
         out = OutputSection(name, type_, flags)
         ctx.by_name[name] = out
         ctx.outputs.append(out)

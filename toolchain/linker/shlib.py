@@ -59,6 +59,7 @@ class SharedLibrary:
     bits: int
     needed: tuple[str, ...] = ()
     versions: frozenset[str] = frozenset()  # version names the library defines
+    undefined: frozenset[str] = frozenset()  # names the library expects another module (the program) to define
     symbols: dict[str, list[DynamicSymbol]] = field(default_factory=dict)
 
     def default_definition(self, name: str) -> DynamicSymbol | None:
@@ -127,9 +128,13 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
     else:
         indexes = [VER_NDX_GLOBAL] * len(entries)
     symbols: dict[str, list[DynamicSymbol]] = {}
+    undefined: set[str] = set()
     for (name, _value, size, info, other, shndx), ver in zip(entries, indexes, strict=True):
         bind = info >> 4
-        if shndx == elf.SHN_UNDEF or not name or bind == elf.STB_LOCAL:
+        if not name or bind == elf.STB_LOCAL:
+            continue
+        if shndx == elf.SHN_UNDEF:
+            undefined.add(name)
             continue
         if other & 3 not in (elf.STV_DEFAULT, STV_PROTECTED):  # hidden/internal: not visible outside
             continue
@@ -148,6 +153,7 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
         bits=f.bits,
         needed=tuple(needed),
         versions=frozenset(versions),
+        undefined=frozenset(undefined),
         symbols=symbols,
     )
 

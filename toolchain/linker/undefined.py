@@ -1,12 +1,16 @@
 """Pass: report the undefined symbols that live code refers to.
 
 Reads ``external_refs`` (from mark_live) and the global symbols; writes nothing but
-errors. An output may first bind some undefined symbols itself (dynld module imports).
+errors: one line per undefined symbol, each naming the objects that refer to it (the
+first few, and how many more). An output may first bind some undefined symbols itself
+(dynld module imports).
 """
 
 from __future__ import annotations
 
 from toolchain import elf
+from toolchain.errors import DynError
+from toolchain.linker.autoimport import undefined_report
 from toolchain.linker.context import LinkState
 from toolchain.linker.inputs import ObjectFile
 
@@ -29,6 +33,7 @@ LINKER_SYMBOLS = frozenset(
         "__executable_start",
         "_GLOBAL_OFFSET_TABLE_",
         "_DYNAMIC",
+        "__dso_handle",
     }
 )
 
@@ -55,9 +60,16 @@ def undefined_symbols(ctx: LinkState) -> dict[str, ObjectFile]:
 
 
 def report_undefined(ctx: LinkState) -> None:
-    """Raise one error for the undefined symbols (the first, and how many more), in object order."""
+    """Raise one error listing every undefined symbol, each with the objects that refer to it."""
     undefined = undefined_symbols(ctx)
-    for name, obj in sorted(undefined.items(), key=lambda kv: (kv[1].order, kv[0])):
-        hint = TLS_GET_ADDR_HINT if name == "__tls_get_addr" else ""
-        ctx.errors.append(f"{obj.name}: undefined symbol: {name}{hint}")
-    ctx.flush_errors()
+    if not undefined:
+        return
+    refs: dict[str, list[str]] = {}
+    for name in undefined:
+        names = refs[name] = []
+        for obj in sorted(set(ctx.external_refs[name]), key=lambda o: o.order):
+            names.append(obj.name)
+    lines = undefined_report(refs, [o.name for o in ctx.objects], {"__tls_get_addr": TLS_GET_ADDR_HINT})
+    if len(lines) > 1:
+        lines.append(f"{len(lines)} undefined symbols")
+    raise DynError("\n".join(lines))
