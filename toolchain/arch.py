@@ -11,11 +11,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+from toolchain.elf import EM_386, EM_ARM, EM_X86_64
 from toolchain.errors import DynError, UsageError
-
-EM_386 = 3
-EM_ARM = 40
-EM_X86_64 = 62
 
 
 def _aout_magic(b: int, flags: int = 0) -> int:

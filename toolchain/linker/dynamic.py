@@ -22,10 +22,6 @@ from toolchain.linker.context import LinkState
 from toolchain.linker.inputs import Symbol
 from toolchain.linker.sections import add_synthetic_section
 
-DT_NULL, DT_NEEDED, DT_PLTRELSZ, DT_PLTGOT, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 2, 3, 4, 5, 6
-DT_RELA, DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT = 7, 8, 9, 10, 11
-DT_REL, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_DEBUG, DT_JMPREL = 17, 18, 19, 20, 21, 23
-DT_GNU_HASH, DT_VERSYM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
 DF_BIND_NOW, DF_1_NOW = 8, 1  # DT_FLAGS and DT_FLAGS_1 bits of -z now
 
 # Bucket counts GNU ld also uses: primes, each about twice the one before.
@@ -247,33 +243,41 @@ class DynamicInfo:
 
     def _dynamic_tags(self) -> list[list]:
         """(tag, value or section name to resolve) of each .dynamic entry."""
-        tags: list[list] = [[DT_NEEDED, self._str(lib)] for lib in self.libs]
+        tags: list[list] = [[elf.DT_NEEDED, self._str(lib)] for lib in self.libs]
         if self.hash_style in ("sysv", "both"):
-            tags.append([DT_HASH, ".hash"])
+            tags.append([elf.DT_HASH, ".hash"])
         if self.hash_style in ("gnu", "both"):
-            tags.append([DT_GNU_HASH, ".gnu.hash"])
+            tags.append([elf.DT_GNU_HASH, ".gnu.hash"])
         tags += [
-            [DT_STRTAB, ".dynstr"],
-            [DT_SYMTAB, ".dynsym"],
-            [DT_STRSZ, len(self.dynstr)],
-            [DT_SYMENT, 24 if self.word == 8 else 16],
+            [elf.DT_STRTAB, ".dynstr"],
+            [elf.DT_SYMTAB, ".dynsym"],
+            [elf.DT_STRSZ, len(self.dynstr)],
+            [elf.DT_SYMENT, 24 if self.word == 8 else 16],
         ]
         relname = ".rela" if self.rela else ".rel"
         relsize = (24 if self.word == 8 else 12) if self.rela else (16 if self.word == 8 else 8)
         if self.n_dynrel:
             if self.rela:
-                tags += [[DT_RELA, ".rela.dyn"], [DT_RELASZ, self.n_dynrel * relsize], [DT_RELAENT, relsize]]
+                tags += [
+                    [elf.DT_RELA, ".rela.dyn"],
+                    [elf.DT_RELASZ, self.n_dynrel * relsize],
+                    [elf.DT_RELAENT, relsize],
+                ]
             else:
-                tags += [[DT_REL, ".rel.dyn"], [DT_RELSZ, self.n_dynrel * relsize], [DT_RELENT, relsize]]
+                tags += [[elf.DT_REL, ".rel.dyn"], [elf.DT_RELSZ, self.n_dynrel * relsize], [elf.DT_RELENT, relsize]]
         if self.plt:
             tags += [
-                [DT_PLTGOT, ".got.plt"],
-                [DT_PLTRELSZ, len(self.plt) * relsize],
-                [DT_PLTREL, DT_RELA if self.rela else DT_REL],
-                [DT_JMPREL, relname + ".plt"],
+                [elf.DT_PLTGOT, ".got.plt"],
+                [elf.DT_PLTRELSZ, len(self.plt) * relsize],
+                [elf.DT_PLTREL, elf.DT_RELA if self.rela else elf.DT_REL],
+                [elf.DT_JMPREL, relname + ".plt"],
             ]
         if self.verneed:
-            tags += [[DT_VERSYM, ".gnu.version"], [DT_VERNEED, ".gnu.version_r"], [DT_VERNEEDNUM, len(self.verneed)]]
+            tags += [
+                [elf.DT_VERSYM, ".gnu.version"],
+                [elf.DT_VERNEED, ".gnu.version_r"],
+                [elf.DT_VERNEEDNUM, len(self.verneed)],
+            ]
         # glibc's __libc_start_main runs the executable's DT_PREINIT/INIT_ARRAY, ld.so its DT_FINI_ARRAY
         for name, tag, size_tag in (
             (".preinit_array", DT.PREINIT_ARRAY, DT.PREINIT_ARRAYSZ),
@@ -287,7 +291,7 @@ class DynamicInfo:
             tags.append([DT.RUNPATH.value, self._str(":".join(self.lk.opts.rpath))])
         if self.lk.opts.bind_now:
             tags += [[DT.FLAGS.value, DF_BIND_NOW], [DT.FLAGS_1.value, DF_1_NOW]]
-        tags += [[DT_DEBUG, 0], [DT_NULL, 0]]
+        tags += [[elf.DT_DEBUG, 0], [elf.DT_NULL, 0]]
         return tags
 
     def section_link(self, o) -> tuple[int, int]:

@@ -251,7 +251,7 @@ def comdat_groups(obj: ObjectFile) -> list[tuple[str, list[int]]]:
     """(signature, member section indexes) of each COMDAT group of an object."""
     e = obj.elf
     out = []
-    symtab = next((s for s in e.sections if s.type == elf.SHT_SYMTAB), None)
+    symtab = e.first_section(elf.SHT_SYMTAB)
     for s in e.sections:
         if s.type != elf.SHT_GROUP or symtab is None:
             continue

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from toolchain import elf
 from toolchain.errors import DynError, read_input
 
-DT_NULL, DT_NEEDED, DT_SONAME = 0, 1, 14
 STT_GNU_IFUNC = 10
-VERSYM_HIDDEN = 0x8000  # the symbol's version is not its default one
-VER_NDX_LOCAL, VER_NDX_GLOBAL = 0, 1
-VER_FLG_BASE = 1  # the verdef entry naming the file itself, not a version
 STV_PROTECTED = 3
 
 
@@ -112,24 +108,25 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
     f = elf.ElfFile(data, path)
     if f.type != elf.ET_DYN:
         raise DynError("not a shared library (ELF type is not ET_DYN)", path)
-    dynsym = _first(f, elf.SHT_DYNSYM)
+    dynsym = f.first_section(elf.SHT_DYNSYM)
     if dynsym is None:
         raise DynError("shared library has no dynamic symbol table (.dynsym)", path)
     soname, needed = _dynamic_names(f)
-    version_names, versions = _version_definitions(f)
-    versym = _first(f, elf.SHT_GNU_VERSYM)
+    version_names: dict[int, str] = {}
+    versions: list[str] = []
+    for d in f.version_defs():
+        if d.flags & elf.VER_FLG_BASE:
+            version_names[d.ndx] = ""  # the file's own name: symbols at this index are unversioned
+        elif d.names:
+            version_names[d.ndx] = d.names[0]
+            versions.append(d.names[0])
     entries = f.symbol_tuples(dynsym)
-    if versym is not None:
-        raw = f.section_data(versym)
-        count = len(raw) // 2
-        if count < len(entries):
-            raise DynError("symbol version table (.gnu.version) is shorter than .dynsym", path)
-        indexes: Iterable[int] = struct.unpack_from(f"<{len(entries)}H", raw, 0)
-    else:
-        indexes = [VER_NDX_GLOBAL] * len(entries)
+    indexes: Sequence[int] = f.versym() if f.first_section(elf.SHT_GNU_VERSYM) else [elf.VER_NDX_GLOBAL] * len(entries)
+    if len(indexes) < len(entries):
+        raise DynError("symbol version table (.gnu.version) is shorter than .dynsym", path)
     symbols: dict[str, list[DynamicSymbol]] = {}
     undefined: set[str] = set()
-    for (name, _value, size, info, other, shndx), ver in zip(entries, indexes, strict=True):
+    for (name, _value, size, info, other, shndx), ver in zip(entries, indexes[: len(entries)], strict=True):
         bind = info >> 4
         if not name or bind == elf.STB_LOCAL:
             continue
@@ -138,13 +135,13 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
             continue
         if other & 3 not in (elf.STV_DEFAULT, STV_PROTECTED):  # hidden/internal: not visible outside
             continue
-        index = ver & ~VERSYM_HIDDEN
-        if index == VER_NDX_LOCAL:
+        index = ver & ~elf.VERSYM_HIDDEN
+        if index == elf.VER_NDX_LOCAL:
             continue
-        version = version_names.get(index, "")
-        if index > VER_NDX_GLOBAL and index not in version_names:
+        if index > elf.VER_NDX_GLOBAL and index not in version_names:
             raise DynError(f"symbol {name!r}: version index {index} is not defined in .gnu.version_d", path)
-        sym = DynamicSymbol(name, info & 0xF, size, bind, version, not ver & VERSYM_HIDDEN)
+        version = version_names.get(index, "")
+        sym = DynamicSymbol(name, info & 0xF, size, bind, version, not ver & elf.VERSYM_HIDDEN)
         symbols.setdefault(name, []).append(sym)
     return SharedLibrary(
         path=path,
@@ -158,64 +155,19 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
     )
 
 
-def _first(f: elf.ElfFile, sh_type: int) -> elf.Section | None:
-    return next((s for s in f.sections if s.type == sh_type), None)
-
-
-def _string(strtab: bytes, off: int, path: str) -> str:
-    end = strtab.find(b"\0", off)
-    if off >= len(strtab) or end < 0:
-        raise DynError("string outside the dynamic string table", path)
-    return strtab[off:end].decode("utf-8", "surrogateescape")
-
-
 def _dynamic_names(f: elf.ElfFile) -> tuple[str, list[str]]:
     """DT_SONAME and the DT_NEEDED names, in order."""
-    dyn = _first(f, elf.SHT_DYNAMIC)
-    if dyn is None:
+    entries = f.dynamic_entries()
+    if not entries:
         return "", []
-    strtab = bytes(f.section_data(f.link_section(dyn)))
-    data = f.section_data(dyn)
-    fmt = "<qQ" if f.bits == 64 else "<iI"
-    usable = len(data) - len(data) % struct.calcsize(fmt)
+    strtab = f.dynamic_strings()
     soname, needed = "", []
-    for tag, val in struct.iter_unpack(fmt, data[:usable]):
-        if tag == DT_NULL:
-            break
-        if tag == DT_SONAME:
-            soname = _string(strtab, val, f.name)
-        elif tag == DT_NEEDED:
-            needed.append(_string(strtab, val, f.name))
+    for tag, val in entries:
+        if tag == elf.DT_SONAME:
+            soname = elf.string_at(strtab, val, "DT_SONAME", f.name)
+        elif tag == elf.DT_NEEDED:
+            needed.append(elf.string_at(strtab, val, "DT_NEEDED", f.name))
     return soname, needed
-
-
-def _version_definitions(f: elf.ElfFile) -> tuple[dict[int, str], list[str]]:
-    """(version index -> name, with the file's base entry mapped to ""), and the version names defined."""
-    verdef = _first(f, elf.SHT_GNU_VERDEF)
-    if verdef is None:
-        return {}, []
-    strtab = bytes(f.section_data(f.link_section(verdef)))
-    data = bytes(f.section_data(verdef))
-    names: dict[int, str] = {}
-    defined: list[str] = []
-    off = 0
-    for _ in range(verdef.info or 0xFFFF):  # sh_info counts the entries; the chain also ends itself
-        if off + 20 > len(data):
-            raise DynError("truncated version definitions (.gnu.version_d)", f.name)
-        _version, flags, index, count, _hash, aux, nxt = struct.unpack_from("<HHHHIII", data, off)
-        if count:
-            if off + aux + 8 > len(data):
-                raise DynError("truncated version definitions (.gnu.version_d)", f.name)
-            name = _string(strtab, struct.unpack_from("<I", data, off + aux)[0], f.name)
-            if flags & VER_FLG_BASE:
-                names[index] = ""
-            else:
-                names[index] = name
-                defined.append(name)
-        if nxt == 0:
-            break
-        off += nxt
-    return names, defined
 
 
 def is_shared_library(head: bytes) -> bool:
