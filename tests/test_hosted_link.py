@@ -1,0 +1,225 @@
+"""Ordinary C programs: dyncc with glibc's headers + ``dynlink -lc -lm``, no pragma written by hand.
+
+Each program is run (arm under QEMU) and must behave exactly as the same sources built
+by ``zig cc -target <glibc target>``: same stdout, stderr and exit status. The outputs
+are checked with binutils/elfutils: ``eu-elflint --gnu-ld``, ``readelf -V/-l/-d/-n``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from conftest import run_program
+from hosted_build import HOSTED_DIR, compile_hosted, dynlink, zig_reference
+
+from toolchain.arch import get_arch
+from toolchain.linker import glibc
+
+ARCHES = ("386", "amd64", "arm")
+MULTI = ("main.c", "sort.c", "arith.c")
+
+needs_elfutils = pytest.mark.skipif(shutil.which("eu-elflint") is None, reason="eu-elflint not installed")
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory):
+    """Objects of hostedprogs/*.c per arch, compiled on first use."""
+    root = tmp_path_factory.mktemp("hosted")
+    done: dict[tuple[str, str], str] = {}
+
+    def get(arch: str, name: str, text: str | None = None) -> str:
+        key = (arch, name)
+        if key not in done:
+            src = os.path.join(HOSTED_DIR, name)
+            if text is not None:
+                src = str(root / name)
+                with open(src, "w") as f:
+                    f.write(text)
+            done[key] = compile_hosted(arch, src, str(root / f"{arch}-{name[:-2]}.o"), ["-I", HOSTED_DIR])
+        return done[key]
+
+    get.root = root  # type: ignore[attr-defined]
+    return get
+
+
+def link_ok(arch: str, out: str, args: list[str]) -> str:
+    r = dynlink(arch, out, args)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    return out
+
+
+def readelf(*args: str) -> str:
+    return subprocess.run(["readelf", *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_hello_world(objs, tmp_path, arch):
+    exe = link_ok(arch, str(tmp_path / "hello"), [objs(arch, "hello.c"), "-lc"])
+    p = run_program(arch, exe)
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"hello, world\n", b"")
+    assert "Shared library: [libc.so.6]" in readelf("-d", exe)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_multi_file_program_behaves_as_zig_builds_it(objs, tmp_path, arch):
+    exe = link_ok(arch, str(tmp_path / "prog"), [*(objs(arch, s) for s in MULTI), "-lc", "-lm"])
+    ref = zig_reference(arch, [os.path.join(HOSTED_DIR, s) for s in MULTI], str(tmp_path / "ref"), ["-lm"])
+    ours, theirs = run_program(arch, exe, ["an arg"]), run_program(arch, ref, ["an arg"])
+    assert ours.returncode == theirs.returncode == 3
+    assert ours.stdout == theirs.stdout
+    assert ours.stderr == theirs.stderr == b"[stderr]\n"
+    lines = ours.stdout.decode().splitlines()
+    # what the program's source says it must print, checked independently of any toolchain
+    assert lines[0] == "constructor runs before main"
+    assert lines[2] == "-20 -3 0 5 7 7 12"
+    assert lines[-3:] == [
+        "buffered to stdout, an arg",
+        "atexit handler ran (buffered, flushed by exit)",
+        "destructor runs after atexit handlers",
+    ]
+
+
+@needs_elfutils
+@pytest.mark.parametrize("arch", ARCHES)
+def test_outputs_pass_elflint_and_show_versions_and_hardening(objs, tmp_path, arch):
+    inputs = [*(objs(arch, s) for s in MULTI), "-lc", "-lm"]
+    default = link_ok(arch, str(tmp_path / "default"), inputs)
+    hardened = link_ok(arch, str(tmp_path / "hardened"), [*inputs, "-z", "now", "--build-id", "-rpath", "/opt/lib:/x"])
+    plain = link_ok(arch, str(tmp_path / "plain"), [*inputs, "-z", "norelro", "-z", "lazy"])
+    for exe in (default, hardened, plain):
+        lint = subprocess.run(["eu-elflint", "--gnu-ld", exe], capture_output=True, text=True)
+        assert lint.returncode == 0 and lint.stdout.strip() == "No errors", lint.stdout + lint.stderr
+    versions = readelf("-V", default)
+    assert "File: libc.so.6" in versions and "File: libm.so.6" in versions
+    assert "Name: GLIBC_2.34" in versions  # __libc_start_main's default version since glibc 2.34
+    assert "GNU_RELRO" in readelf("-lW", default)
+    assert "GNU_RELRO" not in readelf("-lW", plain)
+    dyn = readelf("-d", hardened)
+    assert "Library runpath: [/opt/lib:/x]" in dyn
+    assert "BIND_NOW" in dyn and "Flags: NOW" in dyn
+    assert "(INIT_ARRAY)" in dyn and "(FINI_ARRAY)" in dyn
+    assert "Build ID: " in readelf("-n", hardened)
+    assert "BIND_NOW" not in readelf("-d", default)
+    for exe in (hardened, plain):
+        assert run_program(arch, exe).returncode == 3
+
+
+def test_build_id_is_a_hash_of_the_output(objs, tmp_path):
+    import hashlib
+
+    a = link_ok("amd64", str(tmp_path / "a"), [objs("amd64", "hello.c"), "-lc", "--build-id=sha1"])
+    b = link_ok("amd64", str(tmp_path / "b"), [objs("amd64", "hello.c"), "-lc", "--build-id=0x0011aabb"])
+    note = readelf("-n", a).split("Build ID: ")[1].split()[0]
+    data = bytearray(open(a, "rb").read())
+    at = data.find(bytes.fromhex(note))
+    data[at : at + 20] = bytes(20)
+    assert hashlib.sha1(data).hexdigest() == note
+    assert "Build ID: 0011aabb" in readelf("-n", b)
+
+
+def test_needed_only_for_libraries_used(objs, tmp_path):
+    hello = objs("amd64", "hello.c")
+    as_needed = link_ok("amd64", str(tmp_path / "a"), [hello, "-lc", "-lm"])
+    assert "libm.so.6" not in readelf("-d", as_needed)
+    kept = link_ok("amd64", str(tmp_path / "b"), [hello, "-lc", "--no-as-needed", "-lm"])
+    assert "Shared library: [libm.so.6]" in readelf("-d", kept)
+    assert run_program("amd64", kept).stdout == b"hello, world\n"
+
+
+def test_shared_library_named_on_the_command_line(objs, tmp_path):
+    lib = glibc.c_library(get_arch("386"))
+    exe = link_ok("386", str(tmp_path / "hello"), [objs("386", "hello.c"), lib.shared["libc.so.6"]])
+    assert run_program("386", exe).stdout == b"hello, world\n"
+    real = "/lib/x86_64-linux-gnu/libc.so.6"
+    if os.path.isfile(real):
+        exe = link_ok("amd64", str(tmp_path / "hello64"), [objs("amd64", "hello.c"), real])
+        assert run_program("amd64", exe).stdout == b"hello, world\n"
+
+
+def test_nostartfiles_leaves_the_entry_to_the_program(objs, tmp_path):
+    r = dynlink("amd64", str(tmp_path / "x"), [objs("amd64", "hello.c"), "-lc", "-nostartfiles"])
+    assert r.returncode == 1
+    assert r.stderr == f"dynlink: {tmp_path / 'x'}: entry symbol _start is not defined\n"
+
+
+MISSING_SYMBOL = "\n".join(
+    [
+        '#pragma dynimport frobnicate frobnicate "libc.so.6"',
+        "int frobnicate(void);",
+        "int main(void) { return frobnicate(); }",
+    ]
+)
+MISSING_VERSION = "\n".join(
+    [
+        '#pragma dynimport puts puts#GLIBC_99.0 "libc.so.6"',
+        "int puts(const char *);",
+        'int main(void) { return puts("x"); }',
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "name, text, why",
+    [
+        ("badsym.c", MISSING_SYMBOL, "does not define frobnicate"),
+        ("badver.c", MISSING_VERSION, "has no puts at version GLIBC_99.0"),
+    ],
+)
+def test_pragma_the_library_cannot_satisfy_fails_the_link(objs, tmp_path, name, text, why):
+    obj = objs("amd64", name, text)
+    r = dynlink("amd64", str(tmp_path / "x"), [obj, "-lc"])
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"dynlink: {obj}: #pragma dynimport "), r.stderr
+    assert why in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_every_undefined_symbol_is_reported_with_its_references(objs, tmp_path):
+    users = [
+        objs("amd64", f"use{i}.c", f"int missing_a(void);\nint use{i}(void) {{ return missing_a(); }}\n")
+        for i in range(6)
+    ]
+    main = objs("amd64", "usemain.c", "int missing_b(void);\nint main(void) { return missing_b(); }\n")
+    r = dynlink("amd64", str(tmp_path / "x"), [main, *users, "-lc", "-E"])  # -E keeps every use*() live
+    assert r.returncode == 1
+    also = f"{users[1]}, {users[2]}, {users[3]} and 2 more"
+    assert r.stderr.splitlines() == [
+        f"dynlink: {main}: undefined symbol: missing_b",
+        f"dynlink: {users[0]}: undefined symbol: missing_a (also referenced by {also})",
+        "dynlink: 2 undefined symbols",
+    ]
+
+
+def test_export_dynamic_and_dynamic_list(objs, tmp_path):
+    inputs = [*(objs("amd64", s) for s in MULTI), "-lc", "-lm"]
+    plain = link_ok("amd64", str(tmp_path / "plain"), inputs)
+    everything = link_ok("amd64", str(tmp_path / "all"), [*inputs, "-E"])
+    listed = tmp_path / "list"
+    listed.write_text("{\n  sort_ints;\n  arith_*;\n};\n")
+    some = link_ok("amd64", str(tmp_path / "some"), [*inputs, "--dynamic-list", str(listed)])
+
+    def exported(exe: str) -> set[str]:
+        out = readelf("--dyn-syms", "-W", exe)
+        return {line.split()[7] for line in out.splitlines() if len(line.split()) >= 8 and line.split()[6] != "UND"}
+
+    assert not {"main", "sort_ints"} & exported(plain)
+    assert {"main", "sort_ints", "arith_report"} <= exported(everything)
+    assert {"sort_ints", "arith_report"} <= exported(some) and "main" not in exported(some)
+    for exe in (everything, some):
+        assert run_program("amd64", exe).returncode == 3
+
+
+def test_import_missing_from_this_machines_library_is_an_error(objs, tmp_path):
+    """zig's glibc lists malloc_get_state (a compat symbol); Debian 12's libc.so.6 no longer has it."""
+    real = glibc.real_library(get_arch("amd64"), "libc.so.6")
+    if real is None:
+        pytest.skip("no amd64 libc.so.6 on this machine")
+    text = "void *malloc_get_state(void);\nint main(void) { return malloc_get_state() != 0; }\n"
+    obj = objs("amd64", "oldmalloc.c", text)
+    r = dynlink("amd64", str(tmp_path / "x"), [obj, "-lc"])
+    assert r.returncode == 1
+    assert "malloc_get_state@GLIBC_2.2.5 is in glibc 2.36 (zig's) but not in this machine's" in r.stderr

@@ -1,0 +1,59 @@
+"""Lua 5.5, code nobody here wrote: every .c file built with dyncc, linked with ``dynlink -lc -lm -E``.
+
+No pragma is written by hand: libc and libm come from ``-lc -lm`` (zig's glibc), the
+start files and compiler-rt are added by the linker, and ``-E`` exports the API for C
+modules. ``lua -v`` and the official test suite's basic run (``testes/all.lua`` with
+``-e "_U=true"``) must end with ``final OK``. amd64 runs in the default suite; 386 and
+arm (under QEMU) take longer and are marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+
+import pytest
+from conftest import run_program
+from hosted_build import dynlink
+from lua_build import build_objects, find_tarball, unpack
+
+from toolchain.arch import get_arch
+
+TARBALL = find_tarball()
+pytestmark = pytest.mark.skipif(TARBALL is None, reason="../shared/realworld/lua-5.5.1.tar.gz not found")
+
+
+@pytest.fixture(scope="session")
+def lua_root(tmp_path_factory, worker_id) -> str:
+    """Where Lua is unpacked and built, shared by xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    root = os.path.join(str(base if worker_id == "master" else base.parent), "lua-shared")
+    assert TARBALL is not None
+    unpack(TARBALL, root)
+    return root
+
+
+def _small_stack() -> None:
+    # the test suite's own setting (ulimit -S -s 1100): its stack-overflow tests end sooner
+    _soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    resource.setrlimit(resource.RLIMIT_STACK, (1100 * 1024, hard))
+
+
+@pytest.mark.parametrize(
+    "arch", ["amd64", pytest.param("386", marks=pytest.mark.slow), pytest.param("arm", marks=pytest.mark.slow)]
+)
+def test_lua_links_and_passes_its_test_suite(lua_root, tmp_path, arch):
+    objs = build_objects(arch, os.path.join(lua_root, "lua"), os.path.join(lua_root, f"obj-{arch}"))
+    exe = str(tmp_path / "lua")
+    r = dynlink(arch, exe, [*objs, "-lc", "-lm", "-E"])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    version = run_program(arch, exe, ["-v"])
+    assert version.returncode == 0 and version.stdout.startswith(b"Lua 5.5"), version
+    testes = os.path.join(lua_root, "lua", "testes")
+    cmd = [*get_arch(arch).runner(), exe, "-W", "-e", "_U=true", "all.lua"]
+    p = subprocess.run(
+        cmd, cwd=testes, capture_output=True, timeout=600, stdin=subprocess.DEVNULL, preexec_fn=_small_stack
+    )
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0 and "final OK" in out, out[-2000:] + p.stderr.decode(errors="replace")[-2000:]
