@@ -204,10 +204,10 @@ class ElfExecutable(Output):
             o.index = i
         symtab, strtab, nlocal = self._symtab(is64)
         debug = collect_debug(self.ctx) if not self.ctx.opts.strip_debug else []
-        for o in debug:
+        for o, contents in zip(debug, debug_contents(self.ctx, debug), strict=True):
             out.extend(b"\0" * (-len(out) % o.align))
             o.offset = len(out)
-            out += debug_contents(self.ctx, o)
+            out += contents
         out.extend(b"\0" * (-len(out) % 8))
         symtab_off = len(out)
         out += symtab

@@ -170,11 +170,15 @@ def fill_got(ctx: LinkState) -> None:
 
 def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: AbsoluteHook | None) -> None:
     """Apply every live section's relocations to the image."""
-    fast = fast_fields(ctx.target.howtos)
+    plan = _plan(ctx)
+    values: dict[int, list[int]] = {}
     for sec in ctx.live_sections():
         if not sec.relocs or sec.type == elf.SHT_NOBITS:
             continue
-        _relocate(ctx, sec, ctx.image, sec.addr - ctx.base, fast, import_value, on_absolute, None)
+        table = values.get(id(sec.file))
+        if table is None:
+            table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=False)
+        _relocate(ctx, sec, ctx.image, sec.addr - ctx.base, plan, table, import_value, on_absolute, None)
 
 
 def collect_debug(ctx: LinkState) -> list[OutputSection]:
@@ -208,19 +212,64 @@ def collect_debug(ctx: LinkState) -> list[OutputSection]:
     return list(outs.values())
 
 
-def debug_contents(ctx: LinkState, out: OutputSection) -> bytes:
-    """One debug output section's bytes, relocated; references to dropped code read 0.
+def debug_contents(ctx: LinkState, outs: list[OutputSection]) -> list[bytes]:
+    """The debug output sections' bytes, relocated; references into dropped code read 0.
 
     A dropped function's range must not end a range or location list: those read 1, as lld does.
     """
-    buf = bytearray(out.size)
+    plan = _plan(ctx)
+    values: dict[int, list[int]] = {}
+    result = []
+    for out in outs:
+        buf = bytearray(out.size)
+        for sec in out.inputs:
+            buf[sec.offset : sec.offset + sec.size] = sec.data
+        for sec in out.inputs:
+            table = values.get(id(sec.file))
+            if table is None:
+                table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=True)
+            tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
+            _relocate(ctx, sec, buf, sec.offset, plan, table, None, None, tomb)
+        result.append(bytes(buf))
+    return result
+
+
+# What a symbol's entry in a values table holds when it is not simply its address.
+_IMPORT = -1  # bound at load time: the output decides the value
+_MERGED_PIECE = -2  # a section symbol of merged strings: the addend picks the piece
+_DROPPED = -3  # (debug) in an allocated section that is not in the output
+
+
+def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]:
+    """Each symbol's address for relocation, or one of the markers above."""
+    out = []
+    for sym in syms:
+        sec = sym.section
+        if sec is None:
+            out.append(_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == elf.SHN_ABS else 0))
+        elif debug and sec.flags & elf.SHF_ALLOC and (not sec.live or sec.discarded):
+            out.append(_DROPPED)
+        elif sec.merged is None:
+            out.append(sec.addr + sym.value)
+        elif sym.type == elf.STT_SECTION:
+            out.append(_MERGED_PIECE)
+        else:
+            out.append(merged_addr(sec, sym.value))
+    return out
+
+
+#: How to apply one relocation type: (howto, kind, fast field or None, field size).
+_Step = tuple[Howto, Kind, "FastField | None", int]
+
+
+def _plan(ctx: LinkState) -> dict[int, _Step]:
+    """Each relocation type that does something, with what applying it needs."""
     fast = fast_fields(ctx.target.howtos)
-    for sec in out.inputs:
-        buf[sec.offset : sec.offset + sec.size] = sec.data
-    for sec in out.inputs:
-        tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
-        _relocate(ctx, sec, buf, sec.offset, fast, None, None, tomb)
-    return bytes(buf)
+    return {
+        rt: (h, h.kind, fast.get(rt), h.field.size)
+        for rt, h in ctx.target.howtos.items()
+        if h.kind is not Kind.NONE and h.field is not None
+    }
 
 
 def _relocate(
@@ -228,98 +277,105 @@ def _relocate(
     sec: InputSection,
     buf: bytearray,
     pos0: int,
-    fast: dict[int, FastField],
+    plan: dict[int, _Step],
+    values: list[int],
     import_value: ImportValue | None,
     on_absolute: AbsoluteHook | None,
     tomb: int | None,
 ) -> None:
     """Apply one section's relocations to its bytes at ``buf[pos0:]``: read, compute, check, write.
 
+    ``values`` holds the address of each symbol of the section's object (``_symbol_values``).
     ``tomb`` is None for allocated sections; for a debug section it is the value written
     for references into dropped sections, and only absolute, PC-relative and DTP kinds occur.
     """
-    howtos = ctx.target.howtos
-    ABS, CALL, PC, NONE = Kind.ABS, Kind.CALL, Kind.PC, Kind.NONE
+    ABS, CALL, PC = Kind.ABS, Kind.CALL, Kind.PC
     syms = sec.file.symbols
     r = sec.relocs
-    if tomb is not None and r.symbols and max(r.symbols) >= len(syms):
+    if r.symbols and max(r.symbols) >= len(syms):
         raise DynError(
             f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
         )
+    if tomb is not None:
+        for rtype in set(r.types):
+            step = plan.get(rtype)
+            if step is not None and step[1] not in _DEBUG_KINDS:
+                raise DynError(f"unsupported relocation {step[0].name} in debug section {sec.name}", sec.file.name)
     is_rel = sec.rel_type == elf.SHT_REL
     place0, size = sec.addr, sec.size
     got_base = ctx.got_base()
     thunks = ctx.thunks
     unpack_from, pack_into = struct.unpack_from, struct.pack_into
-    for off, rtype, symi, addend in zip(r.offsets, r.types, r.symbols, r.addends, strict=True):
-        howto = howtos.get(rtype)
-        if howto is None:
-            continue  # only debug sections get here with a type the arch does not know; scan refused the rest
-        kind = howto.kind
-        if kind is NONE:
-            continue
-        fld = howto.field
-        assert fld is not None
-        if tomb is not None and kind not in _DEBUG_KINDS:
-            raise DynError(f"unsupported relocation {howto.name} in debug section {sec.name}", sec.file.name)
-        if off + fld.size > size:
+    for off, rtype, symi, A in zip(r.offsets, r.types, r.symbols, r.addends, strict=True):
+        step = plan.get(rtype)
+        if step is None:
+            continue  # R_*_NONE, or (debug sections only) a type the arch does not know
+        howto, kind, f, fsize = step
+        if off + fsize > size:
             raise DynError(f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}", sec.file.name)
         pos = pos0 + off
-        f = fast.get(rtype)
         if is_rel:
-            A = unpack_from(f.read, buf, pos)[0] if f is not None else fld.read_addend(buf, pos)
-        else:
-            A = addend
+            A = unpack_from(f.read, buf, pos)[0] if f is not None else howto.field.read_addend(buf, pos)  # type: ignore[union-attr]
         P = place0 + off
-        sym = syms[symi]
-        tsec = sym.section
-        S = 0
+        S = values[symi]
         try:
-            if (
-                tomb is not None
-                and tsec is not None
-                and tsec.flags & elf.SHF_ALLOC
-                and (not tsec.live or tsec.discarded)
-            ):
-                v = tomb
-            elif import_value is not None and is_import_ref(sym):
-                value = import_value(sec, off, sym, howto, P, A)
-                if value is None:
-                    continue
-                v = value
+            if S < 0:
+                if S == _DROPPED:
+                    v = tomb or 0
+                    S = 0
+                elif S == _IMPORT and import_value is not None:
+                    value = import_value(sec, off, syms[symi], howto, P, A)
+                    if value is None:
+                        continue
+                    v, S = value, 0
+                elif S == _IMPORT:
+                    S = 0
+                    v = _value(ctx, kind, howto, syms[symi], S, A, P, got_base, buf, pos, on_absolute, sec)
+                else:  # a piece of merged strings, picked by the addend
+                    sym = syms[symi]
+                    S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+                    v = _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec)
+            elif kind is PC:
+                v = S + A - P
+            elif kind is ABS:
+                v = S + A
+                if on_absolute is not None:
+                    on_absolute(sec, P, syms[symi], howto, S, A)
+            elif kind is CALL:
+                if thunks:
+                    via = thunk_target(ctx, howto, syms[symi])
+                    if via is not None:
+                        S = via
+                v = S + A - P
             else:
-                if tsec is not None and tsec.merged is None:
-                    S = tsec.addr + sym.value
-                else:
-                    S = ctx.sym_addr(sym)
-                    if sym.type == elf.STT_SECTION and tsec is not None and tsec.merged:
-                        S = merged_addr(tsec, sym.value + A) - A  # the addend picks the piece
-                if kind is ABS:
-                    v = S + A
-                    if on_absolute is not None:
-                        on_absolute(sec, P, sym, howto, S, A)
-                elif kind is PC:
-                    v = S + A - P
-                elif kind is CALL:
-                    if thunks:
-                        via = thunk_target(ctx, howto, sym)
-                        if via is not None:
-                            S = via
-                    v = S + A - P
-                else:
-                    v = _compute(ctx, kind, sym, S, A, P, got_base, buf, pos)
+                v = _compute(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
             if f is not None:
                 if not f.lowest <= v <= f.highest:
-                    raise Overflow(f"value {v:#x} does not fit in {fld.size * 8} bits")
+                    raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
                 pack_into(f.write, buf, pos, v & f.mask)
             else:
-                fld.write(buf, pos, v, bool(S & 1) if kind is CALL else False)
+                howto.field.write(buf, pos, v, bool(S & 1) if kind is CALL else False)  # type: ignore[union-attr]
         except Overflow as e:
+            sym = syms[symi]
             raise DynError(
                 f"relocation {howto.name} against {sym.name or sec.name} in section "
                 f"{sec.name} at offset {off:#x} overflows: {e.msg}",
                 sec.file.name,
             ) from None
+
+
+def _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec) -> int:
+    """The value of any kind for an address ``S`` (the slower, general path)."""
+    if kind is Kind.PC:
+        return S + A - P
+    if kind is Kind.ABS:
+        if on_absolute is not None:
+            on_absolute(sec, P, sym, howto, S, A)
+        return S + A
+    if kind is Kind.CALL:
+        via = thunk_target(ctx, howto, sym) if ctx.thunks else None
+        return (via if via is not None else S) + A - P
+    return _compute(ctx, kind, sym, S, A, P, got_base, buf, pos)
 
 
 def _compute(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: int, got_base: int, buf, pos: int) -> int:
