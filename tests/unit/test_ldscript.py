@@ -7,7 +7,7 @@ import os
 import pytest
 
 from toolchain.errors import DynError
-from toolchain.linker.ldscript import ScriptInput, looks_like_script, parse_linker_script
+from toolchain.linker.ldscript import ScriptInput, looks_like_script, parse_dynamic_list, parse_linker_script
 
 DEBIAN_LIBC_SO = (
     "/* GNU ld script\n"
@@ -80,3 +80,30 @@ def test_installed_scripts_parse(path):
     with open(path) as f:
         s = parse_linker_script(f.read(), path)
     assert s.inputs and all(os.path.isabs(i.name) for i in s.inputs)
+
+
+def test_dynamic_list_names_patterns_and_extern_blocks():
+    text = '/* exports */ {\n  lua_*;\n  luaL_newstate;\n  extern "C" { luaopen_base; };\n};\n'
+    assert parse_dynamic_list(text, "list") == ["lua_*", "luaL_newstate", "luaopen_base"]
+    assert parse_dynamic_list("{one;two;};", "list") == ["one", "two"]
+    assert parse_dynamic_list("{ global: kept; local: *; };", "list") == ["kept"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("lua_open;", "line 1: a dynamic list starts with '{'"),
+        ("{ a; ", "unbalanced '{'"),
+        ("{ a; }; };", "line 1: unbalanced '}'"),
+    ],
+)
+def test_dynamic_list_errors_name_the_file(text, message):
+    with pytest.raises(DynError) as e:
+        parse_dynamic_list(text, "exports.list")
+    assert e.value.file == "exports.list" and message in e.value.msg
+
+
+def test_a_text_file_that_is_no_script_is_not_taken_for_one():
+    assert not looks_like_script(b"hello, this is text\n")
+    assert looks_like_script(b"  /* comment */ # another\nINPUT ( a.o )")
+    assert not looks_like_script(b"GROUPS ( a.o )")

@@ -124,6 +124,7 @@ def _build_atomically(arch: Arch, root: str, final: str) -> None:
     tmp = tempfile.mkdtemp(prefix=os.path.basename(final) + ".tmp-", dir=root)
     try:
         build_c_library(arch, tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache may be shared
         if os.path.isdir(final):  # an unfinished directory from an interrupted build of an older layout
             shutil.rmtree(final)
         os.rename(tmp, final)
