@@ -15,6 +15,7 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from toolchain import elf
 from toolchain.errors import DynError, read_input
@@ -23,9 +24,8 @@ STT_GNU_IFUNC = 10
 STV_PROTECTED = 3
 
 
-@dataclass(frozen=True)
-class DynamicSymbol:
-    """One definition a shared library exports."""
+class DynamicSymbol(NamedTuple):
+    """One definition a shared library exports (a tuple: libc has thousands)."""
 
     name: str
     type: int  # STT_FUNC, STT_OBJECT, STT_GNU_IFUNC, STT_TLS, ...
