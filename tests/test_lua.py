@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 
 import pytest
@@ -48,6 +49,9 @@ def test_lua_links_and_passes_its_test_suite(lua_root, tmp_path, arch):
     exe = str(tmp_path / "lua")
     r = dynlink(arch, exe, [*objs, "-lc", "-lm", "-E"])
     assert r.returncode == 0 and r.stderr == "", r.stderr
+    if shutil.which("eu-elflint"):
+        lint = subprocess.run(["eu-elflint", "--gnu-ld", exe], capture_output=True, text=True)
+        assert lint.stdout.strip() == "No errors", lint.stdout
     version = run_program(arch, exe, ["-v"])
     assert version.returncode == 0 and version.stdout.startswith(b"Lua 5.5"), version
     testes = os.path.join(lua_root, "lua", "testes")

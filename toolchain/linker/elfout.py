@@ -305,6 +305,9 @@ class ElfExecutable(Output):
             start = self.ctx.base if i == 0 else outs[0].addr
             filesz = max((o.addr + o.filesize for o in outs if o.filesize), default=start) - start
             memsz = outs[-1].addr + outs[-1].size - start
+            relro = self.ctx.relro_range
+            if relro is not None and start == relro[0]:
+                memsz = max(memsz, relro[1] - start)  # the padding after a relro-only segment is its own
             ph.append((elf.PT_LOAD, flags, start - self.ctx.base, start, filesz, memsz, page))
         if self.ctx.tls is not None:
             start, memsz, align = self.ctx.tls

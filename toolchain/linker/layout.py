@@ -1,8 +1,9 @@
 """Pass: assign addresses to output sections and segments; define the linker's symbols.
 
 ``layout`` reads ``outputs`` and ``relro_sections`` and writes each output and input
-section's address, ``base``, ``segments``, ``end_addr``, ``tls`` and ``relro_range``; ``define_linker_symbols`` gives
-``__bss_start``, ``_end``, ``__init_array_start`` and the rest their values.
+section's address, ``base``, ``segments``, ``end_addr``, ``tls`` and ``relro_range``;
+``define_linker_symbols`` gives ``__bss_start``, ``_end``, ``__init_array_start`` and the
+rest their values.
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ def layout(ctx: LinkState, base: int, header_size: int, page: int, pack_segments
                 addr += off
             at = outs.index(out)
             if out.name in relro and (at + 1 == len(outs) or outs[at + 1].name not in relro):
-                ctx.relro_range = (outs[0].addr, align_up(addr, page))
                 addr = align_up(addr, page)  # ld.so protects whole pages: the rest starts on the next
+                ctx.relro_range = (outs[0].addr, addr)
         ctx.segments.append((flags, outs))
     ctx.end_addr = addr
     tls = [ctx.by_name[n] for n in (".tdata", ".tbss") if n in ctx.by_name and ctx.by_name[n].inputs]
