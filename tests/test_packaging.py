@@ -279,3 +279,27 @@ def test_readme_project_commands_run_as_printed(venv, readme_project, tmp_path):
     assert (copy / "build/amd64/greet.dlm").read_bytes() == (readme_project / "build/amd64/greet.dlm").read_bytes()
     quiet = venv.scons(copy, "arches=amd64", "build/amd64/calc.dlm").stdout.splitlines()
     assert quiet and all(re.match(r"^(dyncc|dynlink -u) +\[amd64\] build/amd64/\S+$", line) for line in quiet), quiet
+
+
+def test_toolchain_imports_itself_relatively():
+    """The toolchain works as ``toolchain`` (checkout) and ``dyntools.toolchain`` (wheel)."""
+    proc = subprocess.run(
+        [sys.executable, "tools/relative_imports.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_man_pages_are_current_and_list_every_option():
+    proc = subprocess.run([sys.executable, "tools/genman.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for tool, (module, entry) in {
+        "dynlink": ("toolchain.linker.main", "main"),
+        "dynexport": ("toolchain.dynld.cli", "dynexport_main"),
+        "dynld-config": ("toolchain.dynld.config", "main"),
+        "dyninfo": ("toolchain.info", "main"),
+    }.items():
+        code = f"import sys; from {module} import {entry}; sys.exit({entry}(['--help']))"
+        help_text = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True).stdout
+        page = (REPO / "man" / f"{tool}.1").read_text().replace("\\-", "-").replace("\\fB", "").replace("\\fR", "")
+        for option in sorted(set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", help_text.split("options:")[-1]))):
+            assert option in page, (tool, option)

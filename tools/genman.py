@@ -60,14 +60,14 @@ def tool_parser(name: str) -> argparse.ArgumentParser:
         raise _Caught(self)
 
     saved = errors.ArgumentParser.parse_args
-    errors.ArgumentParser.parse_args = catch  # type: ignore[method-assign,assignment]
+    errors.ArgumentParser.parse_args = catch
     try:
         main: Callable[[list[str]], int] = getattr(module, entry)
         main([])
     except _Caught as caught:
         return caught.parser
     finally:
-        errors.ArgumentParser.parse_args = saved  # type: ignore[method-assign]
+        errors.ArgumentParser.parse_args = saved
     raise SystemExit(f"genman: {name}: its main returned without parsing a command line")
 
 
