@@ -40,7 +40,10 @@ adds the command-line variables ``arches=``, ``VERBOSE=`` and ``DYNHOST=`` (list
 All tools run as separate processes under their console-script names (``dyncc``,
 ``dynlink``, ``dynexport``; a command printed with ``VERBOSE`` runs as it is in a shell
 where dyntools is installed), so ``scons -j`` is parallel; the directory of those scripts
-goes first on the ``PATH`` in ``env["ENV"]``, outside build signatures.  Each action's signature includes a fingerprint
+goes first on the ``PATH`` in ``env["ENV"]``, outside build signatures.  Unless
+``DYNTOOLS_WORKERS=0``, the steps of dyncc, dynlink and dynexport run in long-lived
+worker processes instead (``workers.py``): same command lines, same outputs, without
+Python's start-up and imports per step.  Each action's signature includes a fingerprint
 of the part of the toolchain it runs (``locate.fingerprint``), so changing the toolchain
 rebuilds what that part made.  Commands name files relative to the top directory and map
 the top directory away in debug info, so outputs are the same bytes in every checkout and
@@ -63,7 +66,7 @@ import SCons.Errors
 import SCons.Script
 import SCons.Util
 
-from . import locate
+from . import locate, workers
 from .scanners import MANIFEST_SUFFIXES, ManifestScanner, c_scanner
 from .toolchain.arch import ARCHES, Arch, get_arch
 from .toolchain.errors import DynError
@@ -555,6 +558,11 @@ def generate(env) -> None:
     for name in _PASS_ENV:
         if name in os.environ and name not in penv:
             penv[name] = os.environ[name]
+    # dyncc, dynlink and dynexport steps run in long-lived worker processes (workers.py).
+    if workers.enabled() and not getattr(env["SPAWN"], "dyntools_workers", False):
+        spawn = workers.make_spawn(env["SPAWN"])
+        spawn.dyntools_workers = True  # type: ignore[attr-defined]
+        env["SPAWN"] = spawn
     # Absolute paths in debug info are mapped away; $( $) keeps this out of signatures.
     env["_DYNTOPDIR"] = env.Dir("#").abspath
     env["_DYNPREFIXMAP"] = "$( -ffile-prefix-map=${_DYNTOPDIR}=. $)"
