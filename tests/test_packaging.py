@@ -8,6 +8,7 @@ a program; every arch) is built with the installed tool and its programs are run
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -143,10 +144,24 @@ class Venv:
         return self.run(self.python, "-m", "SCons", "-Q", *args, cwd=cwd, check=check)
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The wheel, built from a copy of the packaged files (the checkout is left alone)."""
-    base = tmp_path_factory.mktemp("wheel")
+def _shared_dir(tmp_path_factory, name: str, make) -> Path:
+    """``make(dir)`` once for all xdist workers (a shared directory and a lock); the directory."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    root, done = base / name, base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            make(root)
+            done.write_text("ok\n")
+    return root
+
+
+def _build_wheel(base: Path) -> None:
+    """The wheel, built from a copy of the packaged files (the checkout is left alone), in base/dist."""
     src = base / "src"
     for name in PACKAGED:
         path = REPO / name
@@ -155,23 +170,29 @@ def wheel(tmp_path_factory) -> Path:
         else:
             src.mkdir(exist_ok=True)
             shutil.copy(path, src / name)
-    out = base / "dist"
-    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)]
+    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(src)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:  # no package index: build with the setuptools at hand
         proc = subprocess.run([*cmd, "--no-build-isolation"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    (whl,) = out.glob("dyntools-*.whl")
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    (whl,) = (_shared_dir(tmp_path_factory, "pkg-wheel", _build_wheel) / "dist").glob("dyntools-*.whl")
     return whl
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def venv(wheel, tmp_path_factory) -> Venv:
-    root = tmp_path_factory.mktemp("venv") / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(root)], check=True)
-    v = Venv(root)
-    v.run(v.python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, cwd=root)
-    return v
+    """A venv (seeing the system's site-packages) with the wheel installed, not editable."""
+
+    def make(root: Path) -> None:
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(root / "v")], check=True)
+        v = Venv(root / "v")
+        v.run(v.python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, cwd=root)
+
+    return Venv(_shared_dir(tmp_path_factory, "pkg-venv", make) / "v")
 
 
 def test_wheel_has_one_top_level_package(wheel):
@@ -237,15 +258,17 @@ def test_bad_dynarch_is_reported_when_the_tool_loads_or_clones(venv, tmp_path):
         assert "Traceback" not in proc.stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def readme_project(venv, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("readme") / "project"
-    root.mkdir()
-    (root / "SConstruct").write_text(readme_sconstruct())
-    for name, text in SOURCES.items():
-        (root / name).write_text(textwrap.dedent(text).lstrip("\n"))
-    venv.scons(root, "-j2", f"arches={','.join(ARCHES)}")
-    return root
+    """The README's project, built for every arch with the installed tool (tests only read it)."""
+
+    def make(root: Path) -> None:
+        (root / "SConstruct").write_text(readme_sconstruct())
+        for name, text in SOURCES.items():
+            (root / name).write_text(textwrap.dedent(text).lstrip("\n"))
+        venv.scons(root, "-j2", f"arches={','.join(ARCHES)}")
+
+    return _shared_dir(tmp_path_factory, "pkg-readme", make)
 
 
 @pytest.mark.slow
