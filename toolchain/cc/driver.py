@@ -77,7 +77,8 @@ _MODES = {"-c": "compile", "-S": "assemble", "-E": "preprocess", "-M": "preproce
 _LINK_FLAGS = frozenset({"-nostdlib", "-nodefaultlibs", "-nostartfiles", "-static", "-rdynamic", "-no-pie", "-s"})
 _UNSUPPORTED_LINK = {"-shared": "shared libraries", "-pie": "position-independent executables"}
 # GNU ld options that ask for what dynlink does anyway; dropped while dynlink does not know them
-_ERROR_RE = re.compile(r": (fatal )?error: ")
+_ERROR_RE = re.compile(r": (?:\x1b\[[0-9;]*m)*(fatal )?error: ")
+_COLOUR_RE = re.compile(r"\x1b\[[0-9;]*m")
 _GNU_LD_DEFAULTS = frozenset({"--as-needed", "--no-as-needed", "--no-undefined", "-O1", "--start-group", "--end-group"})
 
 
@@ -260,14 +261,15 @@ def without_pragma_warnings(stderr: str, locations: set[tuple[str, int]]) -> str
     context: list[str] = []
     lines = stderr.split("\n")
     for line in lines[:-1] if lines[-1] == "" else lines:
-        m = header.fullmatch(line)
-        if line.startswith("In file included from ") or (context and line.startswith("                 from ")):
+        plain = _COLOUR_RE.sub("", line)  # -fdiagnostics-color
+        m = header.fullmatch(plain)
+        if plain.startswith("In file included from ") or (context and plain.startswith("                 from ")):
             context.append(line)
         elif m:
             loc = (m.group(1), int(m.group(2)))
             items.append({"sev": m.group(3), "loc": loc, "msg": m.group(4), "context": context, "lines": [line]})
             context = []
-        elif count.fullmatch(line):
+        elif count.fullmatch(plain):
             items.append({"sev": "count", "context": context, "lines": [line]})
             context = []
         elif items and not context:
@@ -301,6 +303,7 @@ def without_pragma_warnings(stderr: str, locations: set[tuple[str, int]]) -> str
 
 def _recount(line: str, removed: dict[str, int]) -> str:
     """clang's "N warnings and M errors generated." less the removed diagnostics ("" for none left)."""
+    line = _COLOUR_RE.sub("", line)
     w = re.search(r"(\d+) warnings?", line)
     e = re.search(r"(\d+) errors?", line)
     nw = (int(w.group(1)) if w else 0) - removed["warning"]
@@ -563,8 +566,8 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
     arch = arch_argument(arch_name) if arch_name is not None else None
     if query is not None:
         return None, _answer(query, arch or host_arch(), link_args)
-    if link_args == ["--version"] and not inputs:
-        return None, _linker_banner()  # gcc -Wl,--version: the linker's banner
+    if "--version" in link_args and not (set(modes) - {"link"}):
+        return None, _linker_banner()  # gcc -Wl,--version: the linker's banner, nothing else done
     if len(set(modes)) > 1 and not set(modes) <= {"preprocess", "compile"}:
         raise UsageError(f"conflicting modes: {', '.join(sorted(set(modes)))}")
     mode = "pragmas" if "pragmas" in modes else "preprocess" if "preprocess" in modes else (modes or ["link"])[0]
