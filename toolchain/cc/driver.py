@@ -344,53 +344,35 @@ def compile_c(
     ``language``: a ``-x`` language for the source.  Raises DynError (compiler messages
     already written to stderr); ``out`` is then untouched.
     """
-    import tempfile
-
     from toolchain.errors import read_input
 
     if isinstance(arch, str):
         arch = get_arch(arch)
     read_input(src)  # a clear error for a missing source, before the compiler's
+    out_dir = os.path.dirname(out) or "."
+    if not os.path.isdir(out_dir):
+        raise DynError("cannot create output: No such file or directory", out)
     rest, user_deps = split_dependency_flags(flags)
     base = [*compiler_command(arch, rest, cc), *_prefix_maps(os.getcwd())]
     lang = ["-x", language] if language else []
-    with tempfile.TemporaryDirectory(prefix="dyncc-") as tmp:
-        tobj = os.path.join(tmp, "out.o")
-        dep_flags = complete_dependency_flags(user_deps, out)
-        dep_file = dependency_file(dep_flags, out)
-        if dep_file is None:
-            dep_file = os.path.join(tmp, "deps.d")
-            dep_flags = ["-MD", "-MF", dep_file]
-        compile_cmd = [*base, *dep_flags, *lang, "-c", src, "-o", tobj]
-        p = _run_captured(compile_cmd, src)
-        stderr = p.stderr.decode("utf-8", "replace")
-        if p.returncode == 0:
-            search = mentions_dyn_pragmas(_files_to_search(src, dep_file))
-        else:
-            # a failed compile leaves no dependency file; a dyn pragma can only be the cause
-            # when -Werror made the compiler's unknown-pragma warning fatal
-            search = "unknown pragma ignored" in stderr
-        res = _scan(arch, base, lang, src) if search else None
-        if search and res is None:
-            _emit(stderr)
-            what = "compilation" if p.returncode else "preprocessing"
-            raise DynError(f"{what} failed (compiler exit status {p.returncode or 1})", src)
-        if res is not None:
-            stderr = without_pragma_warnings(stderr, res.locations)
-            if p.returncode != 0 and not _ERROR_RE.search(stderr):
-                # the only errors were dyn pragmas made fatal: compile again without that warning
-                p = _run_captured([*compile_cmd, "-Wno-unknown-pragmas"], src)
-                stderr = without_pragma_warnings(p.stderr.decode("utf-8", "replace"), res.locations)
-        _emit(stderr)
-        if res is not None:
-            _report(res)
-        if p.returncode != 0:
-            raise DynError(f"compilation failed (compiler exit status {p.returncode})", src)
-        try:
-            with open(tobj, "rb") as f:
-                data = f.read()
-        except OSError:
-            raise DynError("compiler wrote no object", src) from None
+    # the compiler's object and dependency file go beside the output (no directory to make)
+    scratch = os.path.join(out_dir, f".{os.path.basename(out)}.dyncc{os.getpid()}")
+    tobj = scratch + ".o"
+    dep_flags = complete_dependency_flags(user_deps, out)
+    dep_file = dependency_file(dep_flags, out)
+    if dep_file is None:
+        dep_file = scratch + ".d"
+        dep_flags = ["-MD", "-MF", dep_file]
+    try:
+        res, data = _compile_and_scan(
+            arch, src, base, lang, [*base, *dep_flags, *lang, "-c", src, "-o", tobj], dep_file
+        )
+    finally:
+        for path in (tobj, scratch + ".d"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
     from toolchain import elf as elfmod
     from toolchain.directives import SECTION, Directives, format_directives
     from toolchain.errors import write_output
@@ -400,6 +382,44 @@ def compile_c(
     data = elfmod.add_section(data, SECTION, format_directives(directives), fname=src)
     write_output(out, data)
     return directives
+
+
+def _compile_and_scan(
+    arch: Arch, src: str, base: list[str], lang: list[str], compile_cmd: list[str], dep_file: str
+) -> tuple[ScanResult | None, bytes]:
+    """Run the compile; preprocess and scan only when a file it read mentions dyn pragmas.
+
+    Returns (the pragma stage's result or None, the object's bytes); compiler messages are
+    written to stderr, without its unknown-pragma warnings for dyn pragma lines."""
+    p = _run_captured(compile_cmd, src)
+    stderr = p.stderr.decode("utf-8", "replace")
+    if p.returncode == 0:
+        search = mentions_dyn_pragmas(_files_to_search(src, dep_file))
+    else:
+        # a failed compile leaves no dependency file; a dyn pragma can only be the cause
+        # when -Werror made the compiler's unknown-pragma warning fatal
+        search = "unknown pragma ignored" in stderr
+    res = _scan(arch, base, lang, src) if search else None
+    if search and res is None:
+        _emit(stderr)
+        what = "compilation" if p.returncode else "preprocessing"
+        raise DynError(f"{what} failed (compiler exit status {p.returncode or 1})", src)
+    if res is not None:
+        stderr = without_pragma_warnings(stderr, res.locations)
+        if p.returncode != 0 and not _ERROR_RE.search(stderr):
+            # the only errors were dyn pragmas made fatal: compile again without that warning
+            p = _run_captured([*compile_cmd, "-Wno-unknown-pragmas"], src)
+            stderr = without_pragma_warnings(p.stderr.decode("utf-8", "replace"), res.locations)
+    _emit(stderr)
+    if res is not None:
+        _report(res)
+    if p.returncode != 0:
+        raise DynError(f"compilation failed (compiler exit status {p.returncode})", src)
+    try:
+        with open(compile_cmd[-1], "rb") as f:
+            return res, f.read()
+    except OSError:
+        raise DynError("compiler wrote no object", src) from None
 
 
 def _scan(arch: Arch, base: list[str], lang: list[str], src: str) -> ScanResult | None:
