@@ -13,6 +13,12 @@ PROG = "dynlink"
 
 
 def parse_args(argv: Sequence[str]) -> LinkOptions:
+    """The link's options from a command line."""
+    return parse_command_line(argv)[0]
+
+
+def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
+    """The link's options and the ``--depfile`` path (or None)."""
     p = ArgumentParser(
         prog=PROG, description="Link ELF objects and archives into an ELF executable, or with -u into a dynld module."
     )
@@ -27,10 +33,15 @@ def parse_args(argv: Sequence[str]) -> LinkOptions:
     p.add_argument("-S", "--strip-debug", action="store_true", help="leave out the objects' .debug_* sections")
     p.add_argument("-u", "--module", action="store_true", help="write a dynld module")
     p.add_argument("-m", "--manifest", help="export manifest (YAML) for -u")
+    p.add_argument(
+        "--depfile", "-MF", dest="depfile", metavar="FILE", help="with -m: write a depfile (manifest, headers)"
+    )
     p.add_argument("inputs", nargs="*", help="objects (.o) and archives (.a)")
     a = p.parse_args(list(argv))
     if a.manifest and not a.module:
         p.error("-m needs -u")
+    if a.depfile and not a.manifest:
+        p.error("--depfile needs -m")
     return LinkOptions(
         arch=arch_argument(a.arch),
         output=a.output,
@@ -44,7 +55,7 @@ def parse_args(argv: Sequence[str]) -> LinkOptions:
         module=a.module,
         manifest=a.manifest,
         strip_debug=a.strip_debug,
-    )
+    ), a.depfile
 
 
 def link(opts: LinkOptions) -> bytes:
@@ -68,9 +79,13 @@ def link(opts: LinkOptions) -> bytes:
 
 
 def _body(argv: Sequence[str]) -> int:
-    opts = parse_args(argv)
+    opts, depfile = parse_command_line(argv)
     try:
         link(opts)
+        if depfile and opts.manifest:
+            from toolchain.dynld.depfile import depfile_text
+
+            write_output(depfile, depfile_text(opts.output, [opts.manifest]))
     except DynError as e:
         if e.file is None and not str(e).startswith(tuple(opts.inputs)):
             raise DynError(str(e), opts.output) from None
