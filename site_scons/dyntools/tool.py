@@ -488,7 +488,10 @@ def generate(env) -> None:
         DYNLDCCFLAGS=[],
         # dyncc
         DYNCC="dyncc",
-        DYNCCFLAGS=["-O2"],
+        # dyncc compiles hosted by default; the tool keeps its objects freestanding as before (hosts
+        # add glibc's headers through $DYNHOSTCCFLAGS) until programs get their C library imports
+        # from the linker rather than from hand-written pragmas (builtins would add calls, e.g. puts)
+        DYNCCFLAGS=["-O2", "-ffreestanding"],
         DYNCPPPATH=[],
         DYNCPPDEFINES=[],
         DYNOBJSUFFIX=".o",

@@ -709,7 +709,9 @@ def link_command(inv: Invocation, objects: Sequence[str]) -> list[str]:
             (libs if a == "-l" else dirs).extend([a, inv.link_args[i + 1]])
             i += 2
             continue
-        if a in ("-E", "--export-dynamic") and "--export-dynamic" in known:
+        if a in ("-E", "--export-dynamic", "-export-dynamic"):
+            if "--export-dynamic" not in known:
+                raise UsageError(f"-Wl,{a} is not supported by this dynlink (--export-dynamic)")
             extra.append("--export-dynamic")
         elif not (a in _GNU_LD_DEFAULTS and a not in known):
             extra.append(a)
