@@ -1,7 +1,8 @@
-"""Let ``env.Tool("dyntools")`` find the ``dyntools`` package of this site_scons directory.
+"""Let ``env.Tool("dyntools")`` find the dyntools tool of this site_scons directory.
 
-SCons puts this directory on ``sys.path`` and runs this file; adding it to the default
-toolpath makes the tool loader find ``dyntools/`` as the same, already imported, package.
+SCons puts this directory on ``sys.path`` and runs this file; adding the package's
+``TOOLPATH`` (a directory holding only the dyntools tool) to the default tool path
+makes the tool loader find it.
 """
 
 import dyntools

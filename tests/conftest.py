@@ -128,7 +128,8 @@ class CProgs:
             )
         marker = os.path.join(outdir, ".complete")
         if not os.path.exists(marker):
-            base = [opt, *VARIANTS[variant], "-I", runtime.rt_include_dir(), "-I", CPROGS_DIR]
+            # freestanding programs (dyntools' rt, no C library): dyncc compiles hosted unless told
+            base = ["-ffreestanding", opt, *VARIANTS[variant], "-I", runtime.rt_include_dir(), "-I", CPROGS_DIR]
 
             def one(job):
                 src, out, extra = job

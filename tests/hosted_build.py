@@ -1,13 +1,7 @@
-"""Building ordinary C programs for the tests: dyncc with glibc's headers, dynlink with -lc, and zig cc as reference.
-
-``hosted_cc(arch)`` is the compiler command dyncc is given: the arch's zig target and
-flags without ``-ffreestanding``, and the glibc headers zig ships (as the SCons tool's
-``_glibc_flags`` passes them).
-"""
+"""Building ordinary C programs for the tests: dyncc (hosted: glibc's headers), dynlink -lc, zig cc as reference."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -18,28 +12,9 @@ from toolchain.cc.driver import compile_c, zig_command
 HOSTED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostedprogs")
 
 
-def glibc_include_flags(arch: str) -> list[str]:
-    """``-isystem`` flags for the glibc headers of ``arch`` that the ziglang package ships."""
-    spec = importlib.util.find_spec("ziglang")
-    assert spec is not None and spec.origin
-    inc = os.path.join(os.path.dirname(spec.origin), "lib", "libc", "include")
-    cpu = "arm" if get_arch(arch).name == "arm" else "x86"
-    flags: list[str] = []
-    for d in (f"{cpu}-linux-gnu", "generic-glibc", f"{cpu}-linux-any", "any-linux-any"):
-        flags += ["-isystem", os.path.join(inc, d)]
-    return flags
-
-
-def hosted_cc(arch: str) -> list[str]:
-    """The compiler command for hosted C (glibc headers, no -ffreestanding) for ``arch``."""
-    a = get_arch(arch)
-    flags = [f for f in a.cc_flags if f != "-ffreestanding"]
-    return [*zig_command(), "cc", "-target", a.cc_target, *flags, *glibc_include_flags(arch)]
-
-
 def compile_hosted(arch: str, src: str, out: str, flags: list[str] | tuple[str, ...] = ()) -> str:
-    """dyncc ``src`` to ``out`` as a hosted C file."""
-    compile_c(arch, src, out, ["-O2", *flags], cc=hosted_cc(arch))
+    """dyncc ``src`` to ``out`` (-O2), as a user would: no flag but the program's own."""
+    compile_c(arch, src, out, ["-O2", *flags])
     return out
 
 

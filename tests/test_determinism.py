@@ -85,13 +85,13 @@ def inputs(tmp_path_factory, cprogs):
 
         src = root / f"dyn-{arch}.c"
         src.write_text(dynamic_source(arch))
-        compile_c(arch, str(src), str(root / f"dyn-{arch}.o"))
+        compile_c(arch, str(src), str(root / f"dyn-{arch}.o"), ["-ffreestanding"])
         files = {"objs/dyn.o": str(root / f"dyn-{arch}.o"), "objs/start.o": start}
         cases[("dynamic", arch)] = (files, ["--hash-style", "both", "objs/start.o", "objs/dyn.o"])
 
         src = root / f"mod-{arch}.c"
         src.write_text(MODULE_SOURCE)
-        compile_c(arch, str(src), str(root / f"mod-{arch}.o"), ["-I", rt_include_dir()])
+        compile_c(arch, str(src), str(root / f"mod-{arch}.o"), ["-ffreestanding", "-I", rt_include_dir()])
         files = {"objs/mod.o": str(root / f"mod-{arch}.o")}
         cases[("module", arch)] = (files, ["-u", "objs/mod.o"])
     return cases

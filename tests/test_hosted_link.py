@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import run_program
+from conftest import run_dyncc, run_program
 from hosted_build import HOSTED_DIR, compile_hosted, dynlink, zig_reference
 
 from toolchain.arch import get_arch
@@ -62,6 +62,14 @@ def test_hello_world(objs, tmp_path, arch):
     p = run_program(arch, exe)
     assert (p.returncode, p.stdout, p.stderr) == (0, b"hello, world\n", b"")
     assert "Shared library: [libc.so.6]" in readelf("-d", exe)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_dyncc_compiles_and_links_in_one_go(tmp_path, arch):
+    exe = str(tmp_path / "hello")
+    r = run_dyncc(["-a", arch, "-O2", "-o", exe, os.path.join(HOSTED_DIR, "hello.c")])
+    assert r.returncode == 0, r.stderr
+    assert run_program(arch, exe).stdout == b"hello, world\n"
 
 
 @pytest.mark.parametrize("arch", ARCHES)

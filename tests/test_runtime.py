@@ -313,7 +313,8 @@ def test_dynld_config_cli(capsys):
     assert all(os.path.isfile(s) for s in srcs)
     assert config.main([]) == 2
     assert "dynld-config:" in capsys.readouterr().err
-    assert config.main(["--cflags", "--sources"]) == 2
+    assert config.main(["--sources", "--cflags"]) == 0  # combined like pkg-config: flags first
+    assert capsys.readouterr().out.split() == [f"-I{config.runtime_dir()}", *srcs]
     assert config.main(["--help"]) == 0
 
 

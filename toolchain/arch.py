@@ -36,7 +36,7 @@ class Arch:
     rela: bool  # dynamic relocations carry addends (.rela) or not (.rel)
     cc_target: str  # zig cc -target for objects
     gnu_triple: str  # zig's name of the arch's glibc target, without the version
-    cc_flags: tuple[str, ...]  # default compiler flags (dyncc adds them first)
+    cc_flags: tuple[str, ...]  # default code-generation flags (dyncc adds them first; hosted unless -ffreestanding)
     interp: str  # dynamic loader path
     sysroot: str | None  # where the target's libc lives for running here
     base_addr: int  # where the first PT_LOAD goes
@@ -71,7 +71,6 @@ _COMMON_CFLAGS = (
     "-fno-stack-protector",
     "-fno-unwind-tables",
     "-fno-asynchronous-unwind-tables",
-    "-ffreestanding",
 )
 
 ARCHES: dict[str, Arch] = {

@@ -1,24 +1,74 @@
-"""dyntools: the SCons tool for dyncc, dynlink, dynexport and dynld modules.
+"""dyntools: dyncc, dynlink, dynexport, dynld modules, and their SCons tool.
 
-Load it in any SConstruct, once ``pip install dyntools`` (or ``PYTHONPATH`` pointing at a
-checkout's ``site_scons``) makes the package importable::
+The toolchain itself is ``dyntools.toolchain`` (the compiler driver, the linker, dynld);
+this package adds the SCons tool.  Load the tool in any SConstruct once ``pip install
+dyntools`` (or ``PYTHONPATH`` pointing at a checkout's ``site_scons``) makes the package
+importable::
 
     import dyntools
     env = Environment(tools=["default", "dyntools"], toolpath=[dyntools.TOOLPATH])
 
 or, equivalently, ``Environment(tools=["default", dyntools.generate])``.  A project whose
-site directory is a checkout's ``site_scons`` (``scons --site-dir=.../site_scons``) needs
-no import: its ``site_init.py`` puts the package on the tool path, so ``env.Tool("dyntools")``
-works.  See ``tool.py`` for the builders and construction variables.
+site directory is a checkout's ``site_scons`` needs no import: its ``site_init.py`` puts
+``TOOLPATH`` on the default tool path, so ``env.Tool("dyntools")`` works.  See ``tool.py``
+for the builders and construction variables.
+
+Importing this package is cheap and does not import SCons (the console scripts import
+``dyntools.toolchain`` through it); ``generate``, ``exists``, ``add_options`` and the
+other SCons-side names are loaded on first use.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
+import sys
+from typing import Any
 
-from .tool import GNU_TARGETS, exists, generate
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
-#: A toolpath entry under which ``env.Tool("dyntools")`` finds this package.
-TOOLPATH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The tool path holding only the ``dyntools`` SCons tool (``toolpath=[dyntools.TOOLPATH]``).
+TOOLPATH = os.path.join(_HERE, "toolpath")
 
-__all__ = ["GNU_TARGETS", "TOOLPATH", "exists", "generate"]
+#: Names taken from ``dyntools.tool`` on first use (it imports SCons).
+_FROM_TOOL = ("GNU_TARGETS", "exists", "generate", "add_options", "short_output")
+
+__all__ = ["TOOLPATH", *_FROM_TOOL]
+
+
+def _register_checkout_toolchain() -> None:
+    """In a source checkout, make ``<checkout>/toolchain`` the subpackage ``dyntools.toolchain``.
+
+    An installed wheel has ``dyntools/toolchain/`` (the same sources, mapped there by
+    pyproject.toml); a checkout keeps ``toolchain/`` at its top, next to ``site_scons/``.
+    """
+    name = __name__ + ".toolchain"
+    if name in sys.modules or os.path.isdir(os.path.join(_HERE, "toolchain")):
+        return
+    top = os.path.join(os.path.dirname(os.path.dirname(_HERE)), "toolchain")
+    init = os.path.join(top, "__init__.py")
+    if not os.path.isfile(init):
+        return  # an unusual layout: ``import dyntools.toolchain`` reports it
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[top])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    globals()["toolchain"] = module
+
+
+_register_checkout_toolchain()
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_TOOL:
+        return getattr(importlib.import_module(".tool", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+from . import _package  # noqa: E402,F401 - keeps this package findable for toolpath/dyntools.py

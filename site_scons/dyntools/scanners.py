@@ -14,8 +14,6 @@ import SCons.Errors
 import SCons.Node.FS
 import SCons.Scanner
 
-from . import locate
-
 #: Suffixes of manifest files.
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -28,12 +26,11 @@ def c_scanner(name: str, path_variable: str) -> SCons.Scanner.ClassicCPP:
 
 
 def _load_manifest_module():
-    """``toolchain.dynld.manifest``, or a one-line SCons error if it cannot be imported."""
-    locate.ensure_importable()
+    """``dyntools.toolchain.dynld.manifest``, or a one-line SCons error if it cannot be imported."""
     try:
-        from toolchain.dynld import manifest  # noqa: PLC0415 - only needed when a manifest is scanned
+        from .toolchain.dynld import manifest  # noqa: PLC0415 - only needed when a manifest is scanned
     except Exception as e:  # noqa: BLE001 - reported as one line, not a traceback
-        msg = f"dyntools: cannot import toolchain.dynld.manifest: {type(e).__name__}: {e}"
+        msg = f"dyntools: cannot import dyntools.toolchain.dynld.manifest: {type(e).__name__}: {e}"
         raise SCons.Errors.UserError(msg) from None
     return manifest
 
@@ -62,7 +59,7 @@ def manifest_headers(path: str) -> list[str]:
 
 def _manifest_headers(path: str) -> list[str]:
     manifest = _load_manifest_module()
-    from toolchain.errors import DynError  # noqa: PLC0415
+    from .toolchain.errors import DynError  # noqa: PLC0415
 
     try:
         headers = manifest.manifest_headers(path)

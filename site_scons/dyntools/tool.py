@@ -29,9 +29,21 @@ prefix, e.g. qemu-arm); and a ``*COMSTR`` per action: ``DYNCCCOMSTR``, ``DYNLINK
 ``DYNMODULECOMSTR``, ``EXPORTTABCOMSTR``, ``DYNARCOMSTR``, ``ZIGCCCOMSTR``, ``ZIGLINKCOMSTR``,
 ``DYNCHECKCOMSTR``, ``DYNCOPYCOMSTR``.
 
-All tools run as separate processes (``$PYTHON -m ...``, ``PYTHON`` = this interpreter) so
-``scons -j`` is parallel; the toolchain's directory goes on their ``PYTHONPATH`` through
-``env["ENV"]``, outside build signatures.  Each action's signature includes a fingerprint
+``DynHost`` (pseudo-builder): a whole host program (sources, the dynld runtime, the
+``_exporttab`` made from an ``exports=`` manifest), its files under ``<target>.objs/``.
+
+``$DYNARCH`` is checked when the tool loads, when an environment is cloned and when a
+target is declared, as a ``UserError`` naming the known architectures.  ``add_options``
+adds the command-line variables ``arches=``, ``VERBOSE=`` and ``DYNHOST=`` (listed by
+``scons --help``); ``short_output`` prints one short line per step.
+
+All tools run as separate processes under their console-script names (``dyncc``,
+``dynlink``, ``dynexport``; a command printed with ``VERBOSE`` runs as it is in a shell
+where dyntools is installed), so ``scons -j`` is parallel; the directory of those scripts
+goes first on the ``PATH`` in ``env["ENV"]``, outside build signatures.  Unless
+``DYNTOOLS_WORKERS=0``, the steps of dyncc, dynlink and dynexport run in long-lived
+worker processes instead (``workers.py``): same command lines, same outputs, without
+Python's start-up and imports per step.  Each action's signature includes a fingerprint
 of the part of the toolchain it runs (``locate.fingerprint``), so changing the toolchain
 rebuilds what that part made.  Commands name files relative to the top directory and map
 the top directory away in debug info, so outputs are the same bytes in every checkout and
@@ -49,29 +61,51 @@ import sys
 
 import SCons.Action
 import SCons.Builder
+import SCons.Environment
 import SCons.Errors
+import SCons.Script
 import SCons.Util
 
-from . import locate
+from . import locate, workers
 from .scanners import MANIFEST_SUFFIXES, ManifestScanner, c_scanner
+from .toolchain.arch import ARCHES, Arch, get_arch
+from .toolchain.errors import DynError
 
 #: zig cc targets of programs linked against glibc, per arch.
-GNU_TARGETS = {"386": "x86-linux-gnu", "amd64": "x86_64-linux-gnu", "arm": "arm-linux-gnueabihf"}
+GNU_TARGETS = {name: arch.gnu_triple for name, arch in ARCHES.items()}
 
 #: Environment variables handed on to the tools (zig needs a cache directory).
 _PASS_ENV = ("HOME", "TMPDIR", "ZIG_GLOBAL_CACHE_DIR", "ZIG_LOCAL_CACHE_DIR", "XDG_CACHE_HOME", "DYNTOOLS_TRACEBACK")
 
 
-def _arch(name: str):
+def _arch(name: str) -> Arch:
     """The toolchain's Arch for ``name``, or a one-line SCons error."""
-    locate.ensure_importable()
-    from toolchain.arch import get_arch  # noqa: PLC0415
-    from toolchain.errors import DynError  # noqa: PLC0415
-
     try:
         return get_arch(str(name))
     except DynError as e:
         raise SCons.Errors.UserError(f"dyntools: DYNARCH: {e}") from None
+
+
+def check_arch(env) -> None:
+    """``UserError`` (in the tool's words) unless ``$DYNARCH`` names a known architecture."""
+    _arch(env.subst("$DYNARCH"))
+
+
+def _clone(env, *args, **kw):
+    """``env.Clone`` that checks the clone's ``$DYNARCH`` at once."""
+    clone = SCons.Environment.Base.Clone(env, *args, **kw)
+    check_arch(clone)
+    return clone
+
+
+def _checked(emitter=None):
+    """An emitter that checks ``$DYNARCH`` when a target is declared (then runs ``emitter``)."""
+
+    def emit(target, source, env):
+        check_arch(env)
+        return emitter(target, source, env) if emitter else (target, source)
+
+    return emit
 
 
 def _canon_arch(name) -> str:
@@ -261,7 +295,7 @@ _COPY = SCons.Action.Action(_copy, _copy_str)
 _CONFIG_CACHE: dict[tuple[str, ...], list[str]] = {}
 
 
-_DEFAULT_DYNLDCONFIG = "$PYTHON -m toolchain.dynld.config"
+_DEFAULT_DYNLDCONFIG = "dynld-config"
 
 
 def dynld_config(env, option: str) -> list[str]:
@@ -271,9 +305,7 @@ def dynld_config(env, option: str) -> list[str]:
     ``toolchain.dynld.config``); another command runs once per SCons run.
     """
     if env["DYNLDCONFIG"] == _DEFAULT_DYNLDCONFIG and option in ("--sources", "--cflags"):
-        locate.ensure_importable()
-        from toolchain.dynld import config  # noqa: PLC0415
-        from toolchain.errors import DynError  # noqa: PLC0415
+        from .toolchain.dynld import config  # noqa: PLC0415
 
         try:
             return config.sources() if option == "--sources" else config.cflags()
@@ -339,8 +371,7 @@ def DynRuntime(env, target="rt", rtdir=None, **kw):  # noqa: N802
     and an archive of the rest (system calls, string, printing and division helpers).
     Sets ``$DYNRTCPPPATH`` to the copied sources' directory (for ``rt.h``).
     """
-    locate.ensure_importable()
-    from toolchain.cc.runtime import RT_DIR, RT_SOURCES  # noqa: PLC0415
+    from .toolchain.cc.runtime import RT_DIR, RT_SOURCES  # noqa: PLC0415
 
     rtdir = env.Dir(rtdir) if rtdir else env.File(target).dir.Dir("rt-src")
     objs = _copy_and_compile(env, RT_DIR, list(RT_SOURCES), rtdir, False, kw)
@@ -350,11 +381,102 @@ def DynRuntime(env, target="rt", rtdir=None, **kw):  # noqa: N802
     return start + env.DynArchive(target, rest)
 
 
+def _object_name(env, objdir, source, suffix: str):
+    """``objdir/<source's path below the SConscript directory, suffix swapped>``."""
+    rel = env.File(source).get_path(env.Dir("."))
+    parts = ["__" if p == ".." else p for p in rel.split(os.sep)]
+    return objdir.File(os.path.join(*parts[:-1], os.path.splitext(parts[-1])[0] + suffix))
+
+
+def DynHost(env, target, source, exports=None, **kw):  # noqa: N802
+    """A host program that loads dynld modules, for ``$DYNARCH``; returns the program's node list.
+
+    Compiles ``source`` (C files; objects and archives are linked as they are) and the
+    dynld runtime (``DynldLibrary``) with ``dynld.h`` on the include path, generates the
+    host's ``_exporttab`` from the manifest ``exports`` (``ExportTable``; without it the
+    sources must define ``_exporttab`` themselves) and links them all.  Every file it
+    makes lives in ``<target>.objs/`` next to the target, so hosts of several arches
+    (in different directories) never share an object.  ``$DYNHOST`` picks the
+    toolchain: ``zig`` (zig cc against glibc) or ``dynlink`` (dyncc and dynlink; the
+    ``_start`` comes from ``$DYNHOSTSTARTFILES``, by default dyntools' run-time, and the
+    sources name what they take from the C library with ``#pragma dynimport``).
+    Keyword arguments are construction variables for this host only.
+    """
+    check_arch(env)
+    program = env.arg2nodes(target, env.fs.File)[0]
+    objdir = program.dir.Dir(program.name + ".objs")
+    henv = env.Clone(**kw)
+    top = "#" + objdir.path
+    runtime = henv.DynldLibrary(top + "/dynld", rtdir=objdir.Dir("dynld-rt"))
+    henv.Append(ZIGCPPPATH=["$DYNLDCPPPATH"], DYNCPPPATH=["$DYNLDCPPPATH"])
+    objects = []
+    for s in SCons.Util.flatten([source]):
+        node = env.arg2nodes(s, env.fs.File)[0] if isinstance(s, str) else s
+        if node.name.endswith(".c"):
+            objects += HostObject(henv, _object_name(env, objdir, node, henv.subst("$DYNOBJSUFFIX")), node)
+        else:
+            objects.append(node)
+    if exports:
+        manifest = env.arg2nodes(exports, env.fs.File)[0]
+        stem = os.path.splitext(manifest.name)[0]
+        table = henv.ExportTable(objdir.File(stem + henv.subst("$EXPORTTABSUFFIX")), manifest)
+        objects += HostObject(henv, objdir.File(stem + "_exporttab" + henv.subst("$DYNOBJSUFFIX")), table)
+    if not _host_is_dynlink(henv):
+        return henv.ZigProgram(program, objects + runtime)
+    start = SCons.Util.flatten([henv.get("DYNHOSTSTARTFILES", [])])
+    if not start:
+        start = henv.DynRuntime(top + "/rt", rtdir=objdir.Dir("rt-src"))[:1]
+    return henv.DynProgram(program, start + objects + runtime)
+
+
+#: Labels of the short-output preset, per command string variable.
+SHORT_LABELS = {
+    "DYNCCCOMSTR": "dyncc",
+    "DYNLINKCOMSTR": "dynlink",
+    "DYNMODULECOMSTR": "dynlink -u",
+    "EXPORTTABCOMSTR": "dynexport",
+    "DYNARCOMSTR": "ar",
+    "ZIGCCCOMSTR": "zig cc",
+    "ZIGLINKCOMSTR": "zig cc (link)",
+    "DYNCHECKCOMSTR": "check",
+    "DYNCOPYCOMSTR": "copy",
+}
+
+
+def short_output(env) -> None:
+    """One short line per step (``dyncc        [amd64] build/amd64/host.o``) instead of whole commands."""
+    for var, label in SHORT_LABELS.items():
+        env[var] = f"{label:<14}[${{_dyn_arch(DYNARCH)}}] $TARGET"
+
+
+def add_options(env, arches=("386", "amd64", "arm"), verbose: bool = False, host: str = "zig") -> list[str]:
+    """Add the command-line variables ``arches=``, ``VERBOSE=`` and ``DYNHOST=`` to ``env``.
+
+    ``scons --help`` lists them (after the project's own options); ``VERBOSE=0`` (the
+    default given by ``verbose``) turns on ``short_output``; ``DYNHOST`` sets the host
+    toolchain (default ``host``).  Returns the architectures chosen with ``arches=``
+    (``all`` by default; ``arches=amd64,arm`` picks some), in the order given by ``arches``.
+    """
+    import SCons.Variables  # noqa: PLC0415
+
+    for a in arches:
+        _arch(a)
+    variables = SCons.Variables.Variables(args=SCons.Script.ARGUMENTS)
+    variables.AddVariables(
+        SCons.Variables.ListVariable("arches", "architectures to build", "all", list(arches)),
+        SCons.Variables.BoolVariable("VERBOSE", "print whole command lines", verbose),
+        SCons.Variables.EnumVariable("DYNHOST", "toolchain of host programs", host, allowed_values=("zig", "dynlink")),
+    )
+    variables.Update(env)
+    SCons.Script.Help(variables.GenerateHelpText(env), append=True)
+    if not env["VERBOSE"]:
+        short_output(env)
+    chosen = set(env["arches"])
+    return [a for a in arches if a in chosen]
+
+
 def generate(env) -> None:
     """Add the dyntools builders and construction variables to ``env``."""
-    locate.ensure_importable()
-    root = locate.toolchain_root()
-
     env.SetDefault(
         PYTHON=sys.executable,
         DYNARCH="amd64",
@@ -365,14 +487,17 @@ def generate(env) -> None:
         DYNHOSTSTARTFILES=[],
         DYNLDCCFLAGS=[],
         # dyncc
-        DYNCC="$PYTHON -m toolchain.cc.driver",
-        DYNCCFLAGS=["-O2"],
+        DYNCC="dyncc",
+        # dyncc compiles hosted by default; the tool keeps its objects freestanding as before (hosts
+        # add glibc's headers through $DYNHOSTCCFLAGS) until programs get their C library imports
+        # from the linker rather than from hand-written pragmas (builtins would add calls, e.g. puts)
+        DYNCCFLAGS=["-O2", "-ffreestanding"],
         DYNCPPPATH=[],
         DYNCPPDEFINES=[],
         DYNOBJSUFFIX=".o",
         DYNCCCOMSTR="",
         # dynlink
-        DYNLINK="$PYTHON -m toolchain.linker.main",
+        DYNLINK="dynlink",
         DYNLINKFLAGS=[],
         DYNLIBPATH=[],
         DYNLIBS=[],
@@ -382,7 +507,7 @@ def generate(env) -> None:
         DYNLINKCOMSTR="",
         DYNMODULECOMSTR="",
         # dynexport
-        DYNEXPORT="$PYTHON -c 'import sys;from toolchain.dynld.cli import dynexport_main as m;sys.exit(m())'",
+        DYNEXPORT="dynexport",
         DYNEXPORTFLAGS=[],
         EXPORTTABSUFFIX="_exporttab.c",
         EXPORTTABCOMSTR="",
@@ -426,15 +551,21 @@ def generate(env) -> None:
         env[f"_DYNFP_{part.upper()}"] = locate.fingerprint(part)
     env["_DYNFP_ZIG"] = locate.ziglang_version()
 
-    # The tools run uninstalled: their package goes on PYTHONPATH (not in the command
-    # line, so that it does not enter build signatures: checkouts at different paths
-    # share a CacheDir).
+    # The commands are the console scripts (dyncc, dynlink ...) of this very package: their
+    # directory goes first on the PATH the commands see, outside build signatures, so
+    # checkouts at different paths share a CacheDir.
     penv = env["ENV"]
-    old = penv.get("PYTHONPATH")
-    penv["PYTHONPATH"] = root if not old or old == root else os.pathsep.join([root, str(old)])
+    scripts = locate.scripts_dir()
+    old = [p for p in str(penv.get("PATH", "")).split(os.pathsep) if p and p != scripts]
+    penv["PATH"] = os.pathsep.join([scripts, *old])
     for name in _PASS_ENV:
         if name in os.environ and name not in penv:
             penv[name] = os.environ[name]
+    # dyncc, dynlink and dynexport steps run in long-lived worker processes (workers.py).
+    if workers.enabled() and not getattr(env["SPAWN"], "dyntools_workers", False):
+        spawn = workers.make_spawn(env["SPAWN"])
+        spawn.dyntools_workers = True  # type: ignore[attr-defined]
+        env["SPAWN"] = spawn
     # Absolute paths in debug info are mapped away; $( $) keeps this out of signatures.
     env["_DYNTOPDIR"] = env.Dir("#").abspath
     env["_DYNPREFIXMAP"] = "$( -ffile-prefix-map=${_DYNTOPDIR}=. $)"
@@ -476,6 +607,7 @@ def generate(env) -> None:
         src_suffix=".c",
         source_scanner=dyn_c,
         single_source=True,
+        emitter=_checked(),
     )
     export_table = SCons.Builder.Builder(
         action=_action("$EXPORTTABCOM", "$EXPORTTABCOMSTR", "export"),
@@ -489,7 +621,7 @@ def generate(env) -> None:
         suffix="$DYNPROGSUFFIX",
         src_suffix="$DYNOBJSUFFIX",
         src_builder=["DynObject"],
-        emitter=_map_emitter,
+        emitter=_checked(_map_emitter),
     )
     dyn_module = SCons.Builder.Builder(
         action=_action("$DYNMODULECOM", "$DYNMODULECOMSTR", "link"),
@@ -497,7 +629,7 @@ def generate(env) -> None:
         src_suffix="$DYNOBJSUFFIX",
         src_builder=["DynObject"],
         source_scanner=manifest_scanner,
-        emitter=_module_emitter,
+        emitter=_checked(_module_emitter),
     )
     dyn_archive = SCons.Builder.Builder(
         action=SCons.Action.Action("$DYNARCOM", "$DYNARCOMSTR", varlist=["_DYNFP_ZIG"]),
@@ -547,12 +679,15 @@ def generate(env) -> None:
     env.AddMethod(DynldLibrary, "DynldLibrary")
     env.AddMethod(DynRuntime, "DynRuntime")
     env.AddMethod(DynCheck, "DynCheck")
+    env.AddMethod(DynHost, "DynHost")
+    env.AddMethod(_clone, "Clone")
+    check_arch(env)
 
 
 def exists(env) -> bool:
     """True when the toolchain package and ziglang can be found."""
     try:
-        locate.toolchain_root()
+        locate.toolchain_dir()
     except locate.ToolchainNotFound:
         return False
     return locate.ziglang_version() != "none"

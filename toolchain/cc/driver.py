@@ -1,51 +1,66 @@
-"""dyncc: compile one C file to an ELF object that carries its dynimport/dynexport directives.
+"""dyncc: a C compiler driver whose objects carry their dynimport/dynexport directives.
 
-    dyncc -a ARCH -c file.c [-o file.o] [--cc CC] [compiler flags...]
-    dyncc --pragmas [-a ARCH] file.c [compiler flags...]
+    dyncc -a ARCH -c file.c [-o file.o] [compiler flags...]      compile
+    dyncc -a ARCH -E file.c [-o file.i] / -M / -MM                preprocess
+    dyncc -a ARCH -S file.c                                       compile to assembly
+    dyncc -a ARCH [-o prog] a.c b.o -lfoo [-Wl,...]               compile and link with dynlink
+    dyncc --pragmas [-a ARCH] file.c                              print the directive text
 
-Steps: preprocess with the compiler (``-E``, same flags); scan the output for
-``#pragma dynimport local remote "path"`` and ``#pragma dynexport local remote``
-(the preprocessor's line markers name the original file and line of each pragma,
-headers included); compile the preprocessed text (dyn pragma lines blanked, other
-pragmas kept, ``-Wno-unknown-pragmas``) to a temporary object; append the
-directive text as a non-allocated ``SHF_EXCLUDE`` section ``.dynpragma`` (always,
-even with no directives, so the linker can check the architecture line of every
-object); write the object atomically.
+The compiler is ``zig cc -target <arch.cc_target>`` with the arch's code-generation
+defaults (``Arch.cc_flags``, then ``-fno-sanitize=undefined``: zig turns UBSan with a
+runtime on at -O0), followed by the user's flags, so the user's flags win; the
+position-independence and debug-level families are resolved as clang would
+(``flags.merge_flags``).  Compiles are hosted: glibc's headers from the ziglang
+package and ``__GLIBC_MINOR__`` of ``Arch.glibc_version`` (``toolchain.cc.hosted``);
+``-ffreestanding``, ``-nostdinc`` or ``-nostdlibinc`` leave them out.  ``--cc CC`` or
+``$CC`` choose another compiler; dyncc then adds no flags of its own except the
+dependency file it reads, and checks that the object's ELF machine and class fit.
 
-The default compiler is ``python -m ziglang cc -target <arch.cc_target>
-<arch.cc_flags> -fno-sanitize=undefined`` (zig turns UBSan with a runtime on by
-default at -O0, which a freestanding program cannot link); dyncc runs the ``zig``
-binary of the ``ziglang`` package directly, which is what ``python -m ziglang``
-execs.  ``--cc CC`` or the
-environment variable ``CC`` choose another compiler (split like a shell word list);
-then dyncc adds no target or arch flags, and only checks that the object's ELF
-machine and class fit the arch.
+One compiler run per source in the common case: the ORIGINAL source is compiled
+(diagnostics are the compiler's own) with a dependency file; then the source and the
+headers the dependency file lists (outside the ziglang package) are searched for the
+bytes ``dynimport``/``dynexport``.  Only when some file holds them does the
+preprocessor run (``-E``, same flags) so that ``#if`` and line markers place each
+pragma exactly (``pragmas.scan_preprocessed``); then the compiler's
+``unknown pragma ignored`` diagnostics for those lines are dropped from its output.
+The directive text goes into a non-allocated ``SHF_EXCLUDE`` section ``.dynpragma``
+of every object (empty or not: the linker checks the arch line), written atomically.
 
-Outputs are reproducible: the current directory is mapped to ``.`` and the
-temporary directory to the source's directory in debug info and ``__FILE__``
-(``-ffile-prefix-map``), so the same source compiled from two directories gives
-the same bytes.  Preprocessor-only flags (``-D``, ``-U``, ``-I``, ``-include``,
-``-M...``) are given to the preprocessing step only; with ``-MD``/``-MMD`` the
-dependency file is ``OUT.d`` with target ``OUT`` unless ``-MF``/``-MT`` say otherwise.
+Outputs are reproducible: the current directory is mapped to ``.`` in debug
+information and ``__FILE__`` (``-ffile-prefix-map``).  Link mode compiles the
+sources into a temporary directory and runs ``dynlink`` in-process; like gcc it
+adds ``-lc`` unless ``-nostdlib``/``-nodefaultlibs``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import platform
+import re
 import shlex
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from toolchain import elf as elfmod
 from toolchain.arch import Arch, arch_argument, get_arch
-from toolchain.cc.pragmas import ScanResult, scan_preprocessed
-from toolchain.directives import SECTION, Directives, format_directives
-from toolchain.errors import ArgumentParser, DynError, UsageError, read_input, run_main, write_output
+from toolchain.cc.flags import (
+    SEPARATE_VALUE,
+    complete_dependency_flags,
+    dependency_file,
+    has_target,
+    merge_flags,
+    parse_dependency_file,
+    split_dependency_flags,
+    wants_c_library_headers,
+)
+from toolchain.errors import DynError, UsageError, run_main
+
+if TYPE_CHECKING:
+    import argparse
+
+    from toolchain.cc.pragmas import ScanResult
+    from toolchain.directives import Directives
 
 PROG = "dyncc"
 PRAGMA_STAGE_ONLY = "--pragmas"  # the option that only runs the pragma stage and prints the directive text
@@ -53,59 +68,18 @@ PRAGMA_STAGE_ONLY = "--pragmas"  # the option that only runs the pragma stage an
 #: flags dyncc adds after the arch's defaults when it runs zig itself
 EXTRA_ZIG_FLAGS = ("-fno-sanitize=undefined",)
 
-# compiler flags whose value is the next argument
-_SEPARATE_ARG = frozenset(
-    {
-        "-I",
-        "-D",
-        "-U",
-        "-include",
-        "-imacros",
-        "-isystem",
-        "-iquote",
-        "-idirafter",
-        "-iprefix",
-        "-iwithprefix",
-        "-iwithprefixbefore",
-        "-isysroot",
-        "--sysroot",
-        "-MF",
-        "-MT",
-        "-MQ",
-        "-Xclang",
-        "-mllvm",
-        "-Xpreprocessor",
-        "-Xassembler",
-        "-target",
-        "-x",
-    }
-)
-# flags that only mean something to the preprocessor
-_PP_ONLY_EXACT = frozenset(
-    {"-nostdinc", "-undef", "-C", "-CC", "-H", "-MD", "-MMD", "-MP", "-MG", "-Xpreprocessor", "-trigraphs"}
-)
-_PP_ONLY_PREFIX = (
-    "-D",
-    "-U",
-    "-I",
-    "-MF",
-    "-MT",
-    "-MQ",
-    "-include",
-    "-imacros",
-    "-isystem",
-    "-iquote",
-    "-idirafter",
-    "-iprefix",
-    "-iwithprefix",
-    "-isysroot",
-    "--sysroot",
-    "-nostdinc",
-    "-Wp,",
-)
-# flags that would make the compiler produce something other than an object (or, -P, drop the
-# line markers the pragma stage needs)
-_REFUSED = frozenset({"-E", "-S", "-M", "-MM", "-P", "-fsyntax-only", "-emit-llvm", "-"})
+#: the sources dyncc compiles (anything else on a link line goes to the linker as it is)
+SOURCE_SUFFIXES = (".c", ".i", ".s", ".S")
+
+_ARCH_NAMES = frozenset({"386", "amd64", "arm", "8", "6", "5", "i386", "x86", "x86_64", "x86-64", "armhf", "arm32"})
+_MODES = {"-c": "compile", "-S": "assemble", "-E": "preprocess", "-M": "preprocess", "-MM": "preprocess"}
+# driver flags that only concern a link
+_LINK_FLAGS = frozenset({"-nostdlib", "-nodefaultlibs", "-nostartfiles", "-static", "-rdynamic", "-no-pie", "-s"})
+_UNSUPPORTED_LINK = {"-shared": "shared libraries", "-pie": "position-independent executables"}
+# GNU ld options that ask for what dynlink does anyway; dropped while dynlink does not know them
+_ERROR_RE = re.compile(r": (?:\x1b\[[0-9;]*m)*(fatal )?error: ")
+_COLOUR_RE = re.compile(r"\x1b\[[0-9;]*m")
+_GNU_LD_DEFAULTS = frozenset({"--as-needed", "--no-as-needed", "--no-undefined", "-O1", "--start-group", "--end-group"})
 
 
 @dataclass
@@ -113,30 +87,67 @@ class Invocation:
     """A parsed dyncc command line."""
 
     arch: Arch
-    source: str
-    output: str
-    flags: list[str] = field(default_factory=list)
+    mode: str  # compile, assemble, preprocess, link, pragmas
+    inputs: list[tuple[str, str | None]]  # (path, -x language in force or None)
+    output: str | None
+    flags: list[str] = field(default_factory=list)  # compiler flags, in order
+    link_args: list[str] = field(default_factory=list)  # -L/-l/-Wl,... for dynlink, in order
+    link_flags: list[str] = field(default_factory=list)  # -nostdlib, -static, ...
     cc: list[str] | None = None
-    pragmas_only: bool = False
+
+    @property
+    def source(self) -> str:
+        """The first input (for the one-source modes)."""
+        return self.inputs[0][0]
+
+
+# --------------------------------------------------------------- the compiler command
 
 
 def zig_command() -> list[str]:
     """How to run zig: ``python -m ziglang``, or directly the binary that would exec (saves a Python start-up)."""
-    spec = importlib.util.find_spec("ziglang")
-    if os.name == "posix" and spec is not None and spec.origin:
-        exe = os.path.join(os.path.dirname(spec.origin), "zig")
+    from toolchain.cc.hosted import ziglang_dir
+
+    base = ziglang_dir()
+    if os.name == "posix" and base is not None:
+        exe = os.path.join(base, "zig")
         if os.access(exe, os.X_OK):
             return [exe]
     return [sys.executable, "-m", "ziglang"]
 
 
 def default_compiler(arch: Arch) -> list[str]:
-    """The zig command line dyncc uses for ``arch`` when no ``--cc``/``CC`` is given."""
+    """zig with the arch's target and code-generation defaults (no C library headers: see ``compiler_command``)."""
     return [*zig_command(), "cc", "-target", arch.cc_target, *arch.cc_flags, *EXTRA_ZIG_FLAGS]
+
+
+def hosted_flags(arch: Arch) -> tuple[list[str], list[str]]:
+    """(macros before the user's flags, include directories after them) of a hosted compile for ``arch``."""
+    from toolchain.cc.hosted import glibc_include_flags, glibc_version_flags
+
+    return glibc_version_flags(arch), glibc_include_flags(arch)
+
+
+def compiler_command(arch: Arch, flags: Sequence[str] = (), cc: Sequence[str] | str | None = None) -> list[str]:
+    """The compiler and every flag for ``arch`` and the user's ``flags`` (no inputs, no outputs)."""
+    if cc is not None:
+        cmd = shlex.split(cc) if isinstance(cc, str) else list(cc)
+        if not cmd:
+            raise UsageError("empty compiler command")
+        return [*cmd, *flags]
+    defaults = [*arch.cc_flags, *EXTRA_ZIG_FLAGS]
+    includes: list[str] = []
+    if wants_c_library_headers(flags):
+        macros, includes = hosted_flags(arch)
+        defaults += macros
+    target = [] if has_target(flags) else ["-target", arch.cc_target]
+    return [*zig_command(), "cc", *target, *merge_flags(defaults, flags), *includes]
 
 
 def host_arch() -> Arch:
     """The arch of this machine (amd64 when unknown)."""
+    import platform
+
     m = platform.machine().lower()
     name = {"x86_64": "amd64", "amd64": "amd64", "i386": "386", "i686": "386"}.get(m)
     if name is None and m.startswith("arm"):
@@ -144,108 +155,64 @@ def host_arch() -> Arch:
     return get_arch(name or "amd64")
 
 
-def _split_flags(flags: Sequence[str]) -> list[list[str]]:
-    """Group flags with their separate values: ``["-I", "dir"]`` stays one group."""
-    groups: list[list[str]] = []
-    i = 0
-    while i < len(flags):
-        f = flags[i]
-        if f in _SEPARATE_ARG:
-            if i + 1 >= len(flags):
-                raise UsageError(f"{f} needs a value")
-            groups.append([f, flags[i + 1]])
-            i += 2
-        else:
-            groups.append([f])
-            i += 1
-    return groups
-
-
-def _is_pp_only(flag: str) -> bool:
-    return flag in _PP_ONLY_EXACT or flag.startswith(_PP_ONLY_PREFIX)
-
-
-def split_pp_flags(flags: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(flags for the preprocessing step, flags for compiling the preprocessed text)."""
-    pp: list[str] = []
-    comp: list[str] = []
-    for g in _split_flags(flags):
-        if g[0] in _REFUSED:
-            raise UsageError(f"{g[0]} is not supported (dyncc only compiles to an object)")
-        pp += g
-        if not _is_pp_only(g[0]):
-            comp += g
-    return pp, comp
-
-
 def _prefix_maps(cwd: str) -> list[str]:
     return [f"-ffile-prefix-map={cwd}=."]
 
 
-def _display_dir(src: str, cwd: str) -> str:
-    d = os.path.dirname(src)
-    if os.path.isabs(d):
-        rel = os.path.relpath(d, cwd)
-        if rel == "." or not rel.startswith(".."):
-            d = rel
-    return d or "."
-
-
-def _run(cmd: list[str], what: str, src: str, cwd: str | None = None) -> bytes:
+def _verbose(cmd: Sequence[str]) -> None:
     if os.environ.get("DYNCC_VERBOSE"):
         print(f"{PROG}: running {shlex.join(cmd)}", file=sys.stderr)
+
+
+def _run_captured(cmd: list[str], src: str) -> subprocess.CompletedProcess[bytes]:
+    _verbose(cmd)
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, cwd=cwd)
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
     except OSError as e:
         raise DynError(f"cannot run compiler {cmd[0]}: {e.strerror}", src) from None
-    if p.stderr:
-        sys.stderr.write(p.stderr.decode("utf-8", "replace"))
+
+
+def _run_through(cmd: list[str], what: str) -> int:
+    """Run with our stdin, stdout and stderr (preprocessing to standard output, -M, ...)."""
+    _verbose(cmd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        return subprocess.run(cmd).returncode
+    except OSError as e:
+        raise DynError(f"cannot run compiler {cmd[0]}: {e.strerror}", what) from None
+
+
+def _emit(stderr: bytes | str) -> None:
+    if stderr:
+        sys.stderr.write(stderr if isinstance(stderr, str) else stderr.decode("utf-8", "replace"))
         sys.stderr.flush()
-    if p.returncode != 0:
-        raise DynError(f"{what} failed (compiler exit status {p.returncode})", src)
-    return p.stdout
 
 
-def _compiler(arch: Arch, cc: Sequence[str] | str | None) -> list[str]:
-    if cc is None:
-        return default_compiler(arch)
-    cmd = shlex.split(cc) if isinstance(cc, str) else list(cc)
-    if not cmd:
-        raise UsageError("empty compiler command")
-    return cmd
-
-
-def _dependency_flags(pp_flags: Sequence[str], out: str | None) -> list[str]:
-    """With -MD/-MMD, name the object as the target and put the .d file next to it, as cc -c -o does."""
-    if out is None or not any(f in ("-MD", "-MMD") for f in pp_flags):
-        return []
-    extra = []
-    if not any(f.startswith(("-MT", "-MQ")) for f in pp_flags):
-        extra += ["-MT", out]
-    if not any(f.startswith("-MF") for f in pp_flags):
-        extra += ["-MF", os.path.splitext(out)[0] + ".d"]
-    return extra
+# --------------------------------------------------------------- the pragma stage
 
 
 def preprocess_and_scan(
     arch: Arch | str, src: str, flags: Sequence[str] = (), cc: Sequence[str] | str | None = None, out: str | None = None
 ) -> ScanResult:
-    """Run the preprocessor on ``src`` and the pragma stage on its output (errors are in the result).
+    """Run the preprocessor on ``src`` and the pragma stage on its output (errors are in the result)."""
+    from toolchain.cc.pragmas import scan_preprocessed
+    from toolchain.errors import read_input
 
-    ``out``: the object being made, for the target of ``-MD``/``-MMD`` dependency files.
-    """
+    del out  # dependency files come from the compiling step
     if isinstance(arch, str):
         arch = get_arch(arch)
     read_input(src)  # a clear error for a missing source, before the compiler's
-    cmd = _compiler(arch, cc)
-    pp_flags, _comp = split_pp_flags(flags)
-    pp_flags += _dependency_flags(pp_flags, out)
-    cwd = os.getcwd()
-    out = _run([*cmd, *_prefix_maps(cwd), *pp_flags, "-E", src], "preprocessing", src)
-    return scan_preprocessed(out.decode("utf-8", "surrogateescape"), arch.name, src)
+    rest, _deps = split_dependency_flags(flags)
+    cmd = [*compiler_command(arch, rest, cc), *_prefix_maps(os.getcwd()), "-E", src]
+    p = _run_captured(cmd, src)
+    _emit(p.stderr)
+    if p.returncode != 0:
+        raise DynError(f"preprocessing failed (compiler exit status {p.returncode})", src)
+    return scan_preprocessed(p.stdout.decode("utf-8", "surrogateescape"), arch.name, src)
 
 
-def _report(res: ScanResult, src: str) -> None:
+def _report(res: ScanResult) -> None:
     if not res.errors:
         return
     for e in res.errors[:-1]:
@@ -254,8 +221,104 @@ def _report(res: ScanResult, src: str) -> None:
     raise DynError(last.msg, f"{last.file}:{last.line}")
 
 
+def _files_to_search(src: str, dep_file: str | None) -> list[str]:
+    """The source and the headers its dependency file lists, without the ziglang package's own."""
+    from toolchain.cc.hosted import ziglang_dir
+
+    files = [src]
+    if dep_file is not None:
+        try:
+            with open(dep_file, encoding="utf-8", errors="surrogateescape") as f:
+                files += parse_dependency_file(f.read())
+        except OSError:
+            pass
+    zig = ziglang_dir()
+    skip = os.path.join(zig, "") if zig else None
+    return [f for f in dict.fromkeys(files) if not (skip and os.path.abspath(f).startswith(skip))]
+
+
+def mentions_dyn_pragmas(paths: Sequence[str]) -> bool:
+    """Whether any of the files holds the bytes ``dynimport`` or ``dynexport``."""
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if b"dynimport" in data or b"dynexport" in data:
+            return True
+    return False
+
+
+def without_pragma_warnings(stderr: str, locations: set[tuple[str, int]]) -> str:
+    """The compiler's diagnostics without its ``unknown pragma ignored`` ones at dyn pragma lines
+    (``locations``), with clang's closing count ("N warnings generated.") adjusted."""
+    import re
+
+    header = re.compile(r"(.+?):(\d+):\d+: (warning|error|fatal error|note|remark): (.*)")
+    count = re.compile(r"\d+ (warning|error)s?( and \d+ errors?)? generated\.")
+    items: list[dict] = []
+    context: list[str] = []
+    lines = stderr.split("\n")
+    for line in lines[:-1] if lines[-1] == "" else lines:
+        plain = _COLOUR_RE.sub("", line)  # -fdiagnostics-color
+        m = header.fullmatch(plain)
+        if plain.startswith("In file included from ") or (context and plain.startswith("                 from ")):
+            context.append(line)
+        elif m:
+            loc = (m.group(1), int(m.group(2)))
+            items.append({"sev": m.group(3), "loc": loc, "msg": m.group(4), "context": context, "lines": [line]})
+            context = []
+        elif count.fullmatch(plain):
+            items.append({"sev": "count", "context": context, "lines": [line]})
+            context = []
+        elif items and not context:
+            items[-1]["lines"].append(line)
+        else:
+            items.append({"sev": "text", "context": context, "lines": [line]})
+            context = []
+    removed = {"warning": 0, "error": 0}
+    out: list[str] = []
+    dropped: dict | None = None
+    for item in items:
+        sev = item["sev"]
+        ours = sev in ("warning", "error") and item["loc"] in locations
+        if ours and item["msg"].startswith("unknown pragma ignored"):
+            removed[sev] += 1
+            dropped = item
+            continue
+        if sev == "note" and dropped is not None:
+            continue
+        if sev in ("warning", "error", "fatal error", "remark") and dropped is not None:
+            # the include stack is printed once per header: keep it for the next diagnostic there
+            if not item["context"] and dropped["context"] and item["loc"][0] == dropped["loc"][0]:
+                item["context"] = dropped["context"]
+        if sev != "note":
+            dropped = None
+        if sev == "count":
+            item["lines"] = [ln for ln in [_recount(item["lines"][0], removed)] if ln]
+        out += item["context"] + item["lines"]
+    return "".join(ln + "\n" for ln in out + context)
+
+
+def _recount(line: str, removed: dict[str, int]) -> str:
+    """clang's "N warnings and M errors generated." less the removed diagnostics ("" for none left)."""
+    line = _COLOUR_RE.sub("", line)
+    w = re.search(r"(\d+) warnings?", line)
+    e = re.search(r"(\d+) errors?", line)
+    nw = (int(w.group(1)) if w else 0) - removed["warning"]
+    ne = (int(e.group(1)) if e else 0) - removed["error"]
+    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((nw, "warning"), (ne, "error")) if n > 0]
+    return f"{' and '.join(parts)} generated." if parts else ""
+
+
+# --------------------------------------------------------------- objects
+
+
 def check_object(data: bytes, arch: Arch, name: str) -> None:
     """DynError unless ``data`` is an ELF relocatable object for ``arch``."""
+    from toolchain import elf as elfmod
+
     f = elfmod.ElfFile(data, name)
     if f.type != elfmod.ET_REL:
         raise DynError("compiler did not produce a relocatable object", name)
@@ -268,57 +331,192 @@ def check_object(data: bytes, arch: Arch, name: str) -> None:
 
 
 def compile_c(
-    arch: Arch | str, src: str, out: str, flags: Sequence[str] = (), cc: Sequence[str] | str | None = None
+    arch: Arch | str,
+    src: str,
+    out: str,
+    flags: Sequence[str] = (),
+    cc: Sequence[str] | str | None = None,
+    language: str | None = None,
 ) -> Directives:
     """Compile ``src`` to the object ``out`` for ``arch``; return its directives.
 
     ``cc``: a compiler command (list, or a string split like a shell would) instead of zig.
-    Raises DynError (compiler messages already written to stderr); ``out`` is then untouched.
+    ``language``: a ``-x`` language for the source.  Raises DynError (compiler messages
+    already written to stderr); ``out`` is then untouched.
     """
+    from toolchain.errors import read_input
+
     if isinstance(arch, str):
         arch = get_arch(arch)
-    res = preprocess_and_scan(arch, src, flags, cc, out)
-    _report(res, src)
-    cmd = _compiler(arch, cc)
-    _pp, comp_flags = split_pp_flags(flags)
-    if cc is None and not any(f.startswith("-g") for f in comp_flags):
-        # zig's driver writes DWARF even without -g (and ignores a -g after -g0): ask for none
-        comp_flags = ["-g0", *comp_flags]
-    cwd = os.getcwd()
-    base = os.path.basename(src)
-    if not base.endswith(".c"):
-        base += ".c"
-    with tempfile.TemporaryDirectory(prefix="dyncc-") as tmp:
-        tmp = os.path.realpath(tmp)
-        tsrc = os.path.join(tmp, base)
-        tobj = os.path.join(tmp, "out.o")
-        with open(tsrc, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
-            f.write(res.text)
-        maps = [*_prefix_maps(cwd), f"-ffile-prefix-map={tmp}={_display_dir(src, cwd)}"]
-        _run([*cmd, *maps, *comp_flags, "-Wno-unknown-pragmas", "-x", "c", "-c", tsrc, "-o", tobj], "compilation", src)
-        try:
-            with open(tobj, "rb") as f:
-                data = f.read()
-        except OSError:
-            raise DynError("compiler wrote no object", src) from None
+    read_input(src)  # a clear error for a missing source, before the compiler's
+    out_dir = os.path.dirname(out) or "."
+    if not os.path.isdir(out_dir):
+        raise DynError("cannot create output: No such file or directory", out)
+    rest, user_deps = split_dependency_flags(flags)
+    base = [*compiler_command(arch, rest, cc), *_prefix_maps(os.getcwd())]
+    lang = ["-x", language] if language else []
+    # the compiler's object and dependency file go beside the output (no directory to make)
+    scratch = os.path.join(out_dir, f".{os.path.basename(out)}.dyncc{os.getpid()}")
+    tobj = scratch + ".o"
+    dep_flags = complete_dependency_flags(user_deps, out)
+    dep_file = dependency_file(dep_flags, out)
+    if dep_file is None:
+        dep_file = scratch + ".d"
+        dep_flags = ["-MD", "-MF", dep_file]
+    try:
+        res, data = _compile_and_scan(
+            arch, src, base, lang, [*base, *dep_flags, *lang, "-c", src, "-o", tobj], dep_file
+        )
+    finally:
+        for path in (tobj, scratch + ".d"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    from toolchain import elf as elfmod
+    from toolchain.directives import SECTION, Directives, format_directives
+    from toolchain.errors import write_output
+
     check_object(data, arch, src)
-    data = elfmod.add_section(data, SECTION, format_directives(res.directives), fname=src)
+    directives = res.directives if res is not None else Directives(arch.name)
+    data = elfmod.add_section(data, SECTION, format_directives(directives), fname=src)
     write_output(out, data)
-    return res.directives
+    return directives
 
 
-def _default_output(src: str) -> str:
-    base = os.path.basename(src)
-    stem = base[:-2] if base.endswith(".c") else base
-    return stem + ".o"
+def _compile_and_scan(
+    arch: Arch, src: str, base: list[str], lang: list[str], compile_cmd: list[str], dep_file: str
+) -> tuple[ScanResult | None, bytes]:
+    """Run the compile; preprocess and scan only when a file it read mentions dyn pragmas.
+
+    Returns (the pragma stage's result or None, the object's bytes); compiler messages are
+    written to stderr, without its unknown-pragma warnings for dyn pragma lines."""
+    p = _run_captured(compile_cmd, src)
+    stderr = p.stderr.decode("utf-8", "replace")
+    if p.returncode == 0:
+        search = mentions_dyn_pragmas(_files_to_search(src, dep_file))
+    else:
+        # a failed compile leaves no dependency file; a dyn pragma can only be the cause
+        # when -Werror made the compiler's unknown-pragma warning fatal
+        search = "unknown pragma ignored" in stderr
+    res = _scan(arch, base, lang, src) if search else None
+    if search and res is None:
+        _emit(stderr)
+        what = "compilation" if p.returncode else "preprocessing"
+        raise DynError(f"{what} failed (compiler exit status {p.returncode or 1})", src)
+    if res is not None:
+        stderr = without_pragma_warnings(stderr, res.locations)
+        if p.returncode != 0 and not _ERROR_RE.search(stderr):
+            # the only errors were dyn pragmas made fatal: compile again without that warning
+            p = _run_captured([*compile_cmd, "-Wno-unknown-pragmas"], src)
+            stderr = without_pragma_warnings(p.stderr.decode("utf-8", "replace"), res.locations)
+    _emit(stderr)
+    if res is not None:
+        _report(res)
+    if p.returncode != 0:
+        raise DynError(f"compilation failed (compiler exit status {p.returncode})", src)
+    try:
+        with open(compile_cmd[-1], "rb") as f:
+            return res, f.read()
+    except OSError:
+        raise DynError("compiler wrote no object", src) from None
 
 
-def parse_command_line(argv: Sequence[str]) -> Invocation:
-    """Separate dyncc's own options from the compiler flags and the source file."""
-    ours: list[str] = []
-    flags: list[str] = []
-    sources: list[str] = []
+def _scan(arch: Arch, base: list[str], lang: list[str], src: str) -> ScanResult | None:
+    """The pragma stage on ``src`` preprocessed with the compile's flags (None if that fails:
+    the compile's own messages say why)."""
+    from toolchain.cc.pragmas import scan_preprocessed
+
+    p = _run_captured([*base, *lang, "-E", src], src)
+    if p.returncode != 0:
+        return None
+    return scan_preprocessed(p.stdout.decode("utf-8", "surrogateescape"), arch.name, src)
+
+
+# --------------------------------------------------------------- the command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """dyncc's options, for ``--help`` and man pages (dyncc parses its command line like gcc, by hand)."""
+    from toolchain.errors import ArgumentParser
+
+    p = ArgumentParser(
+        prog=PROG,
+        usage="%(prog)s -a ARCH [-c|-S|-E|-M|-MM] [options] inputs...",
+        description="A C compiler driver (zig cc underneath) whose objects carry their "
+        "#pragma dynimport/dynexport directives (section .dynpragma); without -c, -S or -E "
+        "it compiles and links with dynlink. Compiles are hosted (glibc's headers from the "
+        "ziglang package) unless -ffreestanding or -nostdinc. Other flags go to the compiler; "
+        "the user's flags override the arch's defaults.",
+        epilog="Compiler: zig cc -target ARCH's target, unless --cc or $CC. "
+        "Link mode passes -L, -l, -Wl,/-Xlinker, -nostdlib, -nodefaultlibs, -nostartfiles, -static and "
+        "-rdynamic (--export-dynamic) to dynlink, and adds -lc unless -nostdlib/-nodefaultlibs.",
+        allow_abbrev=False,
+    )
+    p.add_argument("-a", "--arch", help="target architecture: 386, amd64, arm (or 8, 6, 5)")
+    p.add_argument("-c", action="store_true", help="compile each source to an object")
+    p.add_argument("-S", action="store_true", help="compile to assembly (no directives)")
+    p.add_argument("-E", action="store_true", help="preprocess only (to standard output or -o)")
+    p.add_argument("-M", action="store_true", help="print make dependencies (-MM: without system headers)")
+    p.add_argument("-o", dest="output", help="output file (default: SOURCE.o with -c, a.out when linking)")
+    p.add_argument("--cc", help="compiler command to use instead of zig (also $CC)")
+    p.add_argument(PRAGMA_STAGE_ONLY, action="store_true", help="only print the directive text of the source")
+    p.add_argument("-l", metavar="LIB", action="append", help="link with libLIB (dynlink -l)")
+    p.add_argument("-L", metavar="DIR", action="append", help="library search directory (dynlink -L)")
+    p.add_argument("-Wl,", dest="wl", metavar="ARG,...", help="arguments for dynlink")
+    p.add_argument("-nostdlib", action="store_true", help="no -lc and no start files")
+    p.add_argument("-rdynamic", action="store_true", help="export the program's symbols (--export-dynamic)")
+    p.add_argument("-dumpmachine", action="store_true", help="print the target triple")
+    p.add_argument("-dumpversion", action="store_true", help="print the compiler version")
+    p.add_argument("inputs", nargs="*", help="C sources (.c .i .s .S), objects, archives")
+    return p
+
+
+def _version_banner(arch: Arch) -> str:
+    """``--version``: clang's banner (build systems recognise the compiler by it) and ours."""
+    from toolchain import __version__
+
+    zig = _zig_clang_version()
+    return (
+        f"clang version {zig} (dyncc, dyntools {__version__})\n"
+        f"Target: {_triple(arch)}\n"
+        "Thread model: posix\n"
+        f"dyncc (dyntools) {__version__}: zig cc with the dynimport/dynexport pragma stage\n"
+    )
+
+
+def _zig_clang_version() -> str:
+    p = subprocess.run([*zig_command(), "cc", "--version"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    first = p.stdout.split("\n", 1)[0]
+    words = first.split()
+    return words[2] if len(words) > 2 and words[:2] == ["clang", "version"] else "0.0.0"
+
+
+def _triple(arch: Arch) -> str:
+    """The target triple as gcc's ``-dumpmachine`` spells it."""
+    cpu, _, rest = arch.gnu_triple.partition("-")
+    return f"{'i686' if arch.name == '386' else cpu}-{rest}"
+
+
+def _linker_banner() -> str:
+    from toolchain import __version__
+
+    return f"dynlink (dyntools) {__version__}, options compatible with GNU ld\n"
+
+
+def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | None]:
+    """Parse dyncc's command line: (invocation, None), or (None, text to print) for queries."""
     args = list(argv)
+    flags: list[str] = []
+    inputs: list[tuple[str, str | None]] = []
+    link_args: list[str] = []
+    link_flags: list[str] = []
+    arch_name: str | None = None
+    output: str | None = None
+    cc_text: str | None = None
+    modes: list[str] = []
+    query: str | None = None
+    language: str | None = None
     i = 0
 
     def value(opt: str) -> str:
@@ -328,69 +526,241 @@ def parse_command_line(argv: Sequence[str]) -> Invocation:
         i += 1
         return args[i]
 
-    arch_aliases = {"386", "amd64", "arm", "8", "6", "5", "i386", "x86", "x86_64", "x86-64", "armhf", "arm32"}
     while i < len(args):
         a = args[i]
-        if a in ("-h", "--help", "--pragmas", "-c"):
-            ours.append(a)
-        elif a in ("-a", "--arch", "-o", "--cc"):
-            ours += [a, value(a)]
-        elif a.startswith(("--arch=", "--cc=")):
-            ours.append(a)
-        elif a.startswith("-a") and a[2:].lower() in arch_aliases:
-            ours += ["-a", a[2:]]
-        elif a.startswith("-o") and len(a) > 2:
-            ours += ["-o", a[2:]]
-        elif a in _SEPARATE_ARG:
+        if a in ("-h", "--help"):
+            query = "--help"
+        elif a in ("--version", "-dumpmachine", "-dumpversion", "-print-search-dirs") or a.startswith(
+            "-print-file-name="
+        ):
+            query = query or a
+        elif a == PRAGMA_STAGE_ONLY:
+            modes.append("pragmas")
+        elif a in _MODES:
+            modes.append(_MODES[a])
+            if a != "-c":
+                flags.append(a)
+        elif a in ("-a", "--arch"):
+            arch_name = value(a)
+        elif a.startswith("--arch="):
+            arch_name = a[len("--arch=") :]
+        elif a.startswith("-a") and a[2:].lower() in _ARCH_NAMES:
+            arch_name = a[2:]
+        elif a == "--cc":
+            cc_text = value(a)
+        elif a.startswith("--cc="):
+            cc_text = a[len("--cc=") :]
+        elif a == "-o":
+            output = value(a)
+        elif a.startswith("-o"):
+            output = a[2:]
+        elif a in ("-l", "-L"):
+            link_args += [a, value(a)]
+        elif a.startswith(("-l", "-L")):
+            link_args += [a[:2], a[2:]]
+        elif a.startswith("-Wl,"):
+            link_args += [w for w in a[4:].split(",") if w]
+        elif a == "-Xlinker":
+            link_args.append(value(a))
+        elif a in _LINK_FLAGS:
+            link_flags.append(a)
+        elif a in _UNSUPPORTED_LINK:
+            raise UsageError(f"{a} is not supported (dynlink makes no {_UNSUPPORTED_LINK[a]})")
+        elif a == "-x":
+            language = value(a)
+            language = None if language == "none" else language
+        elif a.startswith("-x") and len(a) > 2:
+            language = None if a[2:] == "none" else a[2:]
+        elif a == "-pthread":
+            flags.append(a)
+        elif a in SEPARATE_VALUE:
             flags += [a, value(a)]
         elif a.startswith("-") and a != "-":
             flags.append(a)
         else:
-            sources.append(a)
+            inputs.append((a, language))
         i += 1
 
-    p = ArgumentParser(
-        prog=PROG,
-        description="Compile one C file to an object carrying its dynimport/dynexport "
-        "directives (section .dynpragma). Other flags go to the compiler.",
-        epilog="Compiler: python -m ziglang cc -target ARCH's target, unless --cc or $CC.",
-        allow_abbrev=False,
-    )
-    p.add_argument("-a", "--arch", help="target architecture: 386, amd64, arm (or 8, 6, 5)")
-    p.add_argument("-c", action="store_true", help="compile to an object (required unless --pragmas)")
-    p.add_argument("-o", dest="output", help="output object (default: source name with .o, here)")
-    p.add_argument("--cc", help="compiler command to use instead of zig (also $CC)")
-    p.add_argument("--pragmas", action="store_true", help="only print the directive text of the source")
-    ns = p.parse_args(ours)
-    if len(sources) != 1:
-        raise UsageError(
-            "exactly one C source file is needed" if not sources else f"one source file at a time, not {len(sources)}"
-        )
-    src = sources[0]
-    if ns.arch is None:
-        if not ns.pragmas:
+    if query == "--help":
+        return None, build_parser().format_help()
+    arch = arch_argument(arch_name) if arch_name is not None else None
+    if query is not None:
+        return None, _answer(query, arch or host_arch(), link_args)
+    if "--version" in link_args and not (set(modes) - {"link"}):
+        return None, _linker_banner()  # gcc -Wl,--version: the linker's banner, nothing else done
+    if len(set(modes)) > 1 and not set(modes) <= {"preprocess", "compile"}:
+        raise UsageError(f"conflicting modes: {', '.join(sorted(set(modes)))}")
+    mode = "pragmas" if "pragmas" in modes else "preprocess" if "preprocess" in modes else (modes or ["link"])[0]
+    if arch is None:
+        if mode != "pragmas":
             raise UsageError("-a ARCH is required")
         arch = host_arch()
-    else:
-        arch = arch_argument(ns.arch)
-    if not ns.pragmas and not ns.c:
-        raise UsageError("-c is required: dyncc only compiles (link with dynlink)")
-    cc_text = ns.cc if ns.cc is not None else os.environ.get("CC") or None
-    cc = shlex.split(cc_text) if cc_text else None
+    if not inputs:
+        raise UsageError("no input files")
+    if mode in ("compile", "assemble") and output is not None and len(inputs) > 1:
+        opt = "-c" if mode == "compile" else "-S"
+        raise UsageError(f"-o with {opt} and {len(inputs)} inputs: name one output each")
+    if mode == "pragmas" and len(inputs) != 1:
+        raise UsageError("--pragmas takes one source file")
+    if cc_text is None:
+        cc_text = os.environ.get("CC") or None
+    cc = shlex.split(cc_text) if cc_text is not None else None
     if cc_text is not None and not cc:
         raise UsageError("empty --cc")
-    return Invocation(arch, src, ns.output or _default_output(src), flags, cc, ns.pragmas)
+    return Invocation(arch, mode, inputs, output, flags, link_args, link_flags, cc), None
+
+
+def _answer(query: str, arch: Arch, link_args: Sequence[str]) -> str:
+    del link_args
+    if query == "--version":
+        return _version_banner(arch)
+    if query == "-dumpmachine":
+        return _triple(arch) + "\n"
+    if query == "-dumpversion":
+        return _zig_clang_version() + "\n"
+    if query == "-print-search-dirs":
+        return f"install: /\nprograms: =\nlibraries: ={':'.join(arch.lib_dirs)}\n"
+    name = query.split("=", 1)[1]  # -print-file-name=NAME: the path, or NAME itself when not found (as gcc)
+    for d in arch.lib_dirs:
+        if name and os.path.exists(os.path.join(d, name)):
+            return os.path.join(d, name) + "\n"
+    return name + "\n"
+
+
+def _object_name(src: str, suffix: str) -> str:
+    base = os.path.basename(src)
+    stem, ext = os.path.splitext(base)
+    return (stem if ext else base) + suffix
+
+
+def _is_source(path: str, language: str | None) -> bool:
+    return language is not None or path.endswith(SOURCE_SUFFIXES)
+
+
+def _preprocess(inv: Invocation) -> int:
+    cmd = compiler_command(inv.arch, inv.flags, inv.cc)
+    if not any(f in ("-E", "-M", "-MM") for f in inv.flags):
+        cmd.append("-E")
+    for path, lang in inv.inputs:
+        cmd += ["-x", lang, path] if lang else [path]
+    if inv.output is not None:
+        cmd += ["-o", inv.output]
+    rc = _run_through(cmd, inv.source)
+    if rc != 0:
+        raise DynError(f"preprocessing failed (compiler exit status {rc})", inv.source)
+    return 0
+
+
+def _assemble(inv: Invocation) -> int:
+    cmd = compiler_command(inv.arch, inv.flags, inv.cc)
+    for path, lang in inv.inputs:
+        out = inv.output or _object_name(path, ".s")
+        p = _run_captured([*cmd, *(["-x", lang] if lang else []), "-S", path, "-o", out], path)
+        _emit(p.stderr)
+        if p.returncode != 0:
+            raise DynError(f"compilation failed (compiler exit status {p.returncode})", path)
+    return 0
+
+
+def _compile(inv: Invocation) -> int:
+    for path, lang in inv.inputs:
+        out = inv.output or _object_name(path, ".o")
+        compile_c(inv.arch, path, out, inv.flags, inv.cc, lang)
+    return 0
+
+
+def _dynlink_options() -> frozenset[str]:
+    """The option strings dynlink accepts (it grows options in parallel work: start files, exports)."""
+    import contextlib
+    import io
+
+    from toolchain.linker import main as dynlink_main
+
+    build = getattr(dynlink_main, "build_parser", None)
+    buf = io.StringIO()
+    if build is not None:
+        text = build().format_help()
+    else:
+        with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit, DynError):
+            dynlink_main.parse_args(["--help"])
+        text = buf.getvalue()
+    return frozenset(re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", text))
+
+
+def link_command(inv: Invocation, objects: Sequence[str]) -> list[str]:
+    """dynlink's arguments for a dyncc link of ``objects`` (inputs in order, sources compiled)."""
+    known = _dynlink_options()
+    opts: list[str] = ["-a", inv.arch.name, "-o", inv.output or "a.out"]
+    flags = set(inv.link_flags)
+    for f, linker_opt in (("-static", "-static"), ("-rdynamic", "--export-dynamic")):
+        if f in flags:
+            if linker_opt not in known:
+                raise UsageError(f"{f} is not supported by this dynlink ({linker_opt})")
+            opts.append(linker_opt)
+    if flags & {"-nostdlib", "-nostartfiles"} and "-nostartfiles" in known:
+        opts.append("-nostartfiles")
+    libs: list[str] = []
+    dirs: list[str] = []
+    extra: list[str] = []
+    i = 0
+    while i < len(inv.link_args):
+        a = inv.link_args[i]
+        if a in ("-l", "-L") and i + 1 < len(inv.link_args):
+            (libs if a == "-l" else dirs).extend([a, inv.link_args[i + 1]])
+            i += 2
+            continue
+        if a in ("-E", "--export-dynamic", "-export-dynamic"):
+            if "--export-dynamic" not in known:
+                raise UsageError(f"-Wl,{a} is not supported by this dynlink (--export-dynamic)")
+            extra.append("--export-dynamic")
+        elif not (a in _GNU_LD_DEFAULTS and a not in known):
+            extra.append(a)
+        i += 1
+    if not flags & {"-nostdlib", "-nodefaultlibs"}:
+        libs += ["-l", "c"]
+    return [*opts, *extra, *dirs, *objects, *libs]
+
+
+def _link(inv: Invocation) -> int:
+    import tempfile
+
+    from toolchain.linker import main as dynlink_main
+
+    with tempfile.TemporaryDirectory(prefix="dyncc-") as tmp:
+        objects = []
+        for n, (path, lang) in enumerate(inv.inputs):
+            if _is_source(path, lang):
+                obj = os.path.join(tmp, f"{n}-{_object_name(path, '.o')}")
+                compile_c(inv.arch, path, obj, inv.flags, inv.cc, lang)
+                objects.append(obj)
+            else:
+                objects.append(path)
+        cmd = link_command(inv, objects)
+        _verbose(["dynlink", *cmd])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return dynlink_main.main(cmd)
 
 
 def _body(argv: Sequence[str]) -> int:
-    inv = parse_command_line(argv)
-    if inv.pragmas_only:
+    inv, text = parse_command_line(argv)
+    if inv is None:
+        sys.stdout.write(text or "")
+        return 0
+    if inv.mode == "pragmas":
+        from toolchain.directives import format_directives
+
         res = preprocess_and_scan(inv.arch, inv.source, inv.flags, inv.cc)
-        _report(res, inv.source)
+        _report(res)
         sys.stdout.write(format_directives(res.directives).decode())
         return 0
-    compile_c(inv.arch, inv.source, inv.output, inv.flags, inv.cc)
-    return 0
+    if inv.mode == "preprocess":
+        return _preprocess(inv)
+    if inv.mode == "assemble":
+        return _assemble(inv)
+    if inv.mode == "compile":
+        return _compile(inv)
+    return _link(inv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

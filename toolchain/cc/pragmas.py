@@ -46,6 +46,8 @@ class ScanResult:
     directives: Directives
     errors: list[PragmaError] = field(default_factory=list)
     text: str = ""
+    #: (file, line) of every dyn pragma, well-formed or not, as the preprocessor names them
+    locations: set[tuple[str, int]] = field(default_factory=set)
 
 
 def _unescape(name: str) -> str:
@@ -73,6 +75,12 @@ def _parse_export(args: str) -> DynExport | None:
     return DynExport(local, remote)
 
 
+def mentions_pragmas(data: bytes) -> bool:
+    """Whether C text may hold a dyn pragma: the cheap test before preprocessing it (pragmas
+    spelled by token pasting are not found)."""
+    return b"dynimport" in data or b"dynexport" in data
+
+
 def scan_preprocessed(text: str, arch: str, default_file: str = "<stdin>") -> ScanResult:
     """Scan preprocessed C for dyn pragmas.
 
@@ -98,6 +106,7 @@ def scan_preprocessed(text: str, arch: str, default_file: str = "<stdin>") -> Sc
         p = _PRAGMA_RE.match(line)
         if p:
             kind, args = p.groups()
+            res.locations.add((cur_file, cur_line))
             if kind == "dynimport":
                 imp = _parse_import(args)
                 if imp is None:

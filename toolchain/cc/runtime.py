@@ -29,7 +29,7 @@ def rt_sources() -> list[str]:
 
 
 def build_rt(arch: Arch | str, outdir: str, flags: Sequence[str] = ()) -> list[str]:
-    """Compile the rt for ``arch`` with dyncc into ``outdir``; return the object paths."""
+    """Compile the rt for ``arch`` with dyncc (``-ffreestanding``) into ``outdir``; return the object paths."""
     from toolchain.cc.driver import compile_c
 
     if isinstance(arch, str):
@@ -38,6 +38,6 @@ def build_rt(arch: Arch | str, outdir: str, flags: Sequence[str] = ()) -> list[s
     objs = []
     for src in rt_sources():
         out = os.path.join(outdir, "rt_" + os.path.basename(src)[:-2] + ".o")
-        compile_c(arch, src, out, ["-I", RT_DIR, *flags])
+        compile_c(arch, src, out, ["-ffreestanding", "-I", RT_DIR, *flags])
         objs.append(out)
     return objs

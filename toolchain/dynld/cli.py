@@ -36,8 +36,15 @@ def _dynexport(argv: Sequence[str]) -> int:
     )
     ap.add_argument("manifest", metavar="MANIFEST", help="YAML manifest (headers, exports, imports)")
     ap.add_argument("-o", dest="output", required=True, metavar="FILE.c", help="output C file")
+    ap.add_argument(
+        "--depfile", "-MF", dest="depfile", metavar="FILE", help="also write a make-style depfile (manifest, headers)"
+    )
     args = ap.parse_args(argv)
     text = generate_c(load_manifest(args.manifest), args.output)
+    if args.depfile:
+        from toolchain.dynld.depfile import depfile_text
+
+        write_output(args.depfile, depfile_text(args.output, [args.manifest]))
     write_output(args.output, text)
     return 0
 

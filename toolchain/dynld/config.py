@@ -4,6 +4,9 @@
     dynld-config --sources       the runtime's .c files, space-separated
     dynld-config --include-dir   the directory holding dynld.h
 
+Options combine like pkg-config's: ``dynld-config --cflags --sources`` prints the flags
+then the sources, on one line.
+
 Every .c file may be compiled for any target: the per-architecture parts
 (dynld-386.c, dynld-amd64.c, dynld-arm.c) compile to nothing for other targets.
 """
@@ -40,19 +43,34 @@ def cflags() -> list[str]:
     return [f"-I{runtime_dir()}"]
 
 
+#: The options, in the order their answers are printed when several are given.
+OPTIONS = (
+    ("--cflags", "print the compiler flags (-I<runtime dir>)"),
+    ("--sources", "print the runtime's .c files"),
+    ("--include-dir", "print the directory holding dynld.h"),
+)
+
+
+def build_parser() -> ArgumentParser:
+    """dynld-config's command line."""
+    ap = ArgumentParser(
+        prog=PROG,
+        description="Print how to compile the dynld runtime into a host program. Options combine, as with "
+        "pkg-config: the answers are printed on one line, space-separated, in the order listed here.",
+    )
+    for option, text in OPTIONS:
+        ap.add_argument(option, action="store_true", help=text)
+    return ap
+
+
 def _body(argv: Sequence[str]) -> int:
-    ap = ArgumentParser(prog=PROG, description="Print how to compile the dynld runtime into a host program.")
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--cflags", action="store_true", help="print the compiler flags (-I<runtime dir>)")
-    g.add_argument("--sources", action="store_true", help="print the runtime's .c files, space-separated")
-    g.add_argument("--include-dir", action="store_true", help="print the directory holding dynld.h")
+    ap = build_parser()
     args = ap.parse_args(list(argv))
-    if args.cflags:
-        print(" ".join(cflags()))
-    elif args.sources:
-        print(" ".join(sources()))
-    else:
-        print(runtime_dir())
+    answers = {"cflags": cflags, "sources": sources, "include_dir": lambda: [runtime_dir()]}
+    chosen = [name for name in answers if getattr(args, name)]
+    if not chosen:
+        ap.error("one of " + ", ".join(option for option, _ in OPTIONS) + " is required")
+    print(" ".join(word for name in chosen for word in answers[name]()))
     return 0
 
 

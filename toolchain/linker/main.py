@@ -13,7 +13,8 @@ from toolchain.linker.libsearch import split_inputs
 PROG = "dynlink"
 
 
-def _parser() -> ArgumentParser:
+def build_parser() -> ArgumentParser:
+    """dynlink's argument parser (the inputs and positional switches are taken out first: ``split_inputs``)."""
     p = ArgumentParser(
         prog=PROG,
         description="Link ELF objects, archives and shared libraries into an ELF executable, "
@@ -31,6 +32,9 @@ def _parser() -> ArgumentParser:
     p.add_argument("-S", "--strip-debug", action="store_true", help="leave out the objects' .debug_* sections")
     p.add_argument("-u", "--module", action="store_true", help="write a dynld module")
     p.add_argument("-m", "--manifest", help="export manifest (YAML) for -u")
+    p.add_argument(
+        "--depfile", "-MF", dest="depfile", metavar="FILE", help="with -m: write a depfile (manifest, headers)"
+    )
     p.add_argument("-nostartfiles", dest="start_files", action="store_false", help="no C start files (crt1.o) with -lc")
     p.add_argument(
         "-E", "--export-dynamic", action="store_true", help="export every global symbol (for dlopen'ed plugins)"
@@ -46,6 +50,11 @@ def _parser() -> ArgumentParser:
         metavar="STYLE",
         help="write a .note.gnu.build-id: sha1 (no STYLE), md5, uuid, 0xHEX or none (default)",
     )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        help="objects (.o), archives (.a), shared libraries (.so), linker scripts; -l NAME, -l:FILE",
+    )
     return p
 
 
@@ -53,12 +62,21 @@ _Z_KEYWORDS = ("relro", "norelro", "now", "lazy")
 
 
 def parse_args(argv: Sequence[str]) -> LinkOptions:
-    """The options of a dynlink command line (inputs and -l in order, with their positional switches)."""
-    p = _parser()
+    """The link's options from a command line."""
+    return parse_command_line(argv)[0]
+
+
+def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
+    """The link's options (inputs and -l in order, with their positional switches) and the ``--depfile`` path."""
+    p = build_parser()
     rest, input_args = split_inputs(argv, _takes_value(p))
     a = p.parse_args(rest)
+    if a.inputs:  # only what split_inputs left: a value an option did not take
+        p.error(f"unexpected argument {a.inputs[0]!r}")
     if a.manifest and not a.module:
         p.error("-m needs -u")
+    if a.depfile and not a.manifest:
+        p.error("--depfile needs -m")
     relro, now = True, False
     for kw in a.z:
         if kw not in _Z_KEYWORDS:
@@ -90,7 +108,7 @@ def parse_args(argv: Sequence[str]) -> LinkOptions:
         bind_now=now,
         rpath=a.rpath,
         build_id=a.build_id,
-    )
+    ), a.depfile
 
 
 def _takes_value(p: ArgumentParser) -> Callable[[str], bool]:
@@ -129,9 +147,13 @@ def link(opts: LinkOptions) -> bytes:
 
 
 def _body(argv: Sequence[str]) -> int:
-    opts = parse_args(argv)
+    opts, depfile = parse_command_line(argv)
     try:
         link(opts)
+        if depfile and opts.manifest:
+            from toolchain.dynld.depfile import depfile_text
+
+            write_output(depfile, depfile_text(opts.output, [opts.manifest]))
     except DynError as e:
         if e.file is None and not str(e).startswith(tuple(opts.inputs)):
             raise DynError(str(e), opts.output) from None

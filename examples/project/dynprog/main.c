@@ -6,6 +6,8 @@
  *	dynprog LIBRARY
  */
 #pragma dynimport printf printf "libc.so.6"
+#pragma dynimport puts puts "libc.so.6"	/* the compiler may turn printf("...\n") into puts */
+#pragma dynimport putchar putchar "libc.so.6"
 #pragma dynimport dlopen dlopen "libc.so.6"
 #pragma dynimport dlsym dlsym "libc.so.6"
 #pragma dynimport dlerror dlerror "libc.so.6"

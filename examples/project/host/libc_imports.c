@@ -4,6 +4,8 @@
  * they are used in the program, to libc.so.6 at load time.
  */
 #pragma dynimport printf printf "libc.so.6"
+#pragma dynimport puts puts "libc.so.6"	/* the compiler may turn printf("...\n") into puts */
+#pragma dynimport putchar putchar "libc.so.6"
 #pragma dynimport snprintf snprintf "libc.so.6"
 #pragma dynimport vsnprintf vsnprintf "libc.so.6"
 #pragma dynimport open open "libc.so.6"

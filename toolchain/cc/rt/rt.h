@@ -7,8 +7,13 @@
 #ifndef DYNTOOLS_RT_H
 #define DYNTOOLS_RT_H
 
-typedef unsigned long rt_size_t;
-typedef long rt_ssize_t;
+/* the compiler's own size types, so that a hosted compile agrees with its builtins */
+typedef __SIZE_TYPE__ rt_size_t;
+typedef __PTRDIFF_TYPE__ rt_ssize_t;
+
+/* on the memory and string functions: never turn their loops into calls to themselves,
+   even when the rt is compiled hosted (without -ffreestanding) */
+#define RT_NO_BUILTIN __attribute__((no_builtin))
 
 int main(int argc, char **argv);
 

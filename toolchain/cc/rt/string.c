@@ -1,11 +1,11 @@
 /*
  * The memory functions the compiler may call even in freestanding code.
- * Compiled with -ffreestanding, which keeps the compiler from turning these
- * loops back into calls to themselves.
+ * RT_NO_BUILTIN (and -ffreestanding, as build_rt compiles them) keeps the
+ * compiler from turning these loops back into calls to themselves.
  */
 #include "rt.h"
 
-void *memcpy(void *dst, const void *src, rt_size_t n)
+RT_NO_BUILTIN void *memcpy(void *dst, const void *src, rt_size_t n)
 {
 	unsigned char *d = dst;
 	const unsigned char *s = src;
@@ -14,7 +14,7 @@ void *memcpy(void *dst, const void *src, rt_size_t n)
 	return dst;
 }
 
-void *memmove(void *dst, const void *src, rt_size_t n)
+RT_NO_BUILTIN void *memmove(void *dst, const void *src, rt_size_t n)
 {
 	unsigned char *d = dst;
 	const unsigned char *s = src;
@@ -30,7 +30,7 @@ void *memmove(void *dst, const void *src, rt_size_t n)
 	return dst;
 }
 
-void *memset(void *dst, int c, rt_size_t n)
+RT_NO_BUILTIN void *memset(void *dst, int c, rt_size_t n)
 {
 	unsigned char *d = dst;
 	while (n--)
@@ -38,7 +38,7 @@ void *memset(void *dst, int c, rt_size_t n)
 	return dst;
 }
 
-int memcmp(const void *a, const void *b, rt_size_t n)
+RT_NO_BUILTIN int memcmp(const void *a, const void *b, rt_size_t n)
 {
 	const unsigned char *p = a, *q = b;
 	for (; n; n--, p++, q++)
@@ -47,7 +47,7 @@ int memcmp(const void *a, const void *b, rt_size_t n)
 	return 0;
 }
 
-rt_size_t strlen(const char *s)
+RT_NO_BUILTIN rt_size_t strlen(const char *s)
 {
 	const char *p = s;
 	while (*p)
@@ -55,7 +55,7 @@ rt_size_t strlen(const char *s)
 	return (rt_size_t)(p - s);
 }
 
-int strcmp(const char *a, const char *b)
+RT_NO_BUILTIN int strcmp(const char *a, const char *b)
 {
 	while (*a && *a == *b) {
 		a++;

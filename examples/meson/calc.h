@@ -1,0 +1,2 @@
+/* The calc module's own helper (named by calc.yaml only). */
+int fib(int n);

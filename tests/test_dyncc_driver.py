@@ -1,0 +1,456 @@
+"""dyncc as a compiler driver: hosted by default, user flags win, the compiler's own
+diagnostics, one compiler run without pragmas, -E/-M, link mode, queries."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ARCHES, ROOT, run_dyncc, run_program, tool_env
+
+from toolchain.arch import get_arch
+from toolchain.cc import driver
+from toolchain.cc.flags import merge_flags, parse_dependency_file
+from toolchain.cc.hosted import glibc_include_dirs, ziglang_dir
+from toolchain.cc.runtime import rt_include_dir, rt_sources
+from toolchain.directives import DynExport, DynImport, read_object_directives
+from toolchain.elf import ElfFile
+
+
+def _zig_env(tmp_path, tag: str) -> dict[str, str]:
+    """An environment with empty zig caches (a cached zig compile prints no warnings)."""
+    d = tmp_path / f"zigcache-{tag}"
+    return tool_env(ZIG_GLOBAL_CACHE_DIR=str(d / "g"), ZIG_LOCAL_CACHE_DIR=str(d / "l"))
+
+
+def _zig(args, cwd, env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ziglang", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _elf(path) -> ElfFile:
+    with open(path, "rb") as f:
+        return ElfFile(f.read(), str(path))
+
+
+def _section_names(path) -> set[str]:
+    return {s.name for s in _elf(path).sections}
+
+
+def _reloc_types(path, section: str) -> set[int]:
+    """Relocation types applied to ``section``, read with readelf (an independent reader)."""
+    out = subprocess.run(["readelf", "-rW", str(path)], capture_output=True, text=True, check=True).stdout
+    types, inside = set(), False
+    for line in out.splitlines():
+        if line.startswith("Relocation section"):
+            inside = re.search(rf"'\.rela?{re.escape(section)}'", line) is not None
+        elif inside and re.match(r"^[0-9a-f]{8,16}\s", line):
+            types.add(line.split()[2])
+    return types
+
+
+# --------------------------------------------------------------- hosted by default
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_hosted_headers_and_glibc_version(tmp_path, arch):
+    major, minor = get_arch(arch).glibc_version.split(".")
+    (tmp_path / "h.c").write_text(
+        "#include <stdio.h>\n#include <stdlib.h>\n#include <math.h>\n#include <pthread.h>\n"
+        f'_Static_assert(__GLIBC__ == {major} && __GLIBC_MINOR__ == {minor}, "glibc version");\n'
+        '_Static_assert(__STDC_HOSTED__ == 1, "hosted");\n'
+        'int main(void) { printf("%f\\n", sqrt(2.0)); return EXIT_SUCCESS; }\n'
+    )
+    r = run_dyncc(["-a", arch, "-c", "h.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    syms = {
+        s.name
+        for sec in _elf(tmp_path / "h.o").sections
+        if sec.name == ".symtab"
+        for s in _elf(tmp_path / "h.o").symbols(sec)
+    }
+    assert "printf" in syms
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_include_dirs_are_the_ones_zig_uses_for_the_glibc_target(tmp_path, arch):
+    # zig's own driver, asked for the arch's glibc target, names the same directories in the same order
+    (tmp_path / "e.c").write_text("int e;\n")
+    a = get_arch(arch)
+    r = _zig(["cc", "-target", a.glibc_target, "-c", "e.c", "-###"], str(tmp_path), tool_env())
+    words = re.findall(r'"([^"]*)"', r.stderr)
+    libc = os.path.join(ziglang_dir(), "lib", "libc", "include")
+    zigs = [w for w in words if w.startswith(libc)]
+    assert zigs == glibc_include_dirs(arch)
+    minor = a.glibc_version.split(".")[1]
+    assert f"__GLIBC_MINOR__={minor}" in words
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_predefined_macros_equal_the_glibc_targets(tmp_path, arch):
+    # the same macros as zig cc -target <glibc target>, but for PIC (that target insists on it)
+    a = get_arch(arch)
+    r = run_dyncc(["-a", arch, "-E", "-dM", "-x", "c", os.devnull], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    codegen = [f for f in a.cc_flags if not f.startswith(("-fpic", "-fno-pic", "-fpie", "-fno-pie"))]
+    zig_args = ["cc", "-target", a.glibc_target, "-g0", *codegen, "-E", "-dM", "-x", "c", os.devnull]
+    z = _zig(zig_args, str(tmp_path), tool_env())
+    assert z.returncode == 0, z.stderr
+    ours, theirs = set(r.stdout.splitlines()), set(z.stdout.splitlines())
+    differ = {ln.split()[1] for ln in ours ^ theirs}
+    assert differ <= {"__PIC__", "__pic__", "__PIE__", "__pie__"}, sorted(ours ^ theirs)
+
+
+@pytest.mark.parametrize("flag", ["-ffreestanding", "-nostdinc", "-nostdlibinc"])
+def test_freestanding_or_nostdinc_leave_the_c_library_out(tmp_path, flag):
+    (tmp_path / "f.c").write_text("#include <stdio.h>\nint f;\n")
+    r = run_dyncc(["-a", "amd64", flag, "-c", "f.c"], cwd=str(tmp_path))
+    assert r.returncode == 1 and "'stdio.h' file not found" in r.stderr
+    (tmp_path / "g.c").write_text('#include <stddef.h>\n_Static_assert(__STDC_HOSTED__ == 0, "free");\nsize_t g;\n')
+    r = run_dyncc(["-a", "amd64", "-ffreestanding", "-c", "g.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    r = run_dyncc(["-a", "amd64", "-ffreestanding", "-fhosted", "-c", "f.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr  # the last of -ffreestanding/-fhosted wins
+
+
+# --------------------------------------------------------------- user flags win
+
+
+DATA_REF = "int counter;\nint *where(void) { return &counter; }\nint bump(void) { return ++counter; }\n"
+
+
+@pytest.mark.parametrize("flags", [["-fno-pic"], ["-fno-pie"], ["-fpie", "-fno-pic"]])
+def test_no_pic_on_amd64(tmp_path, flags):
+    (tmp_path / "d.c").write_text(DATA_REF)
+    r = run_dyncc(["-a", "amd64", "-O2", *flags, "-c", "d.c", "-o", "d.o"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    # the same relocations as zig itself makes for x86_64 without PIC (no -fpie default there)
+    z = _zig(
+        ["cc", "-target", "x86_64-linux-none", "-O2", "-fno-pic", "-c", "d.c", "-o", "z.o"], str(tmp_path), tool_env()
+    )
+    assert z.returncode == 0, z.stderr
+    ours = _reloc_types(tmp_path / "d.o", ".text")
+    assert ours == _reloc_types(tmp_path / "z.o", ".text")
+    assert "R_X86_64_32S" in ours or "R_X86_64_32" in ours  # absolute, not RIP-relative
+
+
+def test_pic_last_flag_wins_on_arm(tmp_path):
+    (tmp_path / "d.c").write_text(DATA_REF)
+    r = run_dyncc(["-a", "arm", "-O2", "-fPIC", "-c", "d.c", "-o", "pic.o"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    r = run_dyncc(["-a", "arm", "-O2", "-fPIC", "-fno-pic", "-c", "d.c", "-o", "nopic.o"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert any("GOT" in t for t in _reloc_types(tmp_path / "pic.o", ".text"))
+    assert _reloc_types(tmp_path / "nopic.o", ".text") <= {"R_ARM_ABS32", "R_ARM_CALL", "R_ARM_JUMP24"}
+
+
+@pytest.mark.parametrize(
+    "flags,debug",
+    [([], False), (["-g"], True), (["-g0"], False), (["-g0", "-g"], True), (["-g", "-g0"], False), (["-g3"], True)],
+)
+def test_debug_level_last_flag_wins(tmp_path, flags, debug):
+    (tmp_path / "g.c").write_text("int g(int x) { return x + 1; }\n")
+    r = run_dyncc(["-a", "386", *flags, "-c", "g.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (".debug_info" in _section_names(tmp_path / "g.o")) == debug
+
+
+def test_optimisation_last_flag_wins(tmp_path):
+    (tmp_path / "o.c").write_text("int f(int x) { int s = 0; for (int i = 0; i < x; i++) s += i; return s; }\n")
+    for name, flags in (("a", ["-O2", "-O0"]), ("b", ["-O0"]), ("c", ["-O0", "-O2"]), ("d", ["-O2"])):
+        r = run_dyncc(["-a", "amd64", *flags, "-c", "o.c", "-o", f"{name}.o"], cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+
+    def text(n):
+        e = _elf(tmp_path / f"{n}.o")
+        return bytes(e.section_data(e.section_by_name(".text")))
+
+    assert text("a") == text("b") != text("c") == text("d")
+
+
+def test_merge_flags_keeps_order_and_values():
+    got = merge_flags(["-fpie", "-fno-stack-protector"], ["-I", "-fno-pic", "-fno-pic", "-O2"])
+    # "-I -fno-pic" is an include directory named -fno-pic; the second -fno-pic is the flag
+    assert got == ["-g0", "-fno-stack-protector", "-fno-pic", "-fno-pie", "-I", "-fno-pic", "-O2"]
+
+
+# --------------------------------------------------------------- the compiler's own diagnostics
+
+
+WARNING_SRC = """\
+#include <stdio.h>
+#define SQUARE(x) ((x) * (x))
+#define ASSIGN_IN_IF(v) if (v = 3) return 1
+int f(int a) { int unused; return SQUARE(a++); }
+int g(int x) { ASSIGN_IN_IF(x); return printf("%d\\n", "not an int"); }
+"""
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_diagnostics_equal_the_compilers(tmp_path, arch):
+    (tmp_path / "w.c").write_text(WARNING_SRC)
+    flags = ["-Wall", "-O2"]
+    r = subprocess.run(
+        [sys.executable, "-m", "toolchain.cc.driver", "-a", arch, *flags, "-c", "w.c", "-o", "w.o"],
+        cwd=tmp_path, env=_zig_env(tmp_path, "d"), capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    cmd = driver.compiler_command(get_arch(arch), flags)
+    z = _zig([*cmd[cmd.index("cc") :], "-c", "w.c", "-o", "z.o"], str(tmp_path), _zig_env(tmp_path, "z"))
+    assert z.returncode == 0
+    assert "expanded from macro 'ASSIGN_IN_IF'" in z.stderr and "w.c:5:" in z.stderr
+    assert r.stderr == z.stderr
+
+
+def test_pragma_lines_leave_no_unknown_pragma_warnings(tmp_path):
+    src = (
+        '#include "p.h"\n#pragma dynimport puts puts "libc.so.6"\n#pragma vendor thing\n'
+        "int f(int a) { int unused; return a; }\n"
+    )
+    (tmp_path / "p.h").write_text("#pragma dynexport f f_v1\n")
+    (tmp_path / "p.c").write_text(src)
+    r = subprocess.run(
+        [sys.executable, "-m", "toolchain.cc.driver", "-a", "amd64", "-Wall", "-c", "p.c"],
+        cwd=tmp_path, env=_zig_env(tmp_path, "d"), capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    # the compiler on the same text with the dyn pragma lines blanked (same line numbers)
+    (tmp_path / "blank").mkdir()
+    (tmp_path / "blank" / "p.h").write_text("\n")
+    (tmp_path / "blank" / "p.c").write_text(src.replace('#pragma dynimport puts puts "libc.so.6"', ""))
+    cmd = driver.compiler_command(get_arch("amd64"), ["-Wall"])
+    z = _zig([*cmd[cmd.index("cc") :], "-c", "p.c"], str(tmp_path / "blank"), _zig_env(tmp_path, "z"))
+    assert "unknown pragma ignored" in z.stderr and "p.c:3:" in z.stderr  # the vendor pragma stays
+    assert r.stderr == z.stderr
+    d = read_object_directives(_elf(tmp_path / "p.o"))
+    assert d.imports == [DynImport("puts", "puts", "libc.so.6")] and d.exports == [DynExport("f", "f_v1")]
+
+
+def test_werror_with_pragmas(tmp_path):
+    (tmp_path / "e.c").write_text('#pragma dynimport puts puts "libc.so.6"\nint e(void) { return 0; }\n')
+    r = run_dyncc(["-a", "386", "-Wall", "-Werror", "-c", "e.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert read_object_directives(_elf(tmp_path / "e.o")).imports == [DynImport("puts", "puts", "libc.so.6")]
+    (tmp_path / "u.c").write_text('#pragma dynimport puts puts "libc.so.6"\nint u(void) { int x; return 0; }\n')
+    r = run_dyncc(["-a", "386", "-Wall", "-Werror", "-c", "u.c"], cwd=str(tmp_path))
+    assert r.returncode == 1 and "unused variable 'x'" in r.stderr and "pragma" not in r.stderr
+    assert not (tmp_path / "u.o").exists()
+
+
+# --------------------------------------------------------------- one compiler run
+
+
+def _runs(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith("dyncc: running ")]
+
+
+def test_one_compiler_run_without_pragmas(tmp_path):
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "x.h").write_text("int x(void);\n")
+    (tmp_path / "x.c").write_text(
+        '#include "inc/x.h"\n#include <string.h>\nint x(void) { return (int)strlen("ab"); }\n'
+    )
+    r = run_dyncc(["-a", "amd64", "-c", "x.c"], cwd=str(tmp_path), env=tool_env(DYNCC_VERBOSE="1"))
+    assert r.returncode == 0, r.stderr
+    assert len(_runs(r.stderr)) == 1
+    assert read_object_directives(_elf(tmp_path / "x.o")).empty()
+
+
+def test_pragmas_in_headers_under_if_and_in_system_dirs(tmp_path):
+    (tmp_path / "sys").mkdir()
+    (tmp_path / "sys" / "lib.h").write_text('#pragma dynimport cos cos "libm.so.6"\n')
+    (tmp_path / "h.h").write_text(
+        '#if USE_SIN\n#pragma dynimport sin sin "libm.so.6"\n#else\n#pragma dynimport tan tan "libm.so.6"\n#endif\n'
+    )
+    (tmp_path / "m.c").write_text('#include <lib.h>\n#include "h.h"\nint m;\n')
+    for define, want in (("-DUSE_SIN=1", "sin"), ("-DUSE_SIN=0", "tan")):
+        r = run_dyncc(
+            ["-a", "arm", define, "-isystem", "sys", "-c", "m.c"], cwd=str(tmp_path), env=tool_env(DYNCC_VERBOSE="1")
+        )
+        assert r.returncode == 0, r.stderr
+        assert len(_runs(r.stderr)) == 2  # the compile, then the preprocessor for the pragmas
+        imports = read_object_directives(_elf(tmp_path / "m.o")).imports
+        assert imports == [DynImport("cos", "cos", "libm.so.6"), DynImport(want, want, "libm.so.6")]
+
+
+def test_user_dependency_file_is_kept_and_used(tmp_path):
+    (tmp_path / "d.h").write_text("#pragma dynexport d d_v1\n")
+    (tmp_path / "d.c").write_text('#include "d.h"\nint d;\n')
+    r = run_dyncc(["-a", "amd64", "-MD", "-MF", "deps.mk", "-MT", "target.o", "-c", "d.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "deps.mk").read_text()
+    assert text.startswith("target.o:") and "d.h" in parse_dependency_file(text)
+    assert read_object_directives(_elf(tmp_path / "d.o")).exports == [DynExport("d", "d_v1")]
+
+
+def test_parse_dependency_file():
+    text = "out.o: a.c dir/with\\ space.h \\\n  /usr/include/x.h\nb.h:\n$$weird.h: \n"
+    assert parse_dependency_file(text) == ["a.c", "dir/with space.h", "/usr/include/x.h"]
+
+
+# --------------------------------------------------------------- preprocessing, assembly, several sources
+
+
+def test_preprocess_modes(tmp_path):
+    (tmp_path / "q.h").write_text("#define Q 41\n")
+    (tmp_path / "q.c").write_text('#include "q.h"\n#pragma dynexport q q\nint q = Q + 1;\n')
+    r = run_dyncc(["-a", "386", "-E", "q.c"], cwd=str(tmp_path))
+    assert r.returncode == 0 and "int q = 41 + 1;" in r.stdout and "#pragma dynexport q q" in r.stdout
+    r = run_dyncc(["-a", "386", "-E", "q.c", "-o", "q.i"], cwd=str(tmp_path))
+    assert r.returncode == 0 and "int q = 41 + 1;" in (tmp_path / "q.i").read_text()
+    r = run_dyncc(["-a", "386", "-MM", "q.c"], cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.split() == ["q.o:", "q.c", "q.h"]
+    r = run_dyncc(["-a", "386", "-M", "q.c"], cwd=str(tmp_path))
+    assert r.returncode == 0 and "q.h" in r.stdout and "stdc-predef.h" in r.stdout or "q.h" in r.stdout
+    # Meson asks for the predefined macros on standard input
+    p = subprocess.run(
+        [sys.executable, "-m", "toolchain.cc.driver", "-a", "arm", "-x", "c", "-E", "-dM", "-"],
+        input="", capture_output=True, text=True, env=tool_env(), cwd=tmp_path,
+    )  # fmt: skip
+    assert p.returncode == 0 and "#define __arm__ 1" in p.stdout and "#define __clang__ 1" in p.stdout
+
+
+def test_compile_several_sources_and_assembly(tmp_path):
+    (tmp_path / "a.c").write_text("int a(void) { return 1; }\n")
+    (tmp_path / "b.c").write_text("#pragma dynexport b b\nint b(void) { return 2; }\n")
+    r = run_dyncc(["-a", "amd64", "-c", "a.c", "b.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert read_object_directives(_elf(tmp_path / "a.o")).empty()
+    assert read_object_directives(_elf(tmp_path / "b.o")).exports == [DynExport("b", "b")]
+    r = run_dyncc(["-a", "amd64", "-S", "a.c"], cwd=str(tmp_path))
+    assert r.returncode == 0 and "a:" in (tmp_path / "a.s").read_text()
+
+
+# --------------------------------------------------------------- link mode
+
+
+PROG_MAIN = """\
+#include "rt.h"
+extern int helper(int);
+int main(int argc, char **argv) {
+    (void)argv;
+    print_str("linked by dyncc ");
+    print_int(helper(argc));
+    print_nl();
+    return 7;
+}
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_link_mode_builds_a_program_that_runs(tmp_path, arch):
+    (tmp_path / "main.c").write_text(PROG_MAIN)
+    (tmp_path / "helper.c").write_text("int helper(int x) { return x * 100 + 5; }\n")
+    ff = ["-ffreestanding", "-O2", "-I", rt_include_dir()]
+    r = run_dyncc(["-a", arch, *ff, "-c", "helper.c"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    rt = rt_sources()
+    r = run_dyncc(["-a", arch, *ff, "-nostdlib", "-o", "prog", *rt, "main.c", "helper.o"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    p = run_program(arch, str(tmp_path / "prog"), ["x", "y"])
+    assert p.returncode == 7 and p.stdout == b"linked by dyncc 305\n"
+    assert not [
+        f for f in os.listdir(tmp_path) if f.endswith(".o") and f != "helper.o"
+    ]  # sources' objects are temporary
+
+
+def test_link_mode_adds_lc_and_passes_linker_args(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inv, _ = driver.parse_command_line(["-a", "amd64", "-o", "p", "a.o", "-Lx", "-l", "m", "-Wl,--map,p.map", "b.o"])
+    assert inv is not None and inv.mode == "link"
+    cmd = driver.link_command(inv, ["a.o", "b.o"])
+    assert cmd == ["-a", "amd64", "-o", "p", "--map", "p.map", "-L", "x", "a.o", "b.o", "-l", "m", "-l", "c"]
+    inv, _ = driver.parse_command_line(["-a", "amd64", "a.o", "-nodefaultlibs"])
+    assert inv is not None and driver.link_command(inv, ["a.o"])[-1] == "a.o"
+    assert driver.link_command(inv, ["a.o"])[:4] == ["-a", "amd64", "-o", "a.out"]
+
+
+def test_link_mode_linker_error_is_dynlinks(tmp_path):
+    (tmp_path / "u.c").write_text("extern int nowhere(void);\nint _start(void) { return nowhere(); }\n")
+    r = run_dyncc(["-a", "amd64", "-ffreestanding", "-nostdlib", "-o", "u", "u.c"], cwd=str(tmp_path))
+    assert r.returncode == 1 and "dynlink:" in r.stderr and "nowhere" in r.stderr
+    assert not (tmp_path / "u").exists()
+
+
+# --------------------------------------------------------------- queries
+
+
+def test_version_is_recognisable_as_clang():
+    r = run_dyncc(["-a", "arm", "--version"])
+    assert r.returncode == 0
+    first = r.stdout.splitlines()[0]
+    z = subprocess.run([sys.executable, "-m", "ziglang", "cc", "--version"], capture_output=True, text=True)
+    assert first.startswith(z.stdout.splitlines()[0] + " ")  # clang's own banner first
+    assert "dyncc" in r.stdout and "Target: arm-linux-gnueabihf" in r.stdout
+    assert run_dyncc(["-a", "386", "-dumpmachine"]).stdout == "i686-linux-gnu\n"
+    assert run_dyncc(["-dumpversion"]).stdout.strip() == first.split()[2]
+    r = run_dyncc(["-a", "amd64", "-Wl,--version"])
+    assert r.returncode == 0 and "dynlink" in r.stdout and "GNU" in r.stdout
+
+
+def test_build_parser_documents_the_options():
+    text = driver.build_parser().format_help()
+    for opt in ("-a ARCH", "-c", "-E", "-o OUTPUT", "--pragmas", "-nostdlib", "-rdynamic", "--cc CC"):
+        assert opt in text
+
+
+# --------------------------------------------------------------- Meson
+
+
+def _meson() -> str | None:
+    import shutil
+
+    return shutil.which("meson")
+
+
+@pytest.mark.skipif(_meson() is None, reason="meson is not installed")
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_meson_accepts_dyncc_as_its_c_compiler(tmp_path, arch):
+    wrapper = tmp_path / "dyncc"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m toolchain.cc.driver "$@"\n')
+    wrapper.chmod(0o755)
+    start = [s for s in rt_sources() if s.endswith("start.c")][0]
+    rest = [s for s in rt_sources() if not s.endswith("start.c")]
+    cpu = {"arm": "arm", "386": "x86", "amd64": "x86_64"}[arch]
+    runner = get_arch(arch).runner()
+    (tmp_path / "cross.ini").write_text(
+        f"[binaries]\nc = ['{wrapper}', '-a', '{arch}']\n"
+        + (f"exe_wrapper = {runner!r}\n" if runner else "")
+        + "[built-in options]\n"
+        + f"c_args = ['-ffreestanding', '-I{rt_include_dir()}']\n"
+        + f"c_link_args = ['-nostdlib', '{start}', {', '.join(repr(s) for s in rest)}]\n"
+        + f"[host_machine]\nsystem = 'linux'\ncpu_family = '{cpu}'\ncpu = '{cpu}'\nendian = 'little'\n"
+    )
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "meson.build").write_text(
+        "project('m', 'c')\ncc = meson.get_compiler('c')\n"
+        "assert(cc.get_id() == 'clang', cc.get_id())\n"
+        "assert(cc.has_header('rt.h'))\n"
+        "exe = executable('hello', 'hello.c', 'two.c')\ntest('hello', exe)\n"
+    )
+    (src / "hello.c").write_text(
+        '#include "rt.h"\nint two(void);\n#pragma dynexport main program_main\n'
+        "int main(int argc, char **argv) {\n    (void)argc; (void)argv;\n"
+        '    print_str("meson says "); print_int(two()); print_nl(); return 0;\n}\n'
+    )
+    (src / "two.c").write_text("int two(void) { return 2; }\n")
+    env = tool_env()
+    build = tmp_path / "build"
+    r = subprocess.run(
+        [_meson(), "setup", "--cross-file", str(tmp_path / "cross.ini"), str(build), str(src)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "C compiler for the host machine" in r.stdout and "clang" in r.stdout
+    r = subprocess.run([_meson(), "compile", "-C", str(build)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    p = run_program(arch, str(build / "hello"))
+    assert p.returncode == 0 and p.stdout == b"meson says 2\n"
+    r = subprocess.run([_meson(), "test", "-C", str(build)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
