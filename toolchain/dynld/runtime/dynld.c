@@ -441,6 +441,24 @@ gap(Cand *c, int *n, uintptr_t gaplo, uintptr_t gaphi, size_t len, uintptr_t lo,
 		addcand(c, n, at, centre);
 }
 
+/* Parse a hexadecimal number at s into *v; returns where it ends. */
+static const char *
+hexnum(const char *s, uintptr_t *v)
+{
+	int d;
+
+	*v = 0;
+	for(;; s++){
+		if(*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if(*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else
+			return s;
+		*v = *v << 4 | (uintptr_t)d;
+	}
+}
+
 /* Free ranges from /proc/self/maps, as start candidates; -1 if it cannot be read. */
 static int
 scanmaps(Cand *c, int *n, size_t len, uintptr_t lo, uintptr_t hi, uintptr_t centre)
@@ -448,9 +466,9 @@ scanmaps(Cand *c, int *n, size_t len, uintptr_t lo, uintptr_t hi, uintptr_t cent
 	char buf[4096];
 	size_t have, i, start;
 	ssize_t got;
-	uintptr_t prevend, a, b;
+	uintptr_t prevend, a, b = 0;
 	int fd, field;
-	char *e;
+	const char *e;
 
 	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if(fd < 0)
@@ -471,9 +489,10 @@ scanmaps(Cand *c, int *n, size_t len, uintptr_t lo, uintptr_t hi, uintptr_t cent
 			if(buf[i] != '\n')
 				continue;
 			/* "lo-hi perms ...": two hex numbers */
-			a = (uintptr_t)strtoull(buf + start, &e, 16);
+			e = hexnum(buf + start, &a);
 			field = *e == '-';
-			b = field ? (uintptr_t)strtoull(e + 1, &e, 16) : 0;
+			if(field)
+				hexnum(e + 1, &b);
 			if(field && b > a){
 				if(a > prevend)
 					gap(c, n, prevend, a, len, lo, hi, centre);
@@ -482,7 +501,8 @@ scanmaps(Cand *c, int *n, size_t len, uintptr_t lo, uintptr_t hi, uintptr_t cent
 			}
 			start = i + 1;
 		}
-		memmove(buf, buf + start, have - start);
+		for(i = start; i < have; i++)
+			buf[i - start] = buf[i];
 		have -= start;
 		if(have == sizeof buf - 1)
 			have = 0;	/* a line longer than the buffer: not a mapping line we need */
