@@ -54,7 +54,10 @@ class ModuleLinker(Linker):
         names = b"".join(n.encode() + b"\0" for n, _s, _g in exports)
         table.size = 3 * word * (len(exports) + 1) + len(names)
         self.base = 0
-        self.layout(0, 0, PAGE, pack_segments=True)
+        # Lay out as if the header sat at address 0 (addresses are image offsets + the header's
+        # size): sections are aligned as they will be in memory, and text ends where the file's
+        # page ends, so the runtime can map text and data from the file. _encode shifts back.
+        self.layout(0, dlm.header_size(self.arch), PAGE, pack_segments=True)
         self.define_linker_symbols()
         self.copy_contents()
         self.fill_got()
@@ -224,17 +227,24 @@ class ModuleLinker(Linker):
 
     # -------------------------------------------------------------- output
     def _encode(self, entry: int) -> bytes:
+        hdr = dlm.header_size(self.arch)
         rw = [o for o in self.outputs if o.flags & elf.SHF_WRITE]
-        text_size = rw[0].addr if rw else (self.end_addr + PAGE - 1) // PAGE * PAGE
-        data_end = max(text_size, self.data_end())
-        img = bytes(self.image) + b"\0" * max(0, text_size - len(self.image))
+        text_end = rw[0].addr if rw else (self.end_addr + PAGE - 1) // PAGE * PAGE
+        data_end = max(text_end, self.data_end())
+        img = bytearray(self.image[hdr:]) + b"\0" * max(0, text_end - len(self.image))
+        w, mask = self.arch.word, (1 << (8 * self.arch.word)) - 1
+        for place, mode in self.mod_relocs:  # image-relative addresses: offsets, not header + offsets
+            if mode == 0:
+                at = place - hdr
+                v = int.from_bytes(img[at : at + w], "little")
+                img[at : at + w] = ((v - hdr) & mask).to_bytes(w, "little")
         mod = dlm.Module(
             arch=self.arch.name,
-            text=img[:text_size],
-            data=img[text_size:data_end],
+            text=bytes(img[: text_end - hdr]),
+            data=bytes(img[text_end - hdr : data_end - hdr]),
             bss=max(0, self.end_addr - data_end),
-            entry=entry,
+            entry=entry - hdr,
             imports=self.import_list,
-            relocs=sorted(self.mod_relocs),
+            relocs=sorted((place - hdr, mode) for place, mode in self.mod_relocs),
         )
         return dlm.encode(mod, filename=self.opts.output)
