@@ -393,14 +393,20 @@ def build_case(arch: str, prog: Program, tmp: str) -> Built:
 # ------------------------------------------------------------------- timing
 @dataclass
 class Timing:
-    """Per-load microseconds of each round, (wall clock, process CPU time), for each kind."""
+    """Per-load microseconds of each round, (wall clock, process CPU time, its system part), for each kind."""
 
-    dynld: list[tuple[float, float]] = field(default_factory=list)
-    dlopen: list[tuple[float, float]] = field(default_factory=list)
+    dynld: list[tuple[float, float, float]] = field(default_factory=list)
+    dlopen: list[tuple[float, float, float]] = field(default_factory=list)
 
     def median(self, kind: str, clock: int) -> float:
-        """Median over the rounds; clock 0 is wall time, 1 CPU time."""
+        """Median over the rounds; clock 0 is wall time, 1 CPU time, 2 system (kernel) CPU time."""
         return statistics.median(r[clock] for r in getattr(self, kind))
+
+    def sys_share(self, kind: str) -> float:
+        """The system-call (kernel) share of the CPU time: summed over the rounds."""
+        rounds = getattr(self, kind)
+        cpu = sum(r[1] for r in rounds)
+        return sum(r[2] for r in rounds) / cpu if cpu > 0 else 0.0
 
     def ratio(self, clock: int) -> float:
         return self.median("dynld", clock) / self.median("dlopen", clock)
@@ -420,7 +426,7 @@ def run_host(arch: str, host: str, b: Built, prog: Program, n: int, rounds: int)
         if w[0] == "check":
             checks[w[1]] = " ".join(w[2:])
         elif w[0] == "round":
-            getattr(t, w[2]).append((float(w[3]), float(w[4])))
+            getattr(t, w[2]).append((float(w[3]), float(w[4]), float(w[5])))
     for kind in ("dynld", "dlopen"):
         if checks.get(kind) != want:
             raise DynError(
@@ -450,19 +456,21 @@ def size_table(builds: list[Built]) -> str:
 
 
 def time_table(rows: list[tuple[Built, Timing]]) -> str:
-    """Load times (markdown): wall clock and CPU time, median of the rounds, and the wall-clock spread."""
+    """Load times (markdown): CPU time and wall clock, median of the rounds, the kernel's share, sizes."""
     out = [
-        "| arch | funcs | dynld wall | dlopen wall | dynld/dlopen wall | dynld CPU | dlopen CPU | "
-        "dynld/dlopen CPU | wall range over rounds (dynld; dlopen) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| arch | funcs | .dlm bytes | .so bytes | dynld CPU | dlopen CPU | **dynld/dlopen CPU** | "
+        "dynld sys share | dlopen sys share | dynld wall | dlopen wall | dynld/dlopen wall | "
+        "wall range over rounds (dynld; dlopen) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for b, t in rows:
         arch = b.arch + " (qemu-arm, emulated)" * (b.arch == "arm")
         spread = "; ".join(f"{min(r[0] for r in rs):.1f}..{max(r[0] for r in rs):.1f}" for rs in (t.dynld, t.dlopen))
         out.append(
-            f"| {arch} | {b.nfuncs} | {t.median('dynld', 0):.1f} | {t.median('dlopen', 0):.1f} | "
-            f"{t.ratio(0):.2f} | {t.median('dynld', 1):.1f} | {t.median('dlopen', 1):.1f} | "
-            f"{t.ratio(1):.2f} | {spread} |"
+            f"| {arch} | {b.nfuncs} | {b.size(b.dlm)} | {b.size(b.so)} | {t.median('dynld', 1):.1f} | "
+            f"{t.median('dlopen', 1):.1f} | **{t.ratio(1):.2f}** | {t.sys_share('dynld'):.0%} | "
+            f"{t.sys_share('dlopen'):.0%} | {t.median('dynld', 0):.1f} | {t.median('dlopen', 0):.1f} | "
+            f"{t.ratio(0):.2f} | {spread} |"
         )
     return "\n".join(out)
 

@@ -999,6 +999,55 @@ protect(Dynobj *l, const Hdr *h, Map *m)
 	return 0;
 }
 
+/*
+ * Copy the file-mapped pages that relocations land in now, each with a single
+ * write fault (x86) or one call per run of pages, rather than by a read fault
+ * (checking the indices) and then a copy-on-write fault for each.
+ */
+static void
+prefault(const Hdr *h, Map *m, Rels *rs)
+{
+	size_t pg = pagesize(), i, first, last, done;
+#if defined(__x86_64__) || defined(__i386__)
+	/* A locked no-op write: one copy-on-write fault per page, no read fault before it. */
+#define TOUCH(p) __asm__ volatile("lock orb $0, %0" : "+m"(*(volatile uchar *)(p)))
+#elif defined(MADV_POPULATE_WRITE)
+	/* Elsewhere: populate each run of pages writable with one call. */
+	size_t runlo = 0;
+#define POPULATE(lo, hi) madvise(m->start + (lo) * pg, ((hi) - (lo) + 1) * pg, MADV_POPULATE_WRITE)
+#else
+	size_t runlo = 0;	/* nothing to prefault with: the faults happen as relocations are applied */
+#define POPULATE(lo, hi) ((void)(lo), (void)(hi))
+#endif
+
+	if(!m->filebacked || rs->n == 0)
+		return;
+	done = (size_t)-1;
+	for(i = 0; i < rs->n; i++){
+		first = (h->lead + RELOFF(rs->r[i])) / pg;
+		last = (h->lead + RELOFF(rs->r[i]) + (size_t)rs->width[RELMODE(rs->r[i])] - 1) / pg;
+		if(done != (size_t)-1 && first <= done)
+			first = done + 1;
+		for(; first <= last; first++){
+#ifdef TOUCH
+			TOUCH(m->start + first * pg);
+#else
+			if(done == (size_t)-1 || first != done + 1){
+				if(done != (size_t)-1)
+					POPULATE(runlo, done);
+				runlo = first;
+			}
+#endif
+			done = first;
+		}
+	}
+#ifndef TOUCH
+	POPULATE(runlo, done);
+#undef POPULATE
+#endif
+#undef TOUCH
+}
+
 /* Everything after the image is in place (unrelocated) and the blob read. */
 static Dynobj *
 finish(Obj **op, const Hdr *h, Map *m, uchar *blob, ulong relsize, Dynsym *tab, int ntab)
@@ -1020,6 +1069,7 @@ finish(Obj **op, const Hdr *h, Map *m, uchar *blob, ulong relsize, Dynsym *tab, 
 	l->base = m->start + h->lead;
 	if(decoderels(&rs, rp, ep, (size_t)h->text + h->data) < 0)
 		return NULL;
+	prefault(h, m, &rs);
 	if(checkindices(l, &rs, &lo, &hi) < 0)
 		goto Error;
 	if(lo <= hi && placenear(l, h, m, lo, hi) < 0)
