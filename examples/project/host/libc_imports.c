@@ -16,6 +16,7 @@
 #pragma dynimport mmap mmap "libc.so.6"
 #pragma dynimport munmap munmap "libc.so.6"
 #pragma dynimport mprotect mprotect "libc.so.6"
+#pragma dynimport madvise madvise "libc.so.6"
 #pragma dynimport sysconf sysconf "libc.so.6"
 #pragma dynimport memchr memchr "libc.so.6"
 #pragma dynimport memcpy memcpy "libc.so.6"

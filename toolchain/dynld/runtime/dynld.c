@@ -1007,45 +1007,45 @@ protect(Dynobj *l, const Hdr *h, Map *m)
 static void
 prefault(const Hdr *h, Map *m, Rels *rs)
 {
-	size_t pg = pagesize(), i, first, last, done;
+	size_t pg = pagesize(), i, at, first, last, next, runlo;
 #if defined(__x86_64__) || defined(__i386__)
 	/* A locked no-op write: one copy-on-write fault per page, no read fault before it. */
 #define TOUCH(p) __asm__ volatile("lock orb $0, %0" : "+m"(*(volatile uchar *)(p)))
+#define POPULATE(lo, hi) ((void)(lo), (void)(hi))
 #elif defined(MADV_POPULATE_WRITE)
 	/* Elsewhere: populate each run of pages writable with one call. */
-	size_t runlo = 0;
-#define POPULATE(lo, hi) madvise(m->start + (lo) * pg, ((hi) - (lo) + 1) * pg, MADV_POPULATE_WRITE)
+#define TOUCH(p) ((void)(p))
+#define POPULATE(lo, hi) madvise(m->start + (lo), (hi) - (lo), MADV_POPULATE_WRITE)
 #else
-	size_t runlo = 0;	/* nothing to prefault with: the faults happen as relocations are applied */
+	/* nothing to prefault with: the faults happen as relocations are applied */
+#define TOUCH(p) ((void)(p))
 #define POPULATE(lo, hi) ((void)(lo), (void)(hi))
 #endif
 
 	if(!m->filebacked || rs->n == 0)
 		return;
-	done = (size_t)-1;
+	next = 0;	/* pages below this offset in the mapping are done */
+	runlo = 0;
 	for(i = 0; i < rs->n; i++){
-		first = (h->lead + RELOFF(rs->r[i])) / pg;
-		last = (h->lead + RELOFF(rs->r[i]) + (size_t)rs->width[RELMODE(rs->r[i])] - 1) / pg;
-		if(done != (size_t)-1 && first <= done)
-			first = done + 1;
-		for(; first <= last; first++){
-#ifdef TOUCH
-			TOUCH(m->start + first * pg);
-#else
-			if(done == (size_t)-1 || first != done + 1){
-				if(done != (size_t)-1)
-					POPULATE(runlo, done);
-				runlo = first;
-			}
-#endif
-			done = first;
+		at = h->lead + RELOFF(rs->r[i]);
+		last = at + (size_t)rs->width[RELMODE(rs->r[i])] - 1;
+		if(last < next)
+			continue;
+		first = at & ~(pg - 1);
+		if(first < next)
+			first = next;
+		else{
+			if(next != 0)
+				POPULATE(runlo, next);
+			runlo = first;
 		}
+		for(; first <= last; first += pg)
+			TOUCH(m->start + first);
+		next = first;
 	}
-#ifndef TOUCH
-	POPULATE(runlo, done);
-#undef POPULATE
-#endif
+	POPULATE(runlo, next);
 #undef TOUCH
+#undef POPULATE
 }
 
 /* Everything after the image is in place (unrelocated) and the blob read. */
