@@ -19,6 +19,7 @@ from toolchain.linker.inputs import Symbol
 from toolchain.linker.reloc import WORD32, WORD64, Kind, Overflow
 
 PAGE = 4096
+STUB_386 = 8  # jmp rel32 (mode 2) to an import, padded with int3
 
 FLAG_HINT = {
     "386": "compile with -fno-pic (dyncc's default for 386)",
@@ -49,7 +50,7 @@ class ModuleLinker(Linker):
             got.size = self.got_size()
         if self.stubs:
             st = self.synthetic_section(".stubs", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 8)
-            st.size = len(self.stubs) * self.rel.STUB_SIZE
+            st.size = len(self.stubs) * self._stub_size()
         table = self.synthetic_section(".exporttab", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, word)
         names = b"".join(n.encode() + b"\0" for n, _s, _g in exports)
         table.size = 3 * word * (len(exports) + 1) + len(names)
@@ -126,6 +127,15 @@ class ModuleLinker(Linker):
                 return
         elif kind is Kind.ABS and howto.field is WORD32:
             return
+        elif a == "386" and kind is Kind.CALL and howto.field.size == 4:
+            # through a stub: the call sites stay unrelocated, one mode-2 word per import
+            if sym.plt_index < 0:
+                sym.plt_index = len(self.stubs)
+                self.stubs.append(sym)
+            return
+        elif a == "386" and kind is Kind.GOT_386:  # -fPIC: the GOT slot is a mode-1 word
+            self.need_got(sym)
+            return
         elif kind is Kind.CALL and a == "arm" and howto.name in ("R_ARM_CALL", "R_ARM_JUMP24"):
             return
         elif kind in (Kind.CALL, Kind.PC) and a == "386" and howto.field.size == 4:
@@ -163,6 +173,11 @@ class ModuleLinker(Linker):
                 struct.pack_into("<Q", img, P, (i << 48) | A)
                 self.mod_relocs.append((P, 1))
                 return None
+            if a == "386" and kind is Kind.CALL:
+                return self._stub_addr(sym) + A - P
+            if a == "386" and kind is Kind.GOT_386:
+                v = self.got_addr(sym) + A
+                return v - self.synthetic[".got"].addr if self.rel.got_has_base_register(img, P) else v
             if kind is Kind.ABS:
                 if not 0 <= A < 1 << 22:
                     raise Overflow(f"offset {A:#x} from an import must be in [0, 4 MiB)")
@@ -187,8 +202,11 @@ class ModuleLinker(Linker):
                 f"{howto.name} against import {sym.name} in section {sec.name}: {e.msg}", sec.file.name
             ) from None
 
+    def _stub_size(self) -> int:
+        return STUB_386 if self.arch.name == "386" else self.rel.STUB_SIZE
+
     def _stub_addr(self, sym: Symbol) -> int:
-        return self.synthetic[".stubs"].addr + sym.plt_index * self.rel.STUB_SIZE
+        return self.synthetic[".stubs"].addr + sym.plt_index * self._stub_size()
 
     def fill_got(self) -> None:
         got = self.synthetic.get(".got")
@@ -198,7 +216,10 @@ class ModuleLinker(Linker):
         for sym in self.got:
             place = got.addr + sym.got_index * w
             if sym.import_index >= 0:
-                struct.pack_into("<Q", self.image, place, sym.import_index << 48)
+                if w == 8:
+                    struct.pack_into("<Q", self.image, place, sym.import_index << 48)
+                else:
+                    struct.pack_into("<I", self.image, place, sym.import_index << 22)
                 self.mod_relocs.append((place, 1))
             else:
                 self.image[place : place + w] = self.sym_addr(sym).to_bytes(w, "little")
@@ -208,7 +229,11 @@ class ModuleLinker(Linker):
     def _fill_stubs(self) -> None:
         for sym in self.stubs:
             at = self._stub_addr(sym)
-            code = self.rel.stub(at, self.got_addr(sym))
+            if self.arch.name == "386":
+                code = b"\xe9" + struct.pack("<I", sym.import_index << 22) + b"\xcc" * 3
+                self.mod_relocs.append((at + 1, 2))
+            else:
+                code = self.rel.stub(at, self.got_addr(sym))
             self.image[at : at + len(code)] = code
 
     def _fill_exports(self, table, exports: list[tuple[str, Symbol, int]]) -> None:
