@@ -944,11 +944,12 @@ placenear(Dynobj *l, const Hdr *h, Map *m, uintptr_t lo, uintptr_t hi)
 	uchar *p, *q;
 	size_t filelen;
 
-	wlo = lo > reach ? lo - reach : 0;
-	whi = hi < (uintptr_t)-1 - reach ? hi + reach : (uintptr_t)-1;
+	/* every target within reach of every byte of the mapping */
+	wlo = hi > reach ? hi - reach : 0;
+	whi = lo < (uintptr_t)-1 - reach ? lo + reach : (uintptr_t)-1;
 	if((uintptr_t)m->start >= wlo && (uintptr_t)m->start + h->maplen <= whi)
 		return 0;
-	if(whi - wlo < h->maplen){
+	if(whi <= wlo || whi - wlo < h->maplen){
 		seterr("cannot place the module: the imports it branches to (0x%lx..0x%lx) are too far apart for %s",
 		       (ulong)lo, (ulong)hi, _dynld_nearwhat);
 		return -1;
