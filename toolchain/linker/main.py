@@ -27,10 +27,17 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("-S", "--strip-debug", action="store_true", help="leave out the objects' .debug_* sections")
     p.add_argument("-u", "--module", action="store_true", help="write a dynld module")
     p.add_argument("-m", "--manifest", help="export manifest (YAML) for -u")
+    p.add_argument("--host", metavar="HOST.yaml", help="with -m: fail unless this host manifest exports the imports")
     p.add_argument("inputs", nargs="*", help="objects (.o) and archives (.a)")
     a = p.parse_args(list(argv))
     if a.manifest and not a.module:
         p.error("-m needs -u")
+    if a.host and not a.manifest:
+        p.error("--host needs -u and -m")
+    if a.host:  # before linking: a mismatch fails the build with nothing written
+        from toolchain.dynld.hostcheck import check_host
+
+        check_host(a.manifest, a.host)
     return Options(
         arch=arch_argument(a.arch),
         output=a.output,
