@@ -39,7 +39,11 @@ HOST_MISSING = """\
 exports:
   - int host_add(int, int);
 """
-MODULE_C = "int host_add(int, int);\nint host_mul(int, int);\nint mod_f(int x) { return host_add(x, 1) * host_mul(x, 2); }\n"
+MODULE_C = """\
+int host_add(int, int);
+int host_mul(int, int);
+int mod_f(int x) { return host_add(x, 1) * host_mul(x, 2); }
+"""
 
 
 def _write(tmp: Path, **files: str) -> None:
