@@ -9,6 +9,7 @@ checked on the native arches only (qemu-user shows its own view of them)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -92,6 +93,23 @@ def test_layouts_are_told_apart_from_the_header(arch):
         "text size 0x1808 is not a multiple of the page size (4096): Inferno's layout, loaded only after dynlegacy(1)"
     )
     assert decode(inferno, check_pages=False).text == standard(arch, code=True, text_size=0x1808).text
+
+
+def test_dyninfo_says_which_layout(tmp_path):
+    files = {
+        "file-mapped": encode(standard("386", code=True, text_size=PAGE - 32)),
+        "page-aligned": encode(standard("386", code=True)),
+        "inferno": encode(standard("386", code=True, text_size=0x1808), validate=False),
+    }
+    for kind, data in files.items():
+        path = tmp_path / f"{kind}.dlm"
+        path.write_bytes(data)
+        text = subprocess.run([sys.executable, "-m", "toolchain.info", str(path)], capture_output=True, text=True)
+        assert text.returncode == 0, text.stderr
+        assert f"\nLayout: {kind} (" in text.stdout
+        js = subprocess.run([sys.executable, "-m", "toolchain.info", "--json", str(path)], capture_output=True)
+        assert json.loads(js.stdout)["layout"] == kind
+    assert "dynlegacy(1)" in text.stdout
 
 
 @pytest.mark.parametrize("arch", ARCHES)
