@@ -104,10 +104,14 @@ def test_dyninfo_says_which_layout(tmp_path):
     for kind, data in files.items():
         path = tmp_path / f"{kind}.dlm"
         path.write_bytes(data)
-        text = subprocess.run([sys.executable, "-m", "toolchain.info", str(path)], capture_output=True, text=True)
+        text = subprocess.run(
+            [sys.executable, "-m", "toolchain.info", str(path)], capture_output=True, text=True, env=tool_env()
+        )
         assert text.returncode == 0, text.stderr
         assert f"\nLayout: {kind} (" in text.stdout
-        js = subprocess.run([sys.executable, "-m", "toolchain.info", "--json", str(path)], capture_output=True)
+        js = subprocess.run(
+            [sys.executable, "-m", "toolchain.info", "--json", str(path)], capture_output=True, env=tool_env()
+        )
         assert json.loads(js.stdout)["layout"] == kind
     assert "dynlegacy(1)" in text.stdout
 
@@ -251,7 +255,9 @@ def _build_many(root: str, compiler: str) -> str:
     if not os.path.exists(out):
         cc = ["gcc"] if compiler == "gcc" else [sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-linux-gnu"]
         flags = ["-O2", "-fPIE", "-pie", "-pthread", "-Wall", "-Wextra", "-Werror", *config.cflags()]
-        r = subprocess.run([*cc, *flags, "-o", out + f".{os.getpid()}", *srcs], capture_output=True, text=True)
+        r = subprocess.run(
+            [*cc, *flags, "-o", out + f".{os.getpid()}", *srcs], capture_output=True, text=True, env=tool_env()
+        )
         assert r.returncode == 0, r.stderr
         os.replace(out + f".{os.getpid()}", out)
     return out
