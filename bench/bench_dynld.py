@@ -9,8 +9,9 @@ pointers, data arrays, and calls to / data of the host: ``host_add``,
 ``host_log``, ``host_counter``) with three exports (``mod_name``, ``mod_run``,
 ``mod_sum``), and builds it
 
-- as a dynld module: ``python -m toolchain.cc.driver -a ARCH -c -O2`` then
-  ``python -m toolchain.linker.main -a ARCH -u -m MANIFEST``;
+- as a dynld module: ``python -m toolchain.cc.driver -a ARCH -c -O2`` (on 386 with
+  ``-fPIC``, like the library, so that relocations stay out of text; ``--386-nopic`` for
+  dyncc's default ``-fno-pic``) then ``python -m toolchain.linker.main -a ARCH -u -m MANIFEST``;
 - as a shared library: ``python -m ziglang cc -target GNU -shared -fPIC -O2 -s``;
 - that library further stripped with ``strip --strip-all`` (binutils; for arm,
   which this binutils cannot read, ``llvm-strip --strip-all``, else
@@ -312,7 +313,12 @@ class Built:
         return os.path.getsize(path)
 
 
-def build_case(arch: str, prog: Program, tmp: str) -> Built:
+def module_cflags(arch: str, pic386: bool = True) -> list[str]:
+    """dyncc flags for the module beyond ``-O2``: ``-fPIC`` on 386 unless asked for the default."""
+    return ["-fPIC"] if arch == "386" and pic386 else []
+
+
+def build_case(arch: str, prog: Program, tmp: str, pic386: bool = True) -> Built:
     """Build the module, the .so and the stripped .so of ``prog``."""
     base = os.path.join(tmp, f"{arch}-{prog.nfuncs}")
     src = base + ".c"
@@ -321,7 +327,19 @@ def build_case(arch: str, prog: Program, tmp: str) -> Built:
     write_output(mf, MODULE_MANIFEST)
     obj, dlm = base + ".o", base + ".dlm"
     _run(
-        [sys.executable, "-m", "toolchain.cc.driver", "-a", arch, "-c", src, "-o", obj, "-O2"],
+        [
+            sys.executable,
+            "-m",
+            "toolchain.cc.driver",
+            "-a",
+            arch,
+            "-c",
+            src,
+            "-o",
+            obj,
+            "-O2",
+            *module_cflags(arch, pic386),
+        ],
         f"{arch}/{prog.nfuncs}: dyncc",
     )
     _run(
@@ -497,6 +515,9 @@ def _body(argv: Sequence[str]) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="timed loops of each kind; the median is shown")
     ap.add_argument("--quick", action="store_true", help="a small run: 20 functions, 200 loads, 2 rounds")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep the files")
+    ap.add_argument(
+        "--386-nopic", dest="nopic386", action="store_true", help="386 modules with dyncc's -fno-pic, not -fPIC"
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     a = ap.parse_args(list(argv))
     funcs = _ints("20" if a.quick else a.funcs, "--funcs")
@@ -516,7 +537,7 @@ def _body(argv: Sequence[str]) -> int:
             host = build_host(arch, tmp)
             for nf in funcs:
                 prog = generate(nf)
-                b = build_case(arch, prog, tmp)
+                b = build_case(arch, prog, tmp, pic386=not a.nopic386)
                 builds.append(b)
                 print(f"{arch}/{nf}: built; timing {rounds} x {n} loads", file=sys.stderr, flush=True)
                 rows.append((b, run_host(arch, host, b, prog, n, rounds)))
