@@ -608,55 +608,65 @@ bindimports(Obj **op, uchar *rp, uchar *ep, Dynsym *tab, int ntab)
 	return rp;
 }
 
-/* A decoded relocation: image offset << 4 | mode. */
-typedef unsigned long long Rel;
+/* Where an image is and how it got there. */
+typedef struct Map Map;
+struct Map {
+	uchar *start;	/* the mapping: start, start + maplen */
+	int filebacked;	/* text and data mapped from the file (pages shared until written) */
+	int fd;		/* and their file and offset, to map them again elsewhere */
+	off_t off;
+};
 
-#define RELOFF(r) ((size_t)((r) >> 4))
-#define RELMODE(r) ((int)((r) & 0xf))
+/* A decoded relocation. */
+typedef struct Rel Rel;
+struct Rel {
+	size_t off;	/* image offset */
+	int mode;
+};
 
-/* The relocations, decoded and checked for everything but the import indices. */
+/* The relocations, decoded and checked; the list the export check and the patching use. */
 typedef struct Rels Rels;
 struct Rels {
 	Rel *r;
-	size_t n;	/* decoded without error */
-	int failed;	/* the relocation after the n-th (or the blob's end) is bad: text in err */
-	char err[Errlen];
+	size_t n;
 	int width[16];
 	Rel stack[Nstackrel];
 };
 
-static void
-relerr(Rels *rs, const char *fmt, ...)
-{
-	va_list ap;
+/*
+ * The file-mapped pages relocations land in are copied as the list is decoded,
+ * each by a single write fault (x86: a locked no-op write) rather than by a read
+ * fault (checking an import index) and then a copy-on-write fault.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define TOUCH(p) __asm__ volatile("lock orb $0, %0" : "+m"(*(volatile uchar *)(p)))
+#endif
 
-	va_start(ap, fmt);
-	vsnprintf(rs->err, sizeof rs->err, fmt, ap);
-	va_end(ap);
-	rs->failed = 1;
-}
-
-/* Decode the relocations at rp; -1 only when out of memory. */
+/*
+ * Decode and check the relocations at rp against the image at l->base (the
+ * import index each mode 1 or 2 word holds, too), in the order and with the
+ * texts of module.decode; widen [*lo, *hi] to the addresses mode 2 branches to.
+ */
 static int
-decoderels(Rels *rs, uchar *rp, uchar *ep, size_t limit)
+decoderels(Rels *rs, uchar *rp, uchar *ep, Dynobj *l, const Hdr *h, Map *m, uintptr_t *lo, uintptr_t *hi)
 {
 	ulong nr, i;
-	size_t a, off, prevend, delta, cap;
-	int m, n, mode, w, shift;
+	size_t a, off, prevend, delta, cap, limit, at, last, next, pg;
+	int b, n, mode, w, shift, touch;
+	unsigned long idx;
+	uintptr_t t;
 
 	rs->n = 0;
-	rs->failed = 0;
 	rs->r = rs->stack;
-	for(m = 0; m < 16; m++)
-		rs->width[m] = _dynld_relocwidth(m);
+	for(b = 0; b < 16; b++)
+		rs->width[b] = _dynld_relocwidth(b);
 	if(ep - rp < 4){
-		relerr(rs, "relocation data: missing relocation count");
-		return 0;
+		seterr("relocation data: missing relocation count");
+		return -1;
 	}
 	nr = getbe4(rp);
 	rp += 4;
-	/* each relocation takes at least two bytes of the blob */
-	cap = (size_t)(ep - rp) / 2;
+	cap = (size_t)(ep - rp) / 2;	/* each relocation takes at least two bytes of the blob */
 	if(nr < cap)
 		cap = nr;
 	if(cap > Nstackrel){
@@ -667,27 +677,36 @@ decoderels(Rels *rs, uchar *rp, uchar *ep, size_t limit)
 			return -1;
 		}
 	}
+	limit = (size_t)h->text + h->data;
 	shift = _dynld_addrshift;
+	pg = pagesize();
+#ifdef TOUCH
+	touch = m->filebacked;
+#else
+	touch = 0;
+	(void)m;
+#endif
+	next = 0;	/* mapping offsets below this are copied already */
 	a = 0;
 	prevend = 0;
 	for(i = 0; i < nr; i++){
 		if(rp >= ep){
-			relerr(rs, "relocation data: relocation %lu runs past the end", i);
-			return 0;
+			seterr("relocation data: relocation %lu runs past the end", i);
+			return -1;
 		}
-		m = *rp++;
-		n = m >> 6;
+		b = *rp++;
+		n = b >> 6;
 		if(n == 3){
-			relerr(rs, "relocation %lu: bad delta width in 0x%02x", i, m);
-			return 0;
+			seterr("relocation %lu: bad delta width in 0x%02x", i, b);
+			return -1;
 		}
-		if(m & 0x30){
-			relerr(rs, "relocation %lu: reserved bits set in 0x%02x", i, m);
-			return 0;
+		if(b & 0x30){
+			seterr("relocation %lu: reserved bits set in 0x%02x", i, b);
+			return -1;
 		}
 		if(ep - rp < (1 << n)){
-			relerr(rs, "relocation data: relocation %lu runs past the end", i);
-			return 0;
+			seterr("relocation data: relocation %lu runs past the end", i);
+			return -1;
 		}
 		if(n == 0)
 			delta = rp[0];
@@ -696,34 +715,67 @@ decoderels(Rels *rs, uchar *rp, uchar *ep, size_t limit)
 		else
 			delta = (size_t)getbe4(rp);
 		rp += 1 << n;
-		mode = m & 0xf;
+		mode = b & 0xf;
 		w = rs->width[mode];
 		if(w == 0){
-			relerr(rs, "relocation %lu at 0x%llx: bad relocation mode %d", i,
-			       ((unsigned long long)a + delta) << shift, mode);
-			return 0;
+			seterr("relocation %lu at 0x%llx: bad relocation mode %d", i, ((unsigned long long)a + delta) << shift, mode);
+			return -1;
 		}
 		if(delta > (limit >> shift) - a){	/* past the image (a + delta may not even fit) */
-			relerr(rs, "relocation %lu at 0x%llx: outside text and data (0x%llx bytes)", i,
+			seterr("relocation %lu at 0x%llx: outside text and data (0x%llx bytes)", i,
 			       ((unsigned long long)a + delta) << shift, (unsigned long long)limit);
-			return 0;
+			return -1;
 		}
 		a += delta;
 		off = a << shift;
 		if(off + (size_t)w > limit){
-			relerr(rs, "relocation %lu at 0x%llx: outside text and data (0x%llx bytes)", i,
-			       (unsigned long long)off, (unsigned long long)limit);
-			return 0;
+			seterr("relocation %lu at 0x%llx: outside text and data (0x%llx bytes)", i, (unsigned long long)off,
+			       (unsigned long long)limit);
+			return -1;
 		}
 		if(off < prevend){
-			relerr(rs, "relocation %lu at 0x%llx: duplicate or overlapping address", i, (unsigned long long)off);
-			return 0;
+			seterr("relocation %lu at 0x%llx: duplicate or overlapping address", i, (unsigned long long)off);
+			return -1;
 		}
 		prevend = off + (size_t)w;
-		rs->r[rs->n++] = (Rel)off << 4 | (Rel)mode;
+		if(touch){
+			at = h->lead + off;
+			last = at + (size_t)w - 1;
+			if(last >= next){
+				at &= ~(pg - 1);
+				if(at < next)
+					at = next;
+				for(; at <= last; at += pg){
+#ifdef TOUCH
+					TOUCH(m->start + at);
+#endif
+				}
+				next = at;
+			}
+		}
+		if(mode != 0){
+			idx = _dynld_relocindex(l->base + off, mode);
+			if(idx >= (unsigned long)l->nimport){
+				seterr("relocation %lu at 0x%llx: bad relocation index %lu (%d imports)", i,
+				       (unsigned long long)off, idx, l->nimport);
+				return -1;
+			}
+			if(mode == 2 && _dynld_nearlimit != 0){
+				t = (uintptr_t)l->import[idx]->addr;
+				if(t < *lo)
+					*lo = t;
+				if(t > *hi)
+					*hi = t;
+			}
+		}
+		rs->r[rs->n].off = off;
+		rs->r[rs->n].mode = mode;
+		rs->n++;
 	}
-	if(rp != ep)
-		relerr(rs, "relocation data: %lu unused bytes at the end", (ulong)(ep - rp));
+	if(rp != ep){
+		seterr("relocation data: %lu unused bytes at the end", (ulong)(ep - rp));
+		return -1;
+	}
 	return 0;
 }
 
@@ -743,7 +795,7 @@ relafter(Rels *rs, size_t off)
 
 	while(lo < hi){
 		mid = lo + (hi - lo) / 2;
-		if(RELOFF(rs->r[mid]) + (size_t)rs->width[RELMODE(rs->r[mid])] <= off)
+		if(rs->r[mid].off + (size_t)rs->width[rs->r[mid].mode] <= off)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -757,8 +809,8 @@ relin(Rels *rs, size_t a, size_t b, size_t *at)
 {
 	size_t k = relafter(rs, a);
 
-	if(k < rs->n && RELOFF(rs->r[k]) < b){
-		*at = RELOFF(rs->r[k]);
+	if(k < rs->n && rs->r[k].off < b){
+		*at = rs->r[k].off;
 		return 1;
 	}
 	return 0;
@@ -770,73 +822,32 @@ relmodeat(Rels *rs, size_t off)
 {
 	size_t k = relafter(rs, off);
 
-	return k < rs->n && RELOFF(rs->r[k]) == off ? RELMODE(rs->r[k]) : -1;
-}
-
-/*
- * Check the import index of each relocation, then report a decoding error;
- * on success widen [*lo, *hi] to the addresses mode 2 relocations branch to.
- */
-static int
-checkindices(Dynobj *l, Rels *rs, uintptr_t *lo, uintptr_t *hi)
-{
-	size_t i, off;
-	unsigned long idx;
-	int mode;
-	uintptr_t a;
-
-	for(i = 0; i < rs->n; i++){
-		mode = RELMODE(rs->r[i]);
-		if(mode == 0)
-			continue;
-		off = RELOFF(rs->r[i]);
-		idx = _dynld_relocindex(l->base + off, mode);
-		if(idx >= (unsigned long)l->nimport){
-			seterr("relocation %lu at 0x%llx: bad relocation index %lu (%d imports)", (ulong)i,
-			       (unsigned long long)off, idx, l->nimport);
-			return -1;
-		}
-		if(mode == 2 && _dynld_nearlimit != 0){
-			a = (uintptr_t)l->import[idx]->addr;
-			if(a < *lo)
-				*lo = a;
-			if(a > *hi)
-				*hi = a;
-		}
-	}
-	if(rs->failed){
-		seterr("%s", rs->err);
-		return -1;
-	}
-	return 0;
+	return k < rs->n && rs->r[k].off == off ? rs->r[k].mode : -1;
 }
 
 static int
 applyrels(Dynobj *l, Rels *rs)
 {
-	size_t i, off;
-	int mode;
+	size_t i;
+	int wide = sizeof(uintptr_t) == 8 && rs->width[0] == 8;
 	uchar *base = l->base, *p;
 	const char *e;
 	char buf[300];
 	uintptr_t b = (uintptr_t)base;
-	unsigned long idx;
+	Rel *r = rs->r;
 
 	for(i = 0; i < rs->n; i++){
-		off = RELOFF(rs->r[i]);
-		mode = RELMODE(rs->r[i]);
-		p = base + off;
-		if(mode == 0){
-			if(sizeof(uintptr_t) == 8 && rs->width[0] == 8)
+		p = base + r[i].off;
+		if(r[i].mode == 0){
+			if(wide)
 				_dynld_put64(p, _dynld_get64(p) + (uint64_t)b);
 			else
 				_dynld_put32(p, _dynld_get32(p) + (uint32_t)b);
 			continue;
 		}
-		idx = _dynld_relocindex(p, mode);
-		e = _dynld_reloc(base, p, mode, l->import[idx], buf, sizeof buf);
+		e = _dynld_reloc(base, p, r[i].mode, l->import[_dynld_relocindex(p, r[i].mode)], buf, sizeof buf);
 		if(e != NULL){
-			seterr("relocation %lu at 0x%llx: %s", (ulong)i, (unsigned long long)off, e);
+			seterr("relocation %lu at 0x%llx: %s", (ulong)i, (unsigned long long)r[i].off, e);
 			return -1;
 		}
 	}
@@ -915,14 +926,6 @@ checkexports(Dynobj *l, Rels *rs, ulong entry)
 
 /* ---------------------------------------------------------------------- loading */
 
-/* Where an image is and how it got there. */
-typedef struct Map Map;
-struct Map {
-	uchar *start;	/* the mapping: start, start + maplen */
-	int filebacked;	/* text and data mapped from the file (pages shared until written) */
-	int fd;		/* and their file and offset, to map them again elsewhere */
-	off_t off;
-};
 
 /* Zero the bss bytes that share the last file page with data. */
 static void
@@ -1001,52 +1004,38 @@ protect(Dynobj *l, const Hdr *h, Map *m)
 }
 
 /*
- * Copy the file-mapped pages that relocations land in now, each with a single
- * write fault (x86) or one call per run of pages, rather than by a read fault
- * (checking the indices) and then a copy-on-write fault for each.
+ * Where the pages cannot be touched in passing (not x86), copy the file-mapped
+ * pages relocations land in with one call per run of pages, before patching.
  */
 static void
 prefault(const Hdr *h, Map *m, Rels *rs)
 {
+#if !defined(TOUCH) && defined(MADV_POPULATE_WRITE)
 	size_t pg = pagesize(), i, at, first, last, next, runlo;
-#if defined(__x86_64__) || defined(__i386__)
-	/* A locked no-op write: one copy-on-write fault per page, no read fault before it. */
-#define TOUCH(p) __asm__ volatile("lock orb $0, %0" : "+m"(*(volatile uchar *)(p)))
-#define POPULATE(lo, hi) ((void)(lo), (void)(hi))
-#elif defined(MADV_POPULATE_WRITE)
-	/* Elsewhere: populate each run of pages writable with one call. */
-#define TOUCH(p) ((void)(p))
-#define POPULATE(lo, hi) madvise(m->start + (lo), (hi) - (lo), MADV_POPULATE_WRITE)
-#else
-	/* nothing to prefault with: the faults happen as relocations are applied */
-#define TOUCH(p) ((void)(p))
-#define POPULATE(lo, hi) ((void)(lo), (void)(hi))
-#endif
 
 	if(!m->filebacked || rs->n == 0)
 		return;
-	next = 0;	/* pages below this offset in the mapping are done */
+	next = 0;	/* mapping offsets below this are done */
 	runlo = 0;
 	for(i = 0; i < rs->n; i++){
-		at = h->lead + RELOFF(rs->r[i]);
-		last = at + (size_t)rs->width[RELMODE(rs->r[i])] - 1;
+		at = h->lead + rs->r[i].off;
+		last = at + (size_t)rs->width[rs->r[i].mode] - 1;
 		if(last < next)
 			continue;
 		first = at & ~(pg - 1);
-		if(first < next)
-			first = next;
-		else{
+		if(first >= next){
 			if(next != 0)
-				POPULATE(runlo, next);
+				madvise(m->start + runlo, next - runlo, MADV_POPULATE_WRITE);
 			runlo = first;
 		}
-		for(; first <= last; first += pg)
-			TOUCH(m->start + first);
-		next = first;
+		next = (last & ~(pg - 1)) + pg;
 	}
-	POPULATE(runlo, next);
-#undef TOUCH
-#undef POPULATE
+	madvise(m->start + runlo, next - runlo, MADV_POPULATE_WRITE);
+#else
+	(void)h;
+	(void)m;
+	(void)rs;
+#endif
 }
 
 /* Everything after the image is in place (unrelocated) and the blob read. */
@@ -1068,13 +1057,11 @@ finish(Obj **op, const Hdr *h, Map *m, uchar *blob, ulong relsize, Dynsym *tab, 
 	l->bss = h->bss;
 	l->size = (ulong)h->size;
 	l->base = m->start + h->lead;
-	if(decoderels(&rs, rp, ep, (size_t)h->text + h->data) < 0)
-		return NULL;
-	prefault(h, m, &rs);
-	if(checkindices(l, &rs, &lo, &hi) < 0)
+	if(decoderels(&rs, rp, ep, l, h, m, &lo, &hi) < 0)
 		goto Error;
 	if(lo <= hi && placenear(l, h, m, lo, hi) < 0)
 		goto Error;
+	prefault(h, m, &rs);
 	nexp = checkexports(l, &rs, h->entry);
 	if(nexp < 0)
 		goto Error;
