@@ -37,7 +37,8 @@ enum {
 	Maximports = 8000,
 	Errlen = 512,
 	Fmtpage = 4096,		/* the format's page: text layouts are judged against it */
-	Nstackblob = 8192,	/* relocation blobs up to this size are read onto the stack */
+	Nstackblob = 16384,	/* relocation blobs up to this size are read onto the stack */
+	Nfirstread = 16384,	/* the header's read: a file this small needs no other */
 	Nstackrel = 512,	/* relocation lists up to this length live on the stack */
 	Ncandidates = 8,	/* free ranges tried per scan of /proc/self/maps */
 	Nscans = 4,
@@ -1165,11 +1166,17 @@ Error:
 	return NULL;
 }
 
+static int
+onstack(const uchar *blob, const uchar *stackblob)
+{
+	return blob >= stackblob && blob < stackblob + Nstackblob;
+}
+
 /* 1: loaded or refused (l says which); 0: read the file in order instead (short reads). */
 static int
 loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 {
-	uchar hdr[Nhdr + 8], stackblob[Nstackblob], *blob;
+	uchar hdr[Nhdr + 8], stackblob[Nstackblob], *blob, *have;
 	off_t off0, blobat;
 	ulong relsize;
 	ssize_t got;
@@ -1182,28 +1189,41 @@ loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 	o = NULL;
 	memset(&m, 0, sizeof m);
 	off0 = lseek(fd, 0, SEEK_CUR);
-	if(off0 < 0 || preadn(fd, hdr, hdrsize(), off0) < 0)
+	if(off0 < 0)
 		return 0;
+	/* One read for the header and, in a small file, the relocation data as well. */
+	do
+		got = pread(fd, stackblob, Nfirstread, off0);
+	while(got < 0 && errno == EINTR);
+	if(got < (ssize_t)hdrsize())
+		return 0;
+	memcpy(hdr, stackblob, hdrsize());
 	if(checkheader(hdr, maxsize, &h) < 0)
 		return 1;
 	blobat = off0 + (off_t)hdrsize() + (off_t)h.text + (off_t)h.data + (off_t)h.syms;
-	do
-		got = pread(fd, stackblob, sizeof stackblob, blobat);
-	while(got < 0 && errno == EINTR);
+	if(blobat - off0 <= got - 4){
+		have = stackblob + (blobat - off0);
+		got -= (ssize_t)(blobat - off0);
+	}else{
+		have = stackblob;
+		do
+			got = pread(fd, stackblob, sizeof stackblob, blobat);
+		while(got < 0 && errno == EINTR);
+	}
 	if(got < 4)
 		return 0;
-	relsize = getbe4(stackblob);
+	relsize = getbe4(have);
 	if(checkblobsize(relsize) < 0)
 		return 1;
 	if((size_t)got - 4 >= relsize)
-		blob = stackblob + 4;
+		blob = have + 4;
 	else{
 		blob = malloc(relsize);
 		if(blob == NULL){
 			seterr("out of memory: relocation data");
 			return 1;
 		}
-		memcpy(blob, stackblob + 4, (size_t)got - 4);
+		memcpy(blob, have + 4, (size_t)got - 4);
 		if(preadn(fd, blob + got - 4, relsize - ((size_t)got - 4), blobat + got) < 0){
 			free(blob);
 			return 0;
@@ -1219,7 +1239,7 @@ loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 			memcpy(m.start, hdr, h.lead);
 		if(preadn(fd, m.start + h.lead, (size_t)h.text + h.data, off0 + (off_t)hdrsize()) < 0){
 			munmap(m.start, h.maplen);
-			if(blob != stackblob + 4)
+			if(!onstack(blob, stackblob))
 				free(blob);
 			return 0;
 		}
@@ -1227,11 +1247,11 @@ loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 	*lp = finish(&o, &h, &m, blob, relsize, tab, ntab);
 	if(*lp == NULL)
 		goto Error;
-	if(blob != stackblob + 4)
+	if(!onstack(blob, stackblob))
 		free(blob);
 	return 1;
 Error:
-	if(blob != stackblob + 4)
+	if(!onstack(blob, stackblob))
 		free(blob);
 	if(m.start != NULL)
 		munmap(m.start, h.maplen);
