@@ -157,6 +157,36 @@ def test_file_mapped_pages_come_from_the_file(tmp_path, tmp_path_factory, arch):
     assert not _wx(r.stdout)
 
 
+@pytest.mark.parametrize("arch", NATIVE)
+@pytest.mark.parametrize("start", [0, 100, PAGE])
+def test_dynloadfd_at_an_offset_leaves_it_there(tmp_path, tmp_path_factory, arch, start):
+    """A module inside a bigger file: mapped when it starts on a page, read otherwise; same result."""
+    m = standard(arch, code=True, text_size=PAGE - header_size(arch))
+    data = bytes(start) + encode(m) + b"trailing bytes"
+    r = _run(_harness(tmp_path_factory, arch), str(tmp_path / "m.dlm"), data, "-o", str(start), "-W", "-c", "getint")
+    assert r.returncode == 0, r.stderr
+    assert "call getint = 4242" in r.stdout.splitlines()
+    assert f"offset after {start}" in r.stdout.splitlines()
+    files = {x[4] for x in _maps(r.stdout)}
+    if start % PAGE == 0:
+        assert files == {str(tmp_path / "m.dlm")}
+    else:  # anonymous memory (placed near the host, it may sit right below the brk heap and merge with it)
+        assert files <= {"-", "[heap]"}
+
+
+@pytest.mark.parametrize("arch", NATIVE)
+def test_dynloadfd_on_truncated_files(tmp_path, tmp_path_factory, arch):
+    """Cut in the header, text, data and relocations: dynloadfd says what decode says."""
+    data = encode(standard(arch, code=True, text_size=PAGE - header_size(arch)))
+    cmd = _harness(tmp_path_factory, arch)
+    for cut in (10, 200, PAGE + 8, len(data) - 20, len(data) - 1):
+        path = str(tmp_path / f"cut{cut}.dlm")
+        msg = _refused(_run(cmd, path, data[:cut]), path)
+        with pytest.raises(DynError) as e:
+            decode(data[:cut], "m.dlm")
+        assert msg == e.value.msg and msg.startswith("truncated module: cannot read ")
+
+
 # --------------------------------------------------------------- Inferno's layout
 
 

@@ -14,6 +14,8 @@
  *	-P		print the protections of the text and data pages (from /proc/self/maps)
  *	-T		load every proper prefix of the file (each must be refused, file offset restored)
  *	-L		call dynlegacy(1) first (accept Inferno's text layout)
+ *	-o offset	the module starts at this offset of the file: seek there before dynloadfd,
+ *			and print "offset after N" (where the file offset is after loading)
  *	-W		print every writable and executable mapping of the process, as "wx LO-HI",
  *			the module's mapping as "image LO-HI" (base and size rounded out to pages), and
  *			each mapping inside it as "map LO-HI PERMS COPIED-KB FILE" (from /proc/self/smaps;
@@ -231,7 +233,7 @@ truncsweep(const char *file, ulong maxsize)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dynld_harness [-g] [-L] [-W] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] [-D file] module\n");
+	fprintf(stderr, "usage: dynld_harness [-g] [-L] [-W] [-o offset] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] [-D file] module\n");
 	exit(2);
 }
 
@@ -239,6 +241,7 @@ int
 main(int argc, char **argv)
 {
 	int c, gen, protflag, trunc, i, fd, rc, wx;
+	long start;
 	ulong maxsize;
 	const char *ints[16], *ptrs[16], *calls[16], *sigs[16];
 	int nints, nptrs, ncalls, nsigs;
@@ -249,10 +252,11 @@ main(int argc, char **argv)
 	char pbuf[8], dbuf[8];
 
 	gen = protflag = trunc = wx = 0;
+	start = -1;
 	nints = nptrs = ncalls = nsigs = 0;
 	maxsize = 0;
 	dump = NULL;
-	while((c = getopt(argc, argv, "gm:i:p:c:s:PTD:LW")) != -1){
+	while((c = getopt(argc, argv, "gm:i:p:c:s:PTD:LWo:")) != -1){
 		switch(c){
 		case 'g': gen = 1; break;
 		case 'm': maxsize = strtoul(optarg, NULL, 0); break;
@@ -265,6 +269,7 @@ main(int argc, char **argv)
 		case 'D': dump = optarg; break;
 		case 'L': dynlegacy(1); break;
 		case 'W': wx = 1; break;
+		case 'o': start = strtol(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
@@ -302,7 +307,13 @@ main(int argc, char **argv)
 			fprintf(stderr, "dynld_harness: %s: cannot open\n", file);
 			return 1;
 		}
+		if(start >= 0 && lseek(fd, start, SEEK_SET) != start){
+			fprintf(stderr, "dynld_harness: %s: cannot seek\n", file);
+			return 1;
+		}
 		o = dynloadfd(fd, _exporttab, dyntabsize(_exporttab), maxsize);
+		if(start >= 0)
+			printf("offset after %ld\n", (long)lseek(fd, 0, SEEK_CUR));
 		close(fd);
 	}
 	if(o == NULL){
