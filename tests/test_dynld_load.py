@@ -187,6 +187,18 @@ def test_dynloadfd_on_truncated_files(tmp_path, tmp_path_factory, arch):
         assert msg == e.value.msg and msg.startswith("truncated module: cannot read ")
 
 
+@pytest.mark.parametrize("reader", ["fd", "gen"])
+def test_short_file_with_a_wrong_magic(tmp_path, tmp_path_factory, reader):
+    """36 bytes: fewer than amd64's 40-byte header, but the magic is judged first, as decode judges it."""
+    data = b"\x7fELF" + bytes(32)
+    path = str(tmp_path / "m.dlm")
+    msg = _refused(_run(_harness(tmp_path_factory, "amd64"), path, data, *(["-g"] if reader == "gen" else [])), path)
+    with pytest.raises(DynError) as e:
+        decode(data, "m.dlm")
+    assert msg.startswith("not dynamic object file or wrong platform")
+    assert e.value.msg.startswith("not dynamic object file or wrong platform")
+
+
 # --------------------------------------------------------------- Inferno's layout
 
 

@@ -303,19 +303,27 @@ hdrsize(void)
 	return Nhdr + (size_t)_dynld_hdrextra;
 }
 
+/* The magic, checked before the rest of the header is read (as module.decode does). */
 static int
-checkheader(const uchar *hdr, ulong maxsize, Hdr *h)
+checkmagic(const uchar *hdr)
 {
-	ulong magic;
-	unsigned long long entry64;
-	size_t pg = pagesize();
+	ulong magic = getbe4(hdr);
 
-	magic = getbe4(hdr);
 	if(magic != dynmagic()){
 		seterr("not dynamic object file or wrong platform (magic 0x%08lx, %s wants 0x%08lx)", magic,
 		       _dynld_archname, dynmagic());
 		return -1;
 	}
+	return 0;
+}
+
+/* The rest of the header (all hdrsize() bytes of it). */
+static int
+checkheader(const uchar *hdr, ulong maxsize, Hdr *h)
+{
+	unsigned long long entry64;
+	size_t pg = pagesize();
+
 	h->entry = getbe4(hdr + 5 * 4);
 	if(_dynld_hdrextra > 0){
 		entry64 = (unsigned long long)getbe4(hdr + Nhdr) << 32 | getbe4(hdr + Nhdr + 4);
@@ -1116,7 +1124,13 @@ loadstream(Src *s, Dynsym *tab, int ntab, ulong maxsize)
 	blob = NULL;
 	o = NULL;
 	memset(&m, 0, sizeof m);
-	if(readn(s, hdr, hdrsize()) < 0){
+	if(readn(s, hdr, Nhdr) < 0){
+		seterr("truncated module: cannot read header");
+		return NULL;
+	}
+	if(checkmagic(hdr) < 0)
+		return NULL;
+	if(readn(s, hdr + Nhdr, hdrsize() - Nhdr) < 0){
 		seterr("truncated module: cannot read header");
 		return NULL;
 	}
@@ -1177,6 +1191,7 @@ static int
 loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 {
 	uchar hdr[Nhdr + 8], stackblob[Nstackblob], *blob, *have;
+	unsigned long long end, offmax;
 	off_t off0, blobat;
 	ulong relsize;
 	ssize_t got;
@@ -1198,9 +1213,13 @@ loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 	if(got < (ssize_t)hdrsize())
 		return 0;
 	memcpy(hdr, stackblob, hdrsize());
-	if(checkheader(hdr, maxsize, &h) < 0)
+	if(checkmagic(hdr) < 0 || checkheader(hdr, maxsize, &h) < 0)
 		return 1;
-	blobat = off0 + (off_t)hdrsize() + (off_t)h.text + (off_t)h.data + (off_t)h.syms;
+	offmax = (1ULL << (8 * sizeof(off_t) - 1)) - 1;
+	end = (unsigned long long)off0 + hdrsize() + h.text + h.data + h.syms;
+	if(end > offmax - 4 - Nstackblob)
+		return 0;	/* past what pread can reach: the in-order reader says where it ends */
+	blobat = (off_t)end;
 	if(blobat - off0 <= got - 4){
 		have = stackblob + (blobat - off0);
 		got -= (ssize_t)(blobat - off0);
@@ -1215,6 +1234,8 @@ loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 	relsize = getbe4(have);
 	if(checkblobsize(relsize) < 0)
 		return 1;
+	if(end + 4 + relsize > offmax)
+		return 0;
 	if((size_t)got - 4 >= relsize)
 		blob = have + 4;
 	else{
