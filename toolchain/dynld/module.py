@@ -389,7 +389,7 @@ def _exports(mod: Module, arch: Arch, filename: str) -> list[tuple[str, int, int
             raise DynError(f"export table: entry {k} ({shown}): signature is relocated (at 0x{at:x})", filename)
         if prev is not None and not prev < name:
             before = prev.decode("utf-8", "surrogateescape")
-            raise DynError(f"export table: not sorted: {before!r} before {shown!r}", filename)
+            raise DynError(f"export table: not sorted: '{before}' before '{shown}'", filename)  # as the runtime
         prev = name
         out.append((shown, sig, addr))
         k += 1

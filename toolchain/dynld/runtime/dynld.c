@@ -1110,6 +1110,39 @@ mapfile(const Hdr *h, Map *m, int fd, off_t off)
 	return 0;
 }
 
+/*
+ * The relocation blob, in a buffer that grows as its bytes arrive: a size word
+ * larger than the file is reported as a truncated file, not as too much memory.
+ */
+static uchar *
+readblob(Src *s, ulong relsize)
+{
+	uchar *blob, *nb;
+	size_t have, cap;
+
+	blob = NULL;
+	have = 0;
+	cap = relsize < 65536 ? relsize : 65536;
+	for(;;){
+		nb = realloc(blob, cap);
+		if(nb == NULL){
+			free(blob);
+			seterr("out of memory: relocation data");
+			return NULL;
+		}
+		blob = nb;
+		if(readn(s, blob + have, cap - have) < 0){
+			free(blob);
+			seterr("truncated module: cannot read relocation data");
+			return NULL;
+		}
+		have = cap;
+		if(have == relsize)
+			return blob;
+		cap = relsize - have > have ? 2 * have : relsize;
+	}
+}
+
 /* The in-order reader: dynloadgen, and dynloadfd on files it cannot seek. */
 static Dynobj *
 loadstream(Src *s, Dynsym *tab, int ntab, ulong maxsize)
@@ -1158,15 +1191,9 @@ loadstream(Src *s, Dynsym *tab, int ntab, ulong maxsize)
 	relsize = getbe4(hdr);
 	if(checkblobsize(relsize) < 0)
 		goto Error;
-	blob = malloc(relsize);
-	if(blob == NULL){
-		seterr("out of memory: relocation data");
+	blob = readblob(s, relsize);
+	if(blob == NULL)
 		goto Error;
-	}
-	if(readn(s, blob, relsize) < 0){
-		seterr("truncated module: cannot read relocation data");
-		goto Error;
-	}
 	l = finish(&o, &h, &m, blob, relsize, tab, ntab);
 	if(l == NULL)
 		goto Error;
@@ -1239,11 +1266,12 @@ loadfd(int fd, Dynsym *tab, int ntab, ulong maxsize, Dynobj **lp)
 	if((size_t)got - 4 >= relsize)
 		blob = have + 4;
 	else{
+		/* the blob's last byte first: a file shorter than its size word is reported by the in-order reader */
+		if(pread(fd, hdr, 1, blobat + 4 + (off_t)relsize - 1) != 1)
+			return 0;
 		blob = malloc(relsize);
-		if(blob == NULL){
-			seterr("out of memory: relocation data");
-			return 1;
-		}
+		if(blob == NULL)
+			return 0;
 		memcpy(blob, have + 4, (size_t)got - 4);
 		if(preadn(fd, blob + got - 4, relsize - ((size_t)got - 4), blobat + got) < 0){
 			free(blob);
