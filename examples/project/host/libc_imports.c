@@ -12,6 +12,7 @@
 #pragma dynimport lseek lseek "libc.so.6"
 #pragma dynimport malloc malloc "libc.so.6"
 #pragma dynimport calloc calloc "libc.so.6"
+#pragma dynimport realloc realloc "libc.so.6"
 #pragma dynimport free free "libc.so.6"
 #pragma dynimport mmap mmap "libc.so.6"
 #pragma dynimport munmap munmap "libc.so.6"
