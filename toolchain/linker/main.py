@@ -36,12 +36,19 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
     p.add_argument(
         "--depfile", "-MF", dest="depfile", metavar="FILE", help="with -m: write a depfile (manifest, headers)"
     )
+    p.add_argument("--host", metavar="HOST.yaml", help="with -m: fail unless this host manifest exports the imports")
     p.add_argument("inputs", nargs="*", help="objects (.o) and archives (.a)")
     a = p.parse_args(list(argv))
     if a.manifest and not a.module:
         p.error("-m needs -u")
     if a.depfile and not a.manifest:
         p.error("--depfile needs -m")
+    if a.host and not a.manifest:
+        p.error("--host needs -u and -m")
+    if a.host:  # before linking: a mismatch fails the build with nothing written
+        from toolchain.dynld.hostcheck import check_host
+
+        check_host(a.manifest, a.host)
     return LinkOptions(
         arch=arch_argument(a.arch),
         output=a.output,
