@@ -9,8 +9,9 @@ pointers, data arrays, and calls to / data of the host: ``host_add``,
 ``host_log``, ``host_counter``) with three exports (``mod_name``, ``mod_run``,
 ``mod_sum``), and builds it
 
-- as a dynld module: ``python -m toolchain.cc.driver -a ARCH -c -O2`` then
-  ``python -m toolchain.linker.main -a ARCH -u -m MANIFEST``;
+- as a dynld module: ``python -m toolchain.cc.driver -a ARCH -c -O2`` (on 386 with
+  ``-fPIC``, like the library, so that relocations stay out of text; ``--386-nopic`` for
+  dyncc's default ``-fno-pic``) then ``python -m toolchain.linker.main -a ARCH -u -m MANIFEST``;
 - as a shared library: ``python -m ziglang cc -target GNU -shared -fPIC -O2 -s``;
 - that library further stripped with ``strip --strip-all`` (binutils; for arm,
   which this binutils cannot read, ``llvm-strip --strip-all``, else
@@ -312,7 +313,12 @@ class Built:
         return os.path.getsize(path)
 
 
-def build_case(arch: str, prog: Program, tmp: str) -> Built:
+def module_cflags(arch: str, pic386: bool = True) -> list[str]:
+    """dyncc flags for the module beyond ``-O2``: ``-fPIC`` on 386 unless asked for the default."""
+    return ["-fPIC"] if arch == "386" and pic386 else []
+
+
+def build_case(arch: str, prog: Program, tmp: str, pic386: bool = True) -> Built:
     """Build the module, the .so and the stripped .so of ``prog``."""
     base = os.path.join(tmp, f"{arch}-{prog.nfuncs}")
     src = base + ".c"
@@ -321,7 +327,19 @@ def build_case(arch: str, prog: Program, tmp: str) -> Built:
     write_output(mf, MODULE_MANIFEST)
     obj, dlm = base + ".o", base + ".dlm"
     _run(
-        [sys.executable, "-m", "toolchain.cc.driver", "-a", arch, "-c", src, "-o", obj, "-O2"],
+        [
+            sys.executable,
+            "-m",
+            "toolchain.cc.driver",
+            "-a",
+            arch,
+            "-c",
+            src,
+            "-o",
+            obj,
+            "-O2",
+            *module_cflags(arch, pic386),
+        ],
         f"{arch}/{prog.nfuncs}: dyncc",
     )
     _run(
@@ -393,14 +411,20 @@ def build_case(arch: str, prog: Program, tmp: str) -> Built:
 # ------------------------------------------------------------------- timing
 @dataclass
 class Timing:
-    """Per-load microseconds of each round, (wall clock, process CPU time), for each kind."""
+    """Per-load microseconds of each round, (wall clock, process CPU time, its system part), for each kind."""
 
-    dynld: list[tuple[float, float]] = field(default_factory=list)
-    dlopen: list[tuple[float, float]] = field(default_factory=list)
+    dynld: list[tuple[float, float, float]] = field(default_factory=list)
+    dlopen: list[tuple[float, float, float]] = field(default_factory=list)
 
     def median(self, kind: str, clock: int) -> float:
-        """Median over the rounds; clock 0 is wall time, 1 CPU time."""
+        """Median over the rounds; clock 0 is wall time, 1 CPU time, 2 system (kernel) CPU time."""
         return statistics.median(r[clock] for r in getattr(self, kind))
+
+    def sys_share(self, kind: str) -> float:
+        """The system-call (kernel) share of the CPU time: summed over the rounds."""
+        rounds = getattr(self, kind)
+        cpu = sum(r[1] for r in rounds)
+        return sum(r[2] for r in rounds) / cpu if cpu > 0 else 0.0
 
     def ratio(self, clock: int) -> float:
         return self.median("dynld", clock) / self.median("dlopen", clock)
@@ -420,7 +444,7 @@ def run_host(arch: str, host: str, b: Built, prog: Program, n: int, rounds: int)
         if w[0] == "check":
             checks[w[1]] = " ".join(w[2:])
         elif w[0] == "round":
-            getattr(t, w[2]).append((float(w[3]), float(w[4])))
+            getattr(t, w[2]).append((float(w[3]), float(w[4]), float(w[5])))
     for kind in ("dynld", "dlopen"):
         if checks.get(kind) != want:
             raise DynError(
@@ -450,19 +474,21 @@ def size_table(builds: list[Built]) -> str:
 
 
 def time_table(rows: list[tuple[Built, Timing]]) -> str:
-    """Load times (markdown): wall clock and CPU time, median of the rounds, and the wall-clock spread."""
+    """Load times (markdown): CPU time and wall clock, median of the rounds, the kernel's share, sizes."""
     out = [
-        "| arch | funcs | dynld wall | dlopen wall | dynld/dlopen wall | dynld CPU | dlopen CPU | "
-        "dynld/dlopen CPU | wall range over rounds (dynld; dlopen) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| arch | funcs | .dlm bytes | .so bytes | dynld CPU | dlopen CPU | **dynld/dlopen CPU** | "
+        "dynld sys share | dlopen sys share | dynld wall | dlopen wall | dynld/dlopen wall | "
+        "wall range over rounds (dynld; dlopen) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for b, t in rows:
         arch = b.arch + " (qemu-arm, emulated)" * (b.arch == "arm")
         spread = "; ".join(f"{min(r[0] for r in rs):.1f}..{max(r[0] for r in rs):.1f}" for rs in (t.dynld, t.dlopen))
         out.append(
-            f"| {arch} | {b.nfuncs} | {t.median('dynld', 0):.1f} | {t.median('dlopen', 0):.1f} | "
-            f"{t.ratio(0):.2f} | {t.median('dynld', 1):.1f} | {t.median('dlopen', 1):.1f} | "
-            f"{t.ratio(1):.2f} | {spread} |"
+            f"| {arch} | {b.nfuncs} | {b.size(b.dlm)} | {b.size(b.so)} | {t.median('dynld', 1):.1f} | "
+            f"{t.median('dlopen', 1):.1f} | **{t.ratio(1):.2f}** | {t.sys_share('dynld'):.0%} | "
+            f"{t.sys_share('dlopen'):.0%} | {t.median('dynld', 0):.1f} | {t.median('dlopen', 0):.1f} | "
+            f"{t.ratio(0):.2f} | {spread} |"
         )
     return "\n".join(out)
 
@@ -489,6 +515,9 @@ def _body(argv: Sequence[str]) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="timed loops of each kind; the median is shown")
     ap.add_argument("--quick", action="store_true", help="a small run: 20 functions, 200 loads, 2 rounds")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep the files")
+    ap.add_argument(
+        "--386-nopic", dest="nopic386", action="store_true", help="386 modules with dyncc's -fno-pic, not -fPIC"
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     a = ap.parse_args(list(argv))
     funcs = _ints("20" if a.quick else a.funcs, "--funcs")
@@ -508,7 +537,7 @@ def _body(argv: Sequence[str]) -> int:
             host = build_host(arch, tmp)
             for nf in funcs:
                 prog = generate(nf)
-                b = build_case(arch, prog, tmp)
+                b = build_case(arch, prog, tmp, pic386=not a.nopic386)
                 builds.append(b)
                 print(f"{arch}/{nf}: built; timing {rounds} x {n} loads", file=sys.stderr, flush=True)
                 rows.append((b, run_host(arch, host, b, prog, n, rounds)))

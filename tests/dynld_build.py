@@ -32,6 +32,7 @@ class Spec:
     code: list[str] = field(default_factory=list)
     sigs: dict[str, int] = field(default_factory=dict)
     bss: int = 0
+    text_size: int = PAGE  # with code: text is padded to this (any size: the layout under test)
 
 
 def _code(arch: str, fn: str, at: int, imp: dict[str, int], ints_at: dict[str, int]) -> tuple[bytes, list]:
@@ -75,7 +76,7 @@ def build(spec: Spec) -> Module:
     # Decide the data layout first: table, names, then ints and pointers, word aligned.
     text_len = 0
     if spec.code:
-        text_len = PAGE
+        text_len = spec.text_size
     strings = bytearray()
     name_off: dict[str, int] = {}
     for name in names:
@@ -102,7 +103,7 @@ def build(spec: Spec) -> Module:
         while len(text) % 16:
             text += b"\0"
     if spec.code:
-        text += bytes(PAGE - len(text))
+        text += bytes(text_len - len(text))
 
     fmt = "<3Q" if w == 8 else "<3I"
     data = bytearray()
@@ -127,10 +128,11 @@ def build(spec: Spec) -> Module:
     return Module(arch.name, bytes(text), bytes(data), spec.bss, text_len, list(spec.imports), sorted(relocs))
 
 
-def standard(arch: str, code: bool = False) -> Module:
-    """The module most tests start from: ints, module and host pointers, optional code."""
+def standard(arch: str, code: bool = False, text_size: int = PAGE) -> Module:
+    """The module most tests start from: ints, module and host pointers, optional code (padded to text_size)."""
     spec = Spec(
         arch,
+        text_size=text_size,
         imports=[("host_array", HOST["host_array"]), ("host_int", HOST["host_int"]), ("host_answer", 0)],
         ints={"value": 4242, "negative": -7},
         ptrs={"to_array": ("host_array", 8), "to_int": ("host_int", 0), "to_self": (None, 0)},
@@ -330,6 +332,37 @@ def _empty_name(arch):
     return _set_field(arch, 2, n_exports * esz)  # the terminator entry: all zero bytes
 
 
+def _name_field(m: Module, k: int) -> int:
+    """The stored (image-relative) name pointer of export entry k of the standard module."""
+    w = _word(m.arch)
+    off = m.entry - len(m.text) + k * 3 * w + 2 * w
+    return int.from_bytes(m.data[off : off + w], "little")
+
+
+def _reloc_in_name(arch, mode=0):
+    """A relocation patching the bytes of export 0's name ("negative"); its stored bytes stay letters."""
+    m = _std(arch)
+    m.relocs = sorted(m.relocs + [(_name_field(m, 0) + 4, mode)])
+    return _enc(m)
+
+
+def _name_is_relocated_zeros(arch):
+    """Export 0's name points at a zero word that a mode-0 relocation patches: empty as stored."""
+    m = _std(arch)
+    w = _word(arch)
+    slot = m.size
+    m.data = m.data + bytes(w)
+    m.data = _put(m.data, 2 * w, slot, w)
+    m.relocs = sorted(m.relocs + [(slot, 0)])
+    return _enc(m)
+
+
+def _sig_relocated(arch):
+    m = _std(arch)
+    m.relocs = sorted(m.relocs + [(m.entry, 0)])
+    return _enc(m)
+
+
 def _amd64_entry64(arch):
     b = bytearray(_enc(_std(arch)))
     b[32:40] = struct.pack(">Q", 8)
@@ -385,6 +418,14 @@ BAD: dict[str, tuple] = {
     "export_name_no_reloc": (_name_no_reloc, "export table: entry 0: name outside the module image", None),
     "export_addr_outside": (_addr_outside, "export table: entry 0 (negative): address outside the module image", None),
     "export_empty_name": (_empty_name, "export table: entry 0: empty name", None),
+    # issue 10 #8: the rules hold on the bytes as stored, whatever the load address
+    "export_name_relocated": (_reloc_in_name, "export table: entry 0: name overlaps the relocation at 0x", None),
+    "export_name_relocated_zeros": (_name_is_relocated_zeros, "export table: entry 0: empty name", None),
+    "export_sig_relocated": (
+        _sig_relocated,
+        "export table: entry 0 (negative): signature is relocated (at 0x0)",
+        None,
+    ),
 }
 
 

@@ -345,7 +345,7 @@ def test_module(files, arch):
     magic, text, data, bss, syms, entry, spsz, pcsz = struct.unpack_from(">8I", raw, 0)
     hdr = 40 if arch == "amd64" else 32
     assert (d["magic"], d["text"], d["data"], d["bss"], d["entry"]) == (magic, text, data, bss, entry)
-    assert d["size"] == text + data + bss and text % 4096 == 0
+    assert d["size"] == text + data + bss and (hdr + text) % 4096 == 0
     blob_at = hdr + text + data + syms + spsz + pcsz
     (blob_len,) = struct.unpack_from(">I", raw, blob_at)
     assert blob_at + 4 + blob_len == len(raw)

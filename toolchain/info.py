@@ -544,14 +544,20 @@ def _format_hash(h: dict) -> list[str]:
     return lines
 
 
+MODULE_LAYOUTS = {
+    "file-mapped": "text ends on a page of the file: the runtime maps text and data from it",
+    "page-aligned": "text is whole pages: the runtime copies the image",
+    "inferno": "Inferno's linker: text and data share a page; the runtime loads it only after dynlegacy(1)",
+}
+
+
 def _format_module(d: dict) -> str:
     lines = [f"{d['file']}: dynld module, {d['arch']}, magic {_hex(d['magic'])}"]
     lines.append(
         f"Sizes: text {_hex(d['text'])}, data {_hex(d['data'])}, bss {_hex(d['bss'])}, "
         f"image {_hex(d['size'])}; export table at {_hex(d['entry'])}; skipped {d['skipped']} bytes"
     )
-    if not d["text_page_aligned"]:
-        lines.append("  warning: text is not a multiple of the page size (dyntools' runtime refuses it)")
+    lines.append(f"Layout: {d['layout']} ({MODULE_LAYOUTS[d['layout']]})")
     lines.append(f"Exports ({len(d['exports'])}):")
     for e in d["exports"]:
         lines.append(f"  {e['name']:<24} sig 0x{e['sig']:08x} addr {_hex(e['addr'])}")

@@ -5,7 +5,8 @@ Builders (per environment; the target architecture is ``$DYNARCH``):
 - ``DynObject``: C source -> ELF relocatable object, with ``dyncc`` (pragma stage + zig cc).
 - ``DynProgram``: objects/archives -> ELF executable, with ``dynlink``.
 - ``DynModule``: objects -> dynld module (``.dlm``), with ``dynlink -u [-m manifest]``;
-  the manifest is the keyword ``manifest=``.
+  the manifest is the keyword ``manifest=``; ``host=`` names the host's manifest, and the
+  link fails unless it exports every import with the same signature (``--host``).
 - ``ExportTable``: manifest YAML -> ``<name>_exporttab.c``, with ``dynexport``.
 - ``DynArchive``: objects -> ``ar`` archive (llvm-ar via ziglang, deterministic).
 - ``ZigObject``/``ZigSharedObject``/``ZigProgram``/``ZigSharedLibrary``: ``zig cc`` for the
@@ -129,6 +130,12 @@ def _manifest_flag(sources) -> list:
     return ["-m", m[0]] if m else []
 
 
+def _host_flag(sources) -> list:
+    """``host=``: the second manifest among the sources is the host's (``dynlink --host``)."""
+    m = _manifests(sources)
+    return ["--host", m[1]] if len(m) > 1 else []
+
+
 def _non_manifests(sources) -> list:
     return [s for s in sources if not str(s).endswith(MANIFEST_SUFFIXES)]
 
@@ -146,12 +153,18 @@ def _map_emitter(target, source, env):
 
 
 def _module_emitter(target, source, env):
-    """``manifest=`` becomes a source (so it and its headers are dependencies)."""
+    """``manifest=`` (and ``host=``) become sources (so they and their headers are dependencies)."""
     manifest = env.get("manifest")
     if manifest:
         nodes = env.arg2nodes(manifest, env.fs.File)
         if len(nodes) != 1:
             raise SCons.Errors.UserError("dyntools: DynModule: manifest= takes one file")
+        source = list(source) + nodes
+    host = env.get("host")
+    if host:  # the host's manifest: checked against the module's imports when linking
+        nodes = env.arg2nodes(host, env.fs.File)
+        if len(nodes) != 1 or len(_manifests(source)) != 1:
+            raise SCons.Errors.UserError("dyntools: DynModule: host= takes one file, and needs manifest=")
         source = list(source) + nodes
     return _map_emitter(target, source, env)
 
@@ -542,6 +555,7 @@ def generate(env) -> None:
     env["_dyn_arch"] = _canon_arch
     env["_dyn_manifest_flag"] = _manifest_flag
     env["_dyn_non_manifests"] = _non_manifests
+    env["_dyn_host_flag"] = _host_flag
     env["_dyn_map_flag"] = _map_flag
     env["DYNRUN"] = "${_dyn_runner(DYNARCH)}"
     env["_dyn_runner"] = _runner
@@ -586,7 +600,7 @@ def generate(env) -> None:
             "$_DYNLIBDIRFLAGS $SOURCES $_DYNLIBFLAGS"
         ),
         DYNMODULECOM=(
-            "$DYNLINK -a ${_dyn_arch(DYNARCH)} -u ${_dyn_manifest_flag(SOURCES)} -o $TARGET "
+            "$DYNLINK -a ${_dyn_arch(DYNARCH)} -u ${_dyn_manifest_flag(SOURCES)} ${_dyn_host_flag(SOURCES)} -o $TARGET "
             "${_dyn_map_flag(TARGETS)} $DYNLINKFLAGS $_DYNLIBDIRFLAGS ${_dyn_non_manifests(SOURCES)} $_DYNLIBFLAGS"
         ),
         EXPORTTABCOM="$DYNEXPORT $SOURCE -o $TARGET $DYNEXPORTFLAGS",

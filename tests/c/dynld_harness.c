@@ -2,7 +2,7 @@
  * Test host for the dynld runtime: loads the module named on the command line
  * against a small export table of its own and reports what it finds.
  *
- *	dynld_harness [-g] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] module
+ *	dynld_harness [-g] [-L] [-W] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] module
  *
  *	(default)	load with dynloadfd; print sizes, exports and bound imports
  *	-g		load with dynloadgen from memory (checks the err callback too)
@@ -13,6 +13,14 @@
  *	-s name=sig	dynimport(name, sig) and print whether it was found
  *	-P		print the protections of the text and data pages (from /proc/self/maps)
  *	-T		load every proper prefix of the file (each must be refused, file offset restored)
+ *	-L		call dynlegacy(1) first (accept Inferno's text layout)
+ *	-o offset	the module starts at this offset of the file: seek there before dynloadfd,
+ *			and print "offset after N" (where the file offset is after loading)
+ *	-W		print every writable and executable mapping of the process, as "wx LO-HI",
+ *			the module's mapping as "image LO-HI" (base and size rounded out to pages), and
+ *			each mapping inside it as "map LO-HI PERMS COPIED-KB FILE" (from /proc/self/smaps;
+ *			COPIED-KB is "Anonymous": pages copied on write or not from a file; FILE "-"
+ *			when anonymous)
  *	-D file		write the loaded, relocated image (text and data) to file; print the base and the
  *			host's export addresses
  *
@@ -135,6 +143,45 @@ prot(uintptr_t a, char *buf)
 	return buf;
 }
 
+static void
+wxmaps(Dynobj *o)
+{
+	FILE *f;
+	char line[512];
+	unsigned long lo, hi, pg = (unsigned long)sysconf(_SC_PAGESIZE), ilo, ihi, dirty;
+	char perm[8], p[8], path[256];
+	unsigned long a, b;
+	int inside;
+
+	lo = hi = 0;
+	f = fopen("/proc/self/maps", "r");
+	if(f == NULL)
+		return;
+	while(fgets(line, sizeof line, f) != NULL)
+		if(sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) == 3 && perm[1] == 'w' && perm[2] == 'x')
+			printf("wx %lx-%lx\n", lo, hi);
+	fclose(f);
+	ilo = (ulong)o->base & ~(pg - 1);
+	ihi = ((ulong)o->base + o->size + pg - 1) & ~(pg - 1);
+	printf("image %lx-%lx\n", ilo, ihi);
+	f = fopen("/proc/self/smaps", "r");
+	if(f == NULL)
+		return;
+	inside = 0;
+	while(fgets(line, sizeof line, f) != NULL){
+		if(sscanf(line, "%lx-%lx %7s", &a, &b, p) == 3){	/* a mapping's first line */
+			lo = a;
+			hi = b;
+			memcpy(perm, p, sizeof perm);
+			if(sscanf(line, "%*s %*s %*s %*s %*s %255s", path) != 1)
+				strcpy(path, "-");
+			inside = lo < ihi && hi > ilo;
+		}else if(inside && sscanf(line, "Anonymous: %lu kB", &dirty) == 1)
+			printf("map %lx-%lx %s %lu %s\n", lo, hi, perm, dirty, path);
+	}
+	fclose(f);
+}
+
 static int
 truncsweep(const char *file, ulong maxsize)
 {
@@ -186,14 +233,15 @@ truncsweep(const char *file, ulong maxsize)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dynld_harness [-g] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] [-D file] module\n");
+	fprintf(stderr, "usage: dynld_harness [-g] [-L] [-W] [-o offset] [-m maxsize] [-i name] [-p name] [-c name] [-s name=sig] [-P] [-T] [-D file] module\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	int c, gen, protflag, trunc, i, fd, rc;
+	int c, gen, protflag, trunc, i, fd, rc, wx;
+	long start;
 	ulong maxsize;
 	const char *ints[16], *ptrs[16], *calls[16], *sigs[16];
 	int nints, nptrs, ncalls, nsigs;
@@ -203,11 +251,12 @@ main(int argc, char **argv)
 	long len;
 	char pbuf[8], dbuf[8];
 
-	gen = protflag = trunc = 0;
+	gen = protflag = trunc = wx = 0;
+	start = -1;
 	nints = nptrs = ncalls = nsigs = 0;
 	maxsize = 0;
 	dump = NULL;
-	while((c = getopt(argc, argv, "gm:i:p:c:s:PTD:")) != -1){
+	while((c = getopt(argc, argv, "gm:i:p:c:s:PTD:LWo:")) != -1){
 		switch(c){
 		case 'g': gen = 1; break;
 		case 'm': maxsize = strtoul(optarg, NULL, 0); break;
@@ -218,6 +267,9 @@ main(int argc, char **argv)
 		case 'P': protflag = 1; break;
 		case 'T': trunc = 1; break;
 		case 'D': dump = optarg; break;
+		case 'L': dynlegacy(1); break;
+		case 'W': wx = 1; break;
+		case 'o': start = strtol(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
@@ -255,7 +307,13 @@ main(int argc, char **argv)
 			fprintf(stderr, "dynld_harness: %s: cannot open\n", file);
 			return 1;
 		}
+		if(start >= 0 && lseek(fd, start, SEEK_SET) != start){
+			fprintf(stderr, "dynld_harness: %s: cannot seek\n", file);
+			return 1;
+		}
 		o = dynloadfd(fd, _exporttab, dyntabsize(_exporttab), maxsize);
+		if(start >= 0)
+			printf("offset after %ld\n", (long)lseek(fd, 0, SEEK_CUR));
 		close(fd);
 	}
 	if(o == NULL){
@@ -332,6 +390,8 @@ main(int argc, char **argv)
 		for(t = _exporttab; t->name != NULL; t++)
 			printf("host %s 0x%lx\n", t->name, t->addr);
 	}
+	if(wx)
+		wxmaps(o);
 	if(protflag)
 		printf("prot text=%s data=%s\n", o->text ? prot((uintptr_t)o->base, pbuf) : "-",
 		       o->data + o->bss ? prot((uintptr_t)o->base + o->text, dbuf) : "-");

@@ -12,6 +12,7 @@ unless an import is missing from the host or a signature differs.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 
@@ -19,13 +20,18 @@ from toolchain.arch import ARCHES, Arch, get_arch
 from toolchain.errors import DynError
 
 DYN_MAGIC = 0x80000000
-PAGE = 4096  # text must be a multiple of this (our runtime maps text R+X, data R+W)
+PAGE = 4096  # text layouts are judged against this page size (the runtime maps text R+X, data R+W)
 MAX_IMPORTS = 8000
 MAX_RELOC_DATA = 0x7FFFFFFF  # largest relocation blob size the runtime accepts
 KNOWN_MODES = (0, 1, 2)
 MODE_NAMES = {0: "module address", 1: "import address", 2: "call/branch to import"}
 
 _HDR = struct.Struct(">8I")  # magic text data bss syms entry spsz pcsz
+
+# The three text layouts (docs/dynld-format.md, "Text layouts"), as module_kind names them.
+FILE_MAPPED = "file-mapped"  # header + text a multiple of PAGE (or no text): mapped from the file
+CLASSIC = "page-aligned"  # text a multiple of PAGE: copied onto a page
+LEGACY = "inferno"  # anything else (Inferno's 8l -u / 5l -u): loaded only after dynlegacy(1)
 
 
 @dataclass
@@ -56,6 +62,38 @@ def dyn_magic(arch: str | Arch) -> int:
     """The module magic for an arch: ``DYN_MAGIC | aout_magic``."""
     a = arch if isinstance(arch, Arch) else get_arch(arch)
     return DYN_MAGIC | a.aout_magic
+
+
+def header_size(arch: str | Arch) -> int:
+    """Bytes of the module header: 32, and 40 on amd64 (the extra 64-bit entry word)."""
+    a = arch if isinstance(arch, Arch) else get_arch(arch)
+    return _HDR.size + (8 if a.name == "amd64" else 0)
+
+
+def text_layout(arch: str | Arch, text: int) -> str:
+    """Which text layout a module with ``text`` bytes of text has (FILE_MAPPED, CLASSIC or LEGACY)."""
+    if text == 0 or (header_size(arch) + text) % PAGE == 0:
+        return FILE_MAPPED
+    if text % PAGE == 0:
+        return CLASSIC
+    return LEGACY
+
+
+def module_kind(data: bytes) -> str:
+    """The text layout of a module file, from its header alone (``decode`` checks the rest).
+
+    ``file-mapped`` (what ``dynlink -u`` writes: header and text end on a page boundary
+    of the file, so the runtime maps text and data from it), ``page-aligned`` (text a
+    multiple of the page: loaded by copying), or ``inferno`` (Inferno's own layout: text
+    and data share a page; the runtime loads it only after ``dynlegacy(1)``).
+    """
+    if len(data) < _HDR.size:
+        raise DynError("truncated module: cannot read header")
+    magic, text = struct.unpack_from(">2I", data)
+    arch = _arch_for_magic(magic)
+    if arch is None:
+        raise DynError(f"not dynamic object file or wrong platform (magic 0x{magic:08x})")
+    return text_layout(arch, text)
 
 
 def _arch_for_magic(magic: int) -> Arch | None:
@@ -168,8 +206,9 @@ class _Reader:
 def decode(data: bytes, filename: str = "<module>", *, check_pages: bool = True) -> Module:
     """Parse and validate a module file; DynError naming ``filename`` if it is bad.
 
-    ``check_pages=False`` accepts a text size that is not a multiple of ``PAGE``
-    (Inferno's own modules); our runtime refuses those.
+    ``check_pages=False`` accepts Inferno's text layout (``module_kind`` ``inferno``),
+    as the runtime does after ``dynlegacy(1)``; by default it is refused as the runtime
+    refuses it.
     """
     r = _Reader(bytes(data), filename)
     magic, text, data_n, bss, syms, entry, spsz, pcsz = _HDR.unpack(r.take(_HDR.size, "header"))
@@ -204,8 +243,12 @@ def _check_sizes(arch: Arch, text: int, size: int, entry: int, filename: str, ch
             f"entry must be a multiple of {align}",
             filename,
         )
-    if check_pages and text % PAGE:
-        raise DynError(f"text size 0x{text:x} is not a multiple of the page size ({PAGE})", filename)
+    if check_pages and text_layout(arch, text) == LEGACY:
+        raise DynError(
+            f"text size 0x{text:x} is not a multiple of the page size ({PAGE}): Inferno's layout, "
+            "loaded only after dynlegacy(1)",
+            filename,
+        )
 
 
 def _parse_blob(
@@ -293,12 +336,20 @@ def exports(mod: Module) -> list[tuple[str, int, int]]:
 
 
 def _exports(mod: Module, arch: Arch, filename: str) -> list[tuple[str, int, int]]:
+    """The export table, checked on the bytes as stored (before relocation), as the runtime checks it."""
     image = mod.text + mod.data
     size = mod.size
     w = arch.word
     esz = 3 * w
-    mode0 = {off for off, m in mod.relocs if m == 0}
-    relocated = {off for off, _ in mod.relocs}
+    relocs = sorted(mod.relocs)
+    starts = [off for off, _ in relocs]
+    ends = [off + reloc_width(arch, m) for off, m in relocs]
+    mode_at = dict(relocs)
+
+    def relocated(lo: int, hi: int) -> int | None:
+        """Where the first relocation patching a byte of [lo, hi) starts, if any."""
+        k = bisect.bisect_right(ends, lo)
+        return starts[k] if k < len(starts) and starts[k] < hi else None
 
     def word(off: int) -> int:
         chunk = image[off : off + w]
@@ -315,9 +366,9 @@ def _exports(mod: Module, arch: Arch, filename: str) -> list[tuple[str, int, int
             raise DynError("export table: not terminated within the image", filename)
         sig, addr, name_off = word(pos), word(pos + w), word(pos + 2 * w)
         name_field = pos + 2 * w
-        if name_off == 0 and name_field not in relocated:
+        if name_off == 0 and relocated(name_field, name_field + w) is None:
             return out
-        if name_field not in mode0 or name_off >= size:
+        if mode_at.get(name_field) != 0 or name_off >= size:
             raise DynError(f"export table: entry {k}: name outside the module image", filename)
         end = image.find(b"\0", name_off) if name_off < len(image) else name_off
         if end < 0:
@@ -327,12 +378,18 @@ def _exports(mod: Module, arch: Arch, filename: str) -> list[tuple[str, int, int
         name = image[name_off:end]
         if not name:
             raise DynError(f"export table: entry {k}: empty name", filename)
+        at = relocated(name_off, end + 1)
+        if at is not None:
+            raise DynError(f"export table: entry {k}: name overlaps the relocation at 0x{at:x}", filename)
         shown = name.decode("utf-8", "surrogateescape")
-        if pos + w not in mode0 or addr >= size:
+        if mode_at.get(pos + w) != 0 or addr >= size:
             raise DynError(f"export table: entry {k} ({shown}): address outside the module image", filename)
+        at = relocated(pos, pos + w)
+        if at is not None:
+            raise DynError(f"export table: entry {k} ({shown}): signature is relocated (at 0x{at:x})", filename)
         if prev is not None and not prev < name:
             before = prev.decode("utf-8", "surrogateescape")
-            raise DynError(f"export table: not sorted: {before!r} before {shown!r}", filename)
+            raise DynError(f"export table: not sorted: '{before}' before '{shown}'", filename)  # as the runtime
         prev = name
         out.append((shown, sig, addr))
         k += 1
@@ -348,6 +405,7 @@ def describe(mod: Module) -> dict:
     return {
         "format": "dynld",
         "arch": arch.name,
+        "layout": text_layout(arch, len(mod.text)),
         "magic": dyn_magic(arch),
         "text": len(mod.text),
         "data": len(mod.data),

@@ -61,12 +61,24 @@ class Target386(Target):
         modrm = buf[off - 1]
         return not (modrm >> 6 == 0 and modrm & 7 == 5)
 
+    module_stub_size = 8
+
     def module_import_use(self, howto: Howto) -> str | None:
+        """Calls go through one stub per import, so call sites and text pages stay unrelocated;
+        -fPIC GOT loads use a slot holding the import's mode-1 word; plain PC32 calls are patched."""
         if howto.kind is Kind.ABS and howto.field is WORD32:
             return "word"
-        if howto.kind in (Kind.CALL, Kind.PC) and howto.field is not None and howto.field.size == 4:
+        if howto.kind is Kind.CALL and howto.field is not None and howto.field.size == 4:
+            return "stub"
+        if howto.kind is Kind.GOT_386:
+            return "got"
+        if howto.kind is Kind.PC and howto.field is not None and howto.field.size == 4:
             return "call"
         return None
+
+    def module_stub(self, addr: int, slot: int, index: int) -> tuple[bytes, int | None]:
+        """jmp rel32 whose word holds the import index (mode 2), padded with int3."""
+        return b"\xe9" + struct.pack("<I", index << 22) + b"\xcc" * 3, 1
 
     def module_import_word(self, index: int, addend: int) -> int:
         if not 0 <= addend < 1 << 22:

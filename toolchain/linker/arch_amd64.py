@@ -67,9 +67,11 @@ class TargetAmd64(Target):
     def plt_lazy_target(self, entry: int, plt: int) -> int:
         return entry + 6
 
-    def module_stub(self, addr: int, slot: int) -> bytes:
-        """jmp *slot(%rip), padded with int3."""
-        return b"\xff\x25" + struct.pack("<i", slot - (addr + 6)) + b"\xcc\xcc"
+    module_stub_needs_slot = True
+
+    def module_stub(self, addr: int, slot: int, index: int) -> tuple[bytes, int | None]:
+        """jmp *slot(%rip), padded with int3: the slot holds the import's address."""
+        return b"\xff\x25" + struct.pack("<i", slot - (addr + 6)) + b"\xcc\xcc", None
 
     def module_import_use(self, howto: Howto) -> str | None:
         """Our amd64 extension: calls go through stubs, data through pointer slots or 64-bit words."""

@@ -2,8 +2,9 @@
 
 Plugs into the pipeline (``toolchain.linker.pipeline``): roots at the module's exports
 (manifest and ``#pragma dynexport``); every undefined symbol becomes an import. Text
-(code and read-only data, padded to a page) comes first, then data (with the export
-table the linker builds), then bss. Every absolute address in the image becomes a
+(code and read-only data) comes first, laid out as if the header sat at address 0 so
+that header and text fill whole pages of the file and the runtime can map text and data
+from it; then data (with the export table the linker builds), then bss. Every absolute address in the image becomes a
 mode-0 relocation; references to the host's symbols become imports with mode-1
 (address) or mode-2 (call) relocations, as the arch's target encodes them. What the
 format cannot express is an error naming the relocation and the compiler flag that
@@ -21,7 +22,7 @@ from toolchain.linker.context import LinkState, SyntheticSection
 from toolchain.linker.inputs import InputSection, Symbol
 from toolchain.linker.pipeline import Output
 from toolchain.linker.reloc import WORD32, WORD64, Howto, Overflow
-from toolchain.linker.relocate import AbsoluteHook, need_got
+from toolchain.linker.relocate import AbsoluteHook, compute_value, need_got
 from toolchain.linker.sections import add_synthetic_section
 from toolchain.linker.undefined import undefined_symbols
 
@@ -99,7 +100,8 @@ class DynldModule(Output):
             if sym.plt_index < 0:
                 sym.plt_index = len(self.stubs)
                 self.stubs.append(sym)
-                need_got(self.ctx, sym)
+                if self.ctx.target.module_stub_needs_slot:
+                    need_got(self.ctx, sym)
         elif use == "got":
             need_got(self.ctx, sym)
         elif use is None:
@@ -119,7 +121,8 @@ class DynldModule(Output):
         self.table.size = 3 * word * (len(self.exports) + 1) + len(names)
 
     def layout_start(self) -> tuple[int, int, int, bool]:
-        return 0, 0, PAGE, True
+        """Addresses are offsets in the image plus the header's size; ``write`` shifts them back."""
+        return 0, dlm.header_size(self.ctx.arch), PAGE, True
 
     def fill_got(self) -> None:
         """Import slots hold the import's mode-1 word; others the address, with a mode-0 relocation."""
@@ -148,8 +151,11 @@ class DynldModule(Output):
         self._fill_exports()
         for sym in self.stubs:
             at = self._stub_addr(sym)
-            code = ctx.target.module_stub(at, ctx.got_addr(sym))
+            slot = ctx.got_addr(sym) if sym.got_index >= 0 else 0
+            code, mode2 = ctx.target.module_stub(at, slot, sym.import_index)
             ctx.image[at : at + len(code)] = code
+            if mode2 is not None:
+                self.relocs.append((at + mode2, 2))
 
     def absolute_hook(self) -> AbsoluteHook:
         return self._record_absolute
@@ -176,7 +182,8 @@ class DynldModule(Output):
             if use == "stub":
                 return self._stub_addr(sym) + A - P
             if use == "got":
-                return ctx.got_addr(sym) + A - P
+                got_base = ctx.synthetic[".got"].addr
+                return compute_value(ctx, howto.kind, sym, 0, A, P, got_base, ctx.image, P)
             if use == "word":
                 w = ctx.arch.word
                 ctx.image[P : P + w] = target.module_import_word(i, A).to_bytes(w, "little")
@@ -191,20 +198,27 @@ class DynldModule(Output):
             ) from None
 
     def write(self) -> bytes:
+        """Shift the image back by the header's size (addresses become offsets) and encode it."""
         ctx = self.ctx
+        hdr = dlm.header_size(ctx.arch)
         rw = [o for o in ctx.outputs if o.flags & elf.SHF_WRITE]
-        text_size = rw[0].addr if rw else (ctx.end_addr + PAGE - 1) // PAGE * PAGE
-        data_end = max(text_size, ctx.data_end())
-        img = bytes(ctx.image) + b"\0" * max(0, text_size - len(ctx.image))
+        text_end = rw[0].addr if rw else (ctx.end_addr + PAGE - 1) // PAGE * PAGE
+        data_end = max(text_end, ctx.data_end())
+        img = bytearray(ctx.image[hdr:]) + b"\0" * max(0, text_end - len(ctx.image))
+        w, mask = ctx.arch.word, (1 << (8 * ctx.arch.word)) - 1
+        for place, mode in self.relocs:
+            if mode == 0:  # an image address: now an offset, not header + offset
+                at = place - hdr
+                img[at : at + w] = ((int.from_bytes(img[at : at + w], "little") - hdr) & mask).to_bytes(w, "little")
         assert self.table is not None
         mod = dlm.Module(
             arch=ctx.arch.name,
-            text=img[:text_size],
-            data=img[text_size:data_end],
+            text=bytes(img[: text_end - hdr]),
+            data=bytes(img[text_end - hdr : data_end - hdr]),
             bss=max(0, ctx.end_addr - data_end),
-            entry=self.table.addr,
+            entry=self.table.addr - hdr,
             imports=self.imports,
-            relocs=sorted(self.relocs),
+            relocs=sorted((place - hdr, mode) for place, mode in self.relocs),
         )
         return dlm.encode(mod, filename=ctx.opts.output)
 

@@ -35,6 +35,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument(
         "--depfile", "-MF", dest="depfile", metavar="FILE", help="with -m: write a depfile (manifest, headers)"
     )
+    p.add_argument("--host", metavar="HOST.yaml", help="with -m: fail unless this host manifest exports the imports")
     p.add_argument("-nostartfiles", dest="start_files", action="store_false", help="no C start files (crt1.o) with -lc")
     p.add_argument(
         "-E", "--export-dynamic", action="store_true", help="export every global symbol (for dlopen'ed plugins)"
@@ -77,6 +78,12 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
         p.error("-m needs -u")
     if a.depfile and not a.manifest:
         p.error("--depfile needs -m")
+    if a.host and not a.manifest:
+        p.error("--host needs -u and -m")
+    if a.host:  # before linking: a mismatch fails the build with nothing written
+        from toolchain.dynld.hostcheck import check_host
+
+        check_host(a.manifest, a.host)
     relro, now = True, False
     for kw in a.z:
         if kw not in _Z_KEYWORDS:

@@ -348,7 +348,7 @@ def _relocate(
                         S = via
                 v = S + A - P
             else:
-                v = _compute(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
+                v = compute_value(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
             if f is not None:
                 if not f.lowest <= v <= f.highest:
                     raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
@@ -375,11 +375,14 @@ def _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec)
     if kind is Kind.CALL:
         via = thunk_target(ctx, howto, sym) if ctx.thunks else None
         return (via if via is not None else S) + A - P
-    return _compute(ctx, kind, sym, S, A, P, got_base, buf, pos)
+    return compute_value(ctx, kind, sym, S, A, P, got_base, buf, pos)
 
 
-def _compute(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: int, got_base: int, buf, pos: int) -> int:
-    """The value of the GOT and TLS kinds (the common kinds are computed inline)."""
+def compute_value(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: int, got_base: int, buf, pos: int) -> int:
+    """The value of a GOT or TLS kind for symbol ``sym`` at ``S`` (the common kinds are computed inline).
+
+    ``buf[pos]`` is the field (some 386 GOT loads need to see their instruction).
+    """
     if kind is Kind.GOT_PC:
         return ctx.got_addr(sym) + A - P
     if kind is Kind.GOT_BASE_PC:

@@ -86,16 +86,22 @@ class Target:
         return None
 
     # -------------------------------------------------------- dynld modules
-    def module_stub(self, addr: int, slot: int) -> bytes:
-        """A dynld module call stub at ``addr`` jumping through the import's pointer slot."""
+    #: Do a module's call stubs jump through a pointer slot (a GOT entry) of the import?
+    module_stub_needs_slot: ClassVar[bool] = False
+
+    def module_stub(self, addr: int, slot: int, index: int) -> tuple[bytes, int | None]:
+        """A dynld module's call stub at ``addr`` for import ``index`` (its pointer slot at ``slot``).
+
+        Returns the code and the offset in it of a word the loader relocates in mode 2, if any.
+        """
         raise NotImplementedError
 
     def module_import_use(self, howto: Howto) -> str | None:
         """How a dynld module expresses a relocation of this type against an import.
 
         ``"word"``: an address word (mode 1); ``"call"``: a call the loader patches
-        (mode 2); ``"stub"``: a call through a stub and a pointer slot; ``"got"``: a
-        load from a pointer slot; None: not expressible.
+        (mode 2); ``"stub"``: a call through one stub per import; ``"got"``: a load from
+        a pointer slot holding the import's mode-1 word; None: not expressible.
         """
         return None
 

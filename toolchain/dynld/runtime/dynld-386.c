@@ -12,8 +12,7 @@ const int _dynld_hdrextra = 0;
 const int _dynld_addrshift = 0;
 const int _dynld_entryalign = 4;
 const unsigned long long _dynld_nearlimit = 0;	/* rel32 reaches all of a 32-bit space */
-const long long _dynld_hintoffsets[] = {0};
-const int _dynld_nhintoffsets = 0;
+const char _dynld_nearwhat[] = "rel32 (all of the address space)";
 
 int
 _dynld_relocwidth(int mode)

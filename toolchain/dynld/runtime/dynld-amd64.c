@@ -2,7 +2,7 @@
  * dynld, amd64 part (our extension; Inferno has none): the magic and the
  * relocation modes.  Modes 0 and 1 patch 64-bit words; mode 2 patches the rel32
  * operand of a call/jmp and fails unless the import is within +-2 GiB, so the
- * loader first tries to map the module near the host.
+ * loader places a module with mode 2 relocations near its imports.
  * Compiles to nothing unless the target is amd64.
  */
 #if defined(__x86_64__)
@@ -15,8 +15,7 @@ const int _dynld_hdrextra = 8;
 const int _dynld_addrshift = 0;
 const int _dynld_entryalign = 8;
 const unsigned long long _dynld_nearlimit = 1536ULL << 20;	/* well inside rel32's +-2 GiB */
-const long long _dynld_hintoffsets[] = {256LL << 20, 768LL << 20, -(256LL << 20), -(768LL << 20)};
-const int _dynld_nhintoffsets = 4;
+const char _dynld_nearwhat[] = "rel32 (+-2 GiB)";
 
 #define REACH 0x7fffffffLL
 

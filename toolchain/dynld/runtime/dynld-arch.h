@@ -44,12 +44,11 @@ unsigned long _dynld_relocindex(const uchar *p, int mode);
  * modes 1 and 2.  Returns nil, or an error text (possibly written to buf). */
 const char *_dynld_reloc(uchar *base, uchar *p, int mode, const Dynsym *imp, char *buf, size_t nbuf);
 
-/* Where to map a module: the whole image should lie within _dynld_nearlimit bytes
- * of the host's export table (0: anywhere will do), so that branches to the host
- * reach; the loader tries these offsets from the table as mmap hints, in order. */
+/* Reach of a mode 2 relocation: the loader places a module with mode 2
+ * relocations so that its whole mapping lies within _dynld_nearlimit bytes of
+ * every import they branch to (0: a mode 2 relocation reaches anywhere). */
 extern const unsigned long long _dynld_nearlimit;
-extern const long long _dynld_hintoffsets[];
-extern const int _dynld_nhintoffsets;
+extern const char _dynld_nearwhat[];	/* what limits the reach, for error texts */
 
 /* Make freshly written instructions visible to instruction fetch. */
 void _dynld_flush(void *p, size_t n);

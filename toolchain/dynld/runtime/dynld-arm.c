@@ -1,8 +1,8 @@
 /*
  * dynld, arm part: the magic and the relocation modes.  Relocation addresses are
  * word indices.  Mode 2 rewrites a B/BL to an import; it fails unless the import
- * is ARM code (word aligned) within the branch's +-32 MiB, so the loader first
- * tries to map the module near the host.
+ * is ARM code (word aligned) within the branch's +-32 MiB, so the loader
+ * places a module with mode 2 relocations near its imports.
  * Compiles to nothing unless the target is (little-endian) arm.
  */
 #if defined(__arm__) && !defined(__ARMEB__)
@@ -15,8 +15,7 @@ const int _dynld_hdrextra = 0;
 const int _dynld_addrshift = 2;
 const int _dynld_entryalign = 4;
 const unsigned long long _dynld_nearlimit = 24ULL << 20;	/* inside B/BL's +-32 MiB */
-const long long _dynld_hintoffsets[] = {4LL << 20, 8LL << 20, 12LL << 20, -(8LL << 20), -(16LL << 20)};
-const int _dynld_nhintoffsets = 5;
+const char _dynld_nearwhat[] = "B/BL (+-32 MiB)";
 
 #define REACH 0x2000000L	/* B/BL reach: signed 24-bit word offset */
 

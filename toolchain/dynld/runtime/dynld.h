@@ -3,9 +3,10 @@
  *
  * The interface of Inferno's dynld(10.2), for 386, amd64 and arm hosts linked
  * against a POSIX C library.  The file format is described in docs/dynld-format.md.
- * Beyond Inferno's loader this one maps text read+execute and data read+write,
- * bounds-checks every relocation, import and export, and reports every failure
- * as text through dynerror() (and the err callback of dynloadgen).
+ * Beyond Inferno's loader this one maps text read+execute and data read+write
+ * (from the file, copy-on-write, when the module's layout allows), bounds-checks
+ * every relocation, import and export, and reports every failure as text through
+ * dynerror() (and the err callback of dynloadgen).
  */
 #ifndef DYNLD_H
 #define DYNLD_H 1
@@ -62,6 +63,15 @@ int dyntabsize(Dynsym *t);
 int dynloadable(void *file, long (*r)(void *, void *, long), vlong (*s)(void *, vlong, int));
 ulong dynmagic(void);		/* DYN_MAGIC | this architecture's a.out magic */
 const char *dynerror(void);	/* text of this thread's last dynld error ("" if none) */
+
+/*
+ * dynlegacy(1) lets this process load modules laid out by Inferno's own linkers
+ * (8l -u, 5l -u), whose text is not a multiple of the page size: the one page
+ * their text shares with data is mapped writable and executable, every other
+ * page stays write-xor-execute.  dynlegacy(0), the default, refuses them (with
+ * an error naming dynlegacy).  Process-wide; returns the previous setting.
+ */
+int dynlegacy(int on);
 
 /* The host's own exports, sorted by name, ended by a nil name (see dynexport). */
 extern Dynsym _exporttab[];
