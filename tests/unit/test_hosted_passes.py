@@ -118,3 +118,17 @@ def test_a_module_cannot_link_a_shared_library(tmp_path):
     opts.module = True
     with pytest.raises(DynError, match="a dynld module cannot link against a shared library"):
         pipeline.link(opts)
+
+
+def test_definitions_a_library_expects_are_exported(tmp_path):
+    """A library that calls back into the program (an undefined ``callback`` in its .dynsym) finds it exported."""
+    lib = build_shared_object([*DEMO, ("callback", 1, 2, 0, 0, 0)], ["V1", "V2"], soname="libcb.so.1")
+    prog = caller("puts", "callback")
+    prog.sections.append(eb.Sec(".text.cb", b"\xc3", eb.SHF_ALLOC | eb.SHF_EXECINSTR))
+    prog.symbols = [s for s in prog.symbols if s.name != "callback"] + [
+        eb.Sym("callback", ".text.cb", type=eb.STT_FUNC),
+        eb.Sym("not_expected", ".text.cb", type=eb.STT_FUNC),
+    ]
+    f = link(tmp_path, [prog], [("libcb.so.1", lib, True)])
+    defined = {s.name for s in f.get_section_by_name(".dynsym").iter_symbols() if s["st_shndx"] != "SHN_UNDEF"}
+    assert "callback" in defined and "not_expected" not in defined
