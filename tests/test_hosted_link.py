@@ -231,3 +231,32 @@ def test_import_missing_from_this_machines_library_is_an_error(objs, tmp_path):
     r = dynlink("amd64", str(tmp_path / "x"), [obj, "-lc"])
     assert r.returncode == 1
     assert "malloc_get_state@GLIBC_2.2.5 is in glibc 2.36 (zig's) but not in this machine's" in r.stderr
+
+
+RELRO_PROBE = """
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static int calls;
+__attribute__((constructor)) static void count(void) { calls = getpid() > 0; }  /* not foldable */
+extern void (*__init_array_start[])(void);  /* defined by the linker */
+
+static void on_segv(int sig) { (void)sig; write(1, "read-only\\n", 10); _exit(0); }
+
+int main(void) {
+    signal(SIGSEGV, on_segv);
+    __init_array_start[0] = 0;  /* .init_array is relro: after start-up ld.so made it read-only */
+    printf("writable (%d)\\n", calls);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_relro_pages_are_read_only_at_run_time(objs, tmp_path, arch):
+    obj = objs(arch, "relro.c", RELRO_PROBE)
+    hardened = link_ok(arch, str(tmp_path / "relro"), [obj, "-lc"])
+    plain = link_ok(arch, str(tmp_path / "norelro"), [obj, "-lc", "-z", "norelro"])
+    assert run_program(arch, hardened).stdout == b"read-only\n"
+    assert run_program(arch, plain).stdout == b"writable (1)\n"
