@@ -46,6 +46,12 @@ class Arch:
     aliases: tuple[str, ...] = field(default=())
     lib_dirs: tuple[str, ...] = field(default=())  # where this machine keeps the arch's shared libraries
     glibc_version: str = "2.36"  # the C library version programs are built against (Debian 12's)
+    gnu_machine: str = ""  # the machine as gcc's -dumpmachine spells it
+    emulator: str | None = None  # the user-mode emulator that runs the arch's programs here (None: natively)
+    # dynld module encoding (toolchain.dynld.module, the C runtime):
+    dlm_index_bits: int = 10  # bits of a mode-1/2 word that hold the import index
+    dlm_addr_shift: int = 0  # relocation addresses are stored in units of 1 << shift bytes
+    dlm_call: str = "rel32"  # mode 2: "rel32" (a 32-bit PC-relative call field) or "branch24" (B/BL imm24)
 
     @property
     def glibc_target(self) -> str:
@@ -58,10 +64,9 @@ class Arch:
 
     def runner(self) -> list[str]:
         """The command prefix that runs a program of this arch on this machine."""
-        if self.name != "arm":
+        if self.emulator is None:
             return []
-        qemu = shutil.which("qemu-arm") or "qemu-arm"
-        cmd = [qemu]
+        cmd = [shutil.which(self.emulator) or self.emulator]
         if self.sysroot and os.path.isdir(self.sysroot):
             cmd += ["-L", self.sysroot]
         return cmd
@@ -90,6 +95,7 @@ ARCHES: dict[str, Arch] = {
         base_addr=0x08048000,
         aout_magic=_aout_magic(11),
         aliases=("8", "i386", "x86"),
+        gnu_machine="i686-linux-gnu",
         lib_dirs=("/lib/i386-linux-gnu", "/usr/lib/i386-linux-gnu", "/lib32", "/usr/lib32"),
     ),
     "amd64": Arch(
@@ -111,6 +117,8 @@ ARCHES: dict[str, Arch] = {
         base_addr=0x400000,
         aout_magic=_aout_magic(26, HDR_MAGIC),
         aliases=("6", "x86_64", "x86-64"),
+        gnu_machine="x86_64-linux-gnu",
+        dlm_index_bits=16,
         lib_dirs=("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"),
     ),
     "arm": Arch(
@@ -130,6 +138,10 @@ ARCHES: dict[str, Arch] = {
         base_addr=0x10000,
         aout_magic=_aout_magic(20),
         aliases=("5", "armhf", "arm32"),
+        gnu_machine="arm-linux-gnueabihf",
+        emulator="qemu-arm",
+        dlm_addr_shift=2,
+        dlm_call="branch24",
         lib_dirs=("/usr/arm-linux-gnueabihf/lib", "/lib/arm-linux-gnueabihf", "/usr/lib/arm-linux-gnueabihf"),
     ),
 }

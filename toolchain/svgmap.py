@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 from toolchain import elf
+from toolchain.arch import get_arch
 from toolchain.errors import DynError
 
 WIDTH = 980
@@ -144,7 +145,7 @@ def _module_map(data: bytes, name: str) -> MemoryMap:
         ],
     )
     exports = dlm.exports(mod)
-    width = 3 * (8 if mod.arch == "amd64" else 4)
+    width = 3 * get_arch(mod.arch).word
     m.sections.append(("export table", mod.entry, width * (len(exports) + 1), "#9575cd"))
     m.exports = sorted(((n, a) for n, _sig, a in exports), key=lambda e: (e[1], e[0]))
     m.imports = [(n, []) for n, _sig in mod.imports]

@@ -54,7 +54,6 @@ a CacheDir is shared between checkouts at different paths.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -281,16 +280,10 @@ def HostProgram(env, target=None, source=None, **kw):  # noqa: N802
 
 
 def _glibc_flags(arch) -> list[str]:
-    """``-isystem`` flags for the glibc headers zig ships, for ``arch``."""
-    spec = importlib.util.find_spec("ziglang")
-    if spec is None or not spec.origin:
-        raise SCons.Errors.UserError("dyntools: the ziglang package is not installed")
-    inc = os.path.join(os.path.dirname(spec.origin), "lib", "libc", "include")
-    cpu = "arm" if _canon_arch(arch) == "arm" else "x86"
-    flags = []
-    for d in (f"{cpu}-linux-gnu", "generic-glibc", f"{cpu}-linux-any", "any-linux-any"):
-        flags += ["-isystem", os.path.join(inc, d)]
-    return flags
+    """``-isystem`` flags for the glibc headers zig ships, for ``arch`` (dyncc's own rule)."""
+    from .toolchain.cc.hosted import glibc_include_flags
+
+    return glibc_include_flags(_arch(arch))
 
 
 def _copy(target, source, env):

@@ -494,8 +494,7 @@ def _zig_clang_version() -> str:
 
 def _triple(arch: Arch) -> str:
     """The target triple as gcc's ``-dumpmachine`` spells it."""
-    cpu, _, rest = arch.gnu_triple.partition("-")
-    return f"{'i686' if arch.name == '386' else cpu}-{rest}"
+    return arch.gnu_machine
 
 
 def _linker_banner() -> str:

@@ -67,7 +67,7 @@ def dyn_magic(arch: str | Arch) -> int:
 def header_size(arch: str | Arch) -> int:
     """Bytes of the module header: 32, and 40 on amd64 (the extra 64-bit entry word)."""
     a = arch if isinstance(arch, Arch) else get_arch(arch)
-    return _HDR.size + (8 if a.name == "amd64" else 0)
+    return _HDR.size + (8 if a.word == 8 else 0)  # 64-bit arches repeat the entry as a 64-bit word
 
 
 def text_layout(arch: str | Arch, text: int) -> str:
@@ -107,8 +107,8 @@ def reloc_width(arch: Arch, mode: int) -> int:
     """Bytes a relocation of ``mode`` patches (0 for an unknown mode)."""
     if mode not in KNOWN_MODES:
         return 0
-    if arch.name == "amd64" and mode in (0, 1):
-        return 8
+    if mode in (0, 1):
+        return arch.word
     return 4
 
 
@@ -153,7 +153,7 @@ def encode(mod: Module, *, validate: bool = True, filename: str | None = None) -
 
     relocs = sorted(mod.relocs)
     blob += struct.pack(">I", len(relocs))
-    shift = 2 if arch.name == "arm" else 0
+    shift = arch.dlm_addr_shift
     last = 0
     prev: int | None = None
     for off, mode in relocs:
@@ -179,7 +179,7 @@ def encode(mod: Module, *, validate: bool = True, filename: str | None = None) -
     if len(blob) > MAX_RELOC_DATA:
         raise DynError("relocation data too large", filename)
     header = _HDR.pack(dyn_magic(arch), len(text), len(data), mod.bss, len(mod.skipped), mod.entry, 0, 0)
-    if arch.name == "amd64":
+    if arch.word == 8:
         header += struct.pack(">Q", mod.entry)
     out = header + text + data + bytes(mod.skipped) + struct.pack(">I", len(blob)) + bytes(blob)
     if validate:
@@ -215,10 +215,10 @@ def decode(data: bytes, filename: str = "<module>", *, check_pages: bool = True)
     arch = _arch_for_magic(magic)
     if arch is None:
         raise DynError(f"not dynamic object file or wrong platform (magic 0x{magic:08x})", filename)
-    if arch.name == "amd64":
+    if arch.word == 8:
         (entry64,) = struct.unpack(">Q", r.take(8, "header"))
         if entry64 != entry:
-            raise DynError(f"amd64 header: 64-bit entry 0x{entry64:x} differs from entry 0x{entry:x}", filename)
+            raise DynError(f"{arch.name} header: 64-bit entry 0x{entry64:x} differs from entry 0x{entry:x}", filename)
     size = text + data_n + bss
     _check_sizes(arch, text, size, entry, filename, check_pages)
     image = r.take(text + data_n, "text and data")
@@ -236,7 +236,7 @@ def decode(data: bytes, filename: str = "<module>", *, check_pages: bool = True)
 
 
 def _check_sizes(arch: Arch, text: int, size: int, entry: int, filename: str, check_pages: bool) -> None:
-    align = 8 if arch.name == "amd64" else 4
+    align = arch.word
     if entry >= size or entry % align:
         raise DynError(
             f"invalid export table pointer (entry point) 0x{entry:x}: image is 0x{size:x} bytes, "
@@ -278,7 +278,7 @@ def _parse_blob(
     (nr,) = struct.unpack_from(">I", blob, pos)
     pos += 4
     limit = len(image)
-    shift = 2 if arch.name == "arm" else 0
+    shift = arch.dlm_addr_shift
     relocs: list[tuple[int, int]] = []
     addr = 0
     prev_end = 0
@@ -319,12 +319,11 @@ def _parse_blob(
 
 def _import_index(arch: Arch, mode: int, image: bytes, off: int) -> int:
     """The import index a mode 1/2 relocation encodes in the word it patches."""
-    if arch.name == "amd64" and mode == 1:
-        return int.from_bytes(image[off : off + 8], "little") >> 48
-    v = int.from_bytes(image[off : off + 4], "little")
-    if arch.name == "arm" and mode == 2:
-        return v & 0x3FF
-    return v >> 22
+    width = reloc_width(arch, mode)
+    v = int.from_bytes(image[off : off + width], "little")
+    if mode == 2 and arch.dlm_call == "branch24":
+        return v & ((1 << arch.dlm_index_bits) - 1)
+    return v >> (8 * width - (arch.dlm_index_bits if mode == 1 else 10))
 
 
 def exports(mod: Module) -> list[tuple[str, int, int]]:
@@ -436,23 +435,21 @@ def relocate(mod: Module, base: int, host: dict[str, tuple[int, int]]) -> bytes:
         if sig and hsig and sig != hsig:
             raise DynError(f"signature mismatch: {name} (module 0x{sig:08x}, host 0x{hsig:08x})")
         imports.append(addr)
-    m32, m64 = 0xFFFFFFFF, (1 << 64) - 1
+    m32 = 0xFFFFFFFF
     for off, mode in mod.relocs:
         p = base + off
-        if arch.name == "amd64" and mode in (0, 1):
-            v = struct.unpack_from("<Q", image, off)[0]
-            v = (v + base) & m64 if mode == 0 else ((v & 0xFFFFFFFFFFFF) + imports[v >> 48]) & m64
-            struct.pack_into("<Q", image, off, v)
+        if mode in (0, 1):  # a word of the arch's size
+            w = arch.word
+            mask, shift = (1 << (8 * w)) - 1, 8 * w - arch.dlm_index_bits
+            v = int.from_bytes(image[off : off + w], "little")
+            v = (v + base) & mask if mode == 0 else ((v & ((1 << shift) - 1)) + imports[v >> shift]) & mask
+            image[off : off + w] = v.to_bytes(w, "little")
             continue
         v = struct.unpack_from("<I", image, off)[0]
-        if mode == 0:
-            v = (v + base) & m32
-        elif mode == 1:
-            v = ((v & 0x3FFFFF) + imports[v >> 22]) & m32
-        elif arch.name == "arm":
-            i = v & 0x3FF
-            v = (v & ~0x3FF & m32) | (((imports[i] - p - 8) >> 2) & 0xFFFFFF)
-        else:
+        if arch.dlm_call == "branch24":
+            index_mask = (1 << arch.dlm_index_bits) - 1
+            v = (v & ~index_mask & m32) | (((imports[v & index_mask] - p - 8) >> 2) & 0xFFFFFF)
+        else:  # rel32
             v = (imports[v >> 22] - p - 4) & m32
         struct.pack_into("<I", image, off, v)
     return bytes(image)
