@@ -60,7 +60,7 @@ from toolchain.errors import ArgumentParser, DynError, UsageError, run_main, wri
 
 PROG = "bench_dynld"
 HOST_C = os.path.join(HERE, "dynld_bench_host.c")
-GNU_TARGETS = {"386": "x86-linux-gnu", "amd64": "x86_64-linux-gnu", "arm": "arm-linux-gnueabihf"}
+GNU_TARGETS = {n: get_arch(n).gnu_triple for n in ("386", "amd64", "arm")}  # zig targets linked against glibc
 M32 = 0xFFFFFFFF
 SUM_N = 1000  # the host checks mod_sum(SUM_N) and mod_run(RUN_X)
 RUN_X = 12345

@@ -14,8 +14,10 @@ import pytest
 from conftest import dynlink, run_dyncc, run_program
 from elftools.elf.elffile import ELFFile
 
+from toolchain.arch import get_arch
+
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dynprogs")
-GNU = {"386": "x86-linux-gnu", "amd64": "x86_64-linux-gnu", "arm": "arm-linux-gnueabihf"}
+GNU = {n: get_arch(n).gnu_triple for n in ("386", "amd64", "arm")}  # zig targets linked against glibc
 COPY = {"386": "R_386_COPY", "amd64": "R_X86_64_COPY", "arm": "R_ARM_COPY"}
 
 

@@ -32,7 +32,7 @@ from toolchain.linker.main import main as dynlink
 PROGS = Path(__file__).resolve().parent / "dynprogs"
 ARCHES = ("386", "amd64", "arm")
 HASH_STYLES = ("sysv", "gnu", "both")
-ZIG_GNU_TARGET = {"386": "x86-linux-gnu", "amd64": "x86_64-linux-gnu", "arm": "arm-linux-gnueabihf"}
+ZIG_GNU_TARGET = {n: get_arch(n).gnu_triple for n in ("386", "amd64", "arm")}  # zig targets linked against glibc
 ABS_RELOC = {"386": "R_386_32", "amd64": "R_X86_64_64", "arm": "R_ARM_ABS32"}
 JUMP_SLOT = {"386": "R_386_JUMP_SLOT", "amd64": "R_X86_64_JUMP_SLOT", "arm": "R_ARM_JUMP_SLOT"}
 LIBC_VERSION = {"386": "GLIBC_2.0", "amd64": "GLIBC_2.2.5", "arm": "GLIBC_2.4"}

@@ -12,12 +12,13 @@ import sys
 import pytest
 from conftest import ARCHES, run_dyncc, run_program, tool_env
 
+from toolchain.arch import get_arch
 from toolchain.dynld import config
 from toolchain.dynld.manifest import load_manifest
 from toolchain.dynld.module import decode, describe, header_size, module_kind
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "modprogs")
-GNU_TARGETS = {"386": "x86-linux-gnu", "amd64": "x86_64-linux-gnu", "arm": "arm-linux-gnueabihf"}
+GNU_TARGETS = {n: get_arch(n).gnu_triple for n in ("386", "amd64", "arm")}  # zig targets linked against glibc
 
 
 def _expected() -> str:

@@ -24,7 +24,7 @@ from toolchain.dynld.module import Module, decode, encode, exports
 from toolchain.errors import DynError
 
 ARCHES = ("386", "amd64", "arm")
-TARGETS = {"386": "x86-linux-gnu", "amd64": "x86_64-linux-gnu", "arm": "arm-linux-gnueabihf"}
+TARGETS = {n: get_arch(n).gnu_triple for n in ("386", "amd64", "arm")}  # zig targets linked against glibc
 HARNESS_SRC = os.path.join(os.path.dirname(__file__), "c", "dynld_harness.c")
 
 
