@@ -115,3 +115,34 @@ def test_a_header_named_by_manifests_rebuilds_exactly_what_depends_on_it(tmp_pat
     with open(src / "calc.h", "a") as f:  # named by calc.yaml, included by calc.c and fib.c
         f.write("/* edited */\n")
     assert _ninja_rebuilt(build) == {"calc.c.o", "fib.c.o", "libcalc-objects.a", "calc.dlm"}
+
+
+ORDINARY_MESON = """\
+project('ordinary', 'c')
+m = meson.get_compiler('c').find_library('m')
+test('hello', executable('hello', 'hello.c', dependencies : m))
+"""
+ORDINARY_C = '#include <stdio.h>\n#include <math.h>\nint main(void) { printf("%.3f\\n", sqrt(2.0)); return 0; }\n'
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_an_ordinary_program_with_only_the_compiler_line(tmp_path, arch):
+    """dyncc as Meson's compiler with nothing else: Meson's sanity check, find_library('m') and a
+    main() program linked with glibc's start files and imports (arm through the exe_wrapper)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "meson.build").write_text(ORDINARY_MESON)
+    (src / "hello.c").write_text(ORDINARY_C)
+    lines = ["[binaries]", f"c = ['{_scripts_dir()}/dyncc', '-a', '{arch}']"]
+    if arch == "arm":
+        lines.append("exe_wrapper = ['qemu-arm', '-L', '/usr/arm-linux-gnueabihf']")
+    cpu = {"amd64": "x86_64", "arm": "arm"}[arch]
+    lines += ["[host_machine]", "system = 'linux'", f"cpu_family = '{cpu}'", f"cpu = '{cpu}'", "endian = 'little'"]
+    (tmp_path / "cross.ini").write_text("\n".join(lines) + "\n")
+    meson = [sys.executable, "-m", "mesonbuild.mesonmain"]
+    run(*meson, "setup", "--cross-file", tmp_path / "cross.ini", tmp_path / "build", src, cwd=tmp_path)
+    run(*meson, "compile", "-C", tmp_path / "build", cwd=tmp_path)
+    out = run(*meson, "test", "-C", tmp_path / "build", cwd=tmp_path).stdout
+    assert re.search(r"^Ok:\s+1\s*$", out, re.M), out
+    hello = run_program(arch, str(tmp_path / "build" / "hello"))
+    assert (hello.returncode, hello.stdout) == (0, b"1.414\n")

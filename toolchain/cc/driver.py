@@ -79,7 +79,20 @@ _UNSUPPORTED_LINK = {"-shared": "shared libraries", "-pie": "position-independen
 # GNU ld options that ask for what dynlink does anyway; dropped while dynlink does not know them
 _ERROR_RE = re.compile(r": (?:\x1b\[[0-9;]*m)*(fatal )?error: ")
 _COLOUR_RE = re.compile(r"\x1b\[[0-9;]*m")
-_GNU_LD_DEFAULTS = frozenset({"--as-needed", "--no-as-needed", "--no-undefined", "-O1", "--start-group", "--end-group"})
+# GNU ld options build systems pass that name what dynlink does anyway (dropped when dynlink lacks them):
+# it never checks a shared library's own undefined symbols, and rescans archives as one group.
+_GNU_LD_DEFAULTS = frozenset(
+    {
+        "--as-needed",
+        "--no-as-needed",
+        "--no-undefined",
+        "-O1",
+        "--start-group",
+        "--end-group",
+        "--allow-shlib-undefined",
+        "--no-allow-shlib-undefined",
+    }
+)
 
 
 @dataclass
