@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_program
+
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "site_scons"
 EXAMPLE = REPO / "examples" / "project"
@@ -492,3 +494,35 @@ def test_example_project_null_build(example_built):
     proc = ok(scons(root, "-n", "--debug=explain"))
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(lines) == 18 and all(line.endswith("is up to date.") for line in lines), proc.stdout
+
+
+ORDINARY: dict[str, str] = {
+    "SConstruct": """
+        import dyntools
+
+        env = Environment(tools=["dyntools"], toolpath=[dyntools.TOOLPATH])
+        for arch in ("386", "amd64", "arm"):
+            a = env.Clone(DYNARCH=arch)
+            objs = [a.DynObject(f"build/{arch}/{s[:-2]}.o", s, DYNCCFLAGS=["-O2"]) for s in ("main.c", "util.c")]
+            a.DynProgram(f"build/{arch}/prog", objs, DYNLIBS=["c", "m"])
+    """,
+    "main.c": """
+        #include <stdio.h>
+        #include <stdlib.h>
+        double root(double);
+        int main(int argc, char **argv) { printf("%s %.4f\\n", argv[argc - 1], root(atof("2"))); return 0; }
+    """,
+    "util.c": """
+        #include <math.h>
+        double root(double x) { return sqrt(x); }
+    """,
+}
+
+
+def test_dynprogram_of_an_ordinary_main_program_with_dynlibs(tmp_path):
+    """The README's SCons recipe for a main() program: hosted objects, DYNLIBS=['c', 'm'], every arch."""
+    root = write_tree(tmp_path / "p", ORDINARY)
+    ok(scons(root))
+    for arch in ("386", "amd64", "arm"):
+        run = run_program(arch, str(root / "build" / arch / "prog"), ["x"])
+        assert (run.returncode, run.stdout) == (0, b"x 1.4142\n"), run.stderr
