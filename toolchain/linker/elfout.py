@@ -249,40 +249,9 @@ class ElfExecutable(Output):
         phdrs = self._phdrs(ehsize, nphdr, phentsize)
         entry = self.ctx.sym_addr(self.ctx.entry_sym) if self.ctx.entry_sym else 0
         ident = b"\x7fELF" + bytes([2 if is64 else 1, 1, 1, 0]) + b"\0" * 8
-        if is64:
-            hdr = ident + struct.pack(
-                "<HHIQQQIHHHHHH",
-                elf.ET_EXEC,
-                a.machine,
-                1,
-                entry,
-                ehsize,
-                shoff,
-                a.e_flags,
-                ehsize,
-                phentsize,
-                nphdr,
-                shentsize,
-                nsec,
-                nsec - 1,
-            )
-        else:
-            hdr = ident + struct.pack(
-                "<HHIIIIIHHHHHH",
-                elf.ET_EXEC,
-                a.machine,
-                1,
-                entry,
-                ehsize,
-                shoff,
-                a.e_flags,
-                ehsize,
-                phentsize,
-                nphdr,
-                shentsize,
-                nsec,
-                nsec - 1,
-            )
+        fmt = "<HHIQQQIHHHHHH" if is64 else "<HHIIIIIHHHHHH"  # e_entry, e_phoff, e_shoff are words
+        fields = (elf.ET_EXEC, a.machine, 1, entry, ehsize, shoff, a.e_flags, ehsize, phentsize, nphdr, shentsize)
+        hdr = ident + struct.pack(fmt, *fields, nsec, nsec - 1)
         out[0 : len(hdr)] = hdr
         out[ehsize : ehsize + len(phdrs)] = phdrs
         return bytes(out)
