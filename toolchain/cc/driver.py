@@ -45,7 +45,7 @@ from toolchain import elf as elfmod
 from toolchain.arch import Arch, arch_argument, get_arch
 from toolchain.cc.pragmas import ScanResult, scan_preprocessed
 from toolchain.directives import SECTION, Directives, format_directives
-from toolchain.errors import ArgumentParser, DynError, UsageError, read_input, run_main, write_output
+from toolchain.errors import ArgumentParser, DynError, UsageError, read_input, report, run_main, write_output
 
 PROG = "dyncc"
 PRAGMA_STAGE_ONLY = "--pragmas"  # the option that only runs the pragma stage and prints the directive text
@@ -249,7 +249,7 @@ def _report(res: ScanResult, src: str) -> None:
     if not res.errors:
         return
     for e in res.errors[:-1]:
-        print(f"{PROG}: {e}", file=sys.stderr)
+        report(PROG, e)
     last = res.errors[-1]
     raise DynError(last.msg, f"{last.file}:{last.line}")
 
@@ -387,7 +387,7 @@ def _body(argv: Sequence[str]) -> int:
     if inv.pragmas_only:
         res = preprocess_and_scan(inv.arch, inv.source, inv.flags, inv.cc)
         _report(res, inv.source)
-        sys.stdout.write(format_directives(res.directives).decode())
+        sys.stdout.buffer.write(format_directives(res.directives))  # bytes: a library path may not be UTF-8
         return 0
     compile_c(inv.arch, inv.source, inv.output, inv.flags, inv.cc)
     return 0
