@@ -954,8 +954,20 @@ def _parse(text: str, filename: str, b: _Builder, typedef_names: Iterable[str] =
         raise DynError(f"syntax error: {msg}") from None
     except RecursionError:
         raise DynError("declaration too deeply nested", filename) from None
+    except AssertionError:  # pycparser asserts on a '}' that closes no scope
+        file, line = b.display(*_lexer_position(parser, filename))
+        raise DynError("syntax error: '}' without a matching '{'", f"{file}:{line}") from None
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
         raise DynError(f"cannot parse: {e}", filename) from None
+
+
+def _lexer_position(parser: c_parser.CParser, filename: str) -> tuple[str, int]:
+    """Where pycparser's lexer is (file from the line markers, line), in pycparser 2 or 3."""
+    lexer = parser.clex
+    inner = getattr(lexer, "lexer", None)  # pycparser 2: a PLY lexer
+    line = getattr(inner, "lineno", None) if inner is not None else getattr(lexer, "_lineno", None)
+    file = getattr(lexer, "filename", None) or getattr(lexer, "_filename", None) or filename
+    return file, line if isinstance(line, int) else 0
 
 
 class Translation:
