@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import struct
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections import Counter
 
 import pytest
@@ -434,12 +436,18 @@ def test_truncated_inputs(files, tmp_path, kind):
     for cut in sorted(set(range(1, len(data), step)) | {4, 8, 16, 31, 32, 39, 40, 52, 63, 64, len(data) - 1}):
         with open(p, "wb") as f:
             f.write(data[:cut])
-        rc, out, err = dyninfo(p, "--json", "--hash")
-        if rc == 0:  # only possible if nothing dyninfo reads was cut off
-            assert kind != "module", cut
-            json.loads(out)
-        else:
-            _bad(p, "--json", "--hash")
+        for args in (("--json", "--hash"), ("-a", "--json"), ("--svg",)):
+            if kind == "module" and "-a" in args or kind == "object" and "--svg" in args:
+                continue
+            rc, out, err = dyninfo(p, *args)
+            if rc == 0:  # only possible if nothing dyninfo reads was cut off
+                assert kind != "module", cut
+                if "--svg" in args:
+                    ET.fromstring(out)
+                else:
+                    json.loads(out)
+            else:
+                _bad(p, *args)
 
 
 def test_corrupt_elf(files, tmp_path):
@@ -470,3 +478,363 @@ def test_usage():
     assert rc == 2 and err.startswith("dyninfo: ") and err.count("\n") == 1
     rc, out, _err = dyninfo("--help")
     assert rc == 0 and "--hash" in out
+
+
+# ------------------------------------------------------- readelf-style views
+def _readelf(path: str, *opts: str) -> str:
+    r = subprocess.run(["readelf", "-W", *opts, path], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _flags_rwx(flg: str) -> str:
+    return ("R" if "R" in flg else "-") + ("W" if "W" in flg else "-") + ("X" if "E" in flg else "-")
+
+
+_READELF_SEGMENT_TYPES = {"EXIDX": "ARM_EXIDX"}
+
+
+def _readelf_sht(name: str) -> str:
+    """readelf's section type name; the types it does not know come as LOOS+offset."""
+    if name.startswith("LOOS+"):
+        return _sht(0x60000000 + int(name[5:], 16))
+    return name
+
+
+def readelf_facts(path: str) -> dict:
+    """What readelf (binutils) says about a file, per view, as plain values."""
+    facts: dict = {}
+    text = _readelf(path, "-h")
+    h = dict(re.findall(r"^\s+([^:]+):\s+(.*)$", text, re.M))
+    facts["header"] = {
+        "type": h["Type"].split()[0],
+        "entry": int(h["Entry point address"], 16),
+        "flags": int(h["Flags"].split(",")[0], 16),
+        "phnum": int(h["Number of program headers"]),
+        "shnum": int(h["Number of section headers"]),
+        "shstrndx": int(h["Section header string table index"]),
+    }
+    segs = re.findall(
+        r"^\s+(\S+)\s+0x([0-9a-f]+) 0x([0-9a-f]+) 0x([0-9a-f]+) 0x([0-9a-f]+) 0x([0-9a-f]+) ([RWE ]{3})"
+        r" (0x[0-9a-f]+|0)$",
+        _readelf(path, "-l"),
+        re.M,
+    )
+    facts["segments"] = [
+        (_READELF_SEGMENT_TYPES.get(t, t), int(o, 16), int(v, 16), int(fs, 16), int(ms, 16), _flags_rwx(f), int(a, 16))
+        for t, o, v, _p, fs, ms, f, a in segs
+    ]
+    secs = re.findall(
+        r"^\s+\[\s*(\d+)\] (.*?)\s+(\S+)\s+([0-9a-f]{8,16}) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+)\s+([A-Za-z]*)"
+        r"\s+(\d+)\s+(\d+)\s+(\d+)$",
+        _readelf(path, "-S"),
+        re.M,
+    )
+    facts["sections"] = [
+        (
+            int(i),
+            n.strip(),
+            _readelf_sht(t),
+            int(a, 16),
+            int(o, 16),
+            int(s, 16),
+            int(es, 16),
+            fl.strip(),
+            int(lk),
+            int(inf),
+            int(al),
+        )
+        for i, n, t, a, o, s, es, fl, lk, inf, al in secs
+    ]
+    section_names = [x[1] for x in facts["sections"]]
+    tables: dict[str, list] = {}
+    counts: dict[str, int] = {}
+    current = None
+    for line in _readelf(path, "-s").splitlines():
+        if m := re.match(r"Symbol table '(.*)' contains (\d+) entr", line):
+            current = tables.setdefault(m.group(1), [])
+            counts[m.group(1)] = int(m.group(2))
+        elif m := re.match(r"^\s*(\d+): ([0-9a-f]+)\s+(\d+) (\S+)\s+(\S+)\s+(\S+)\s+(\S+) ?(.*)$", line):
+            i, v, sz, t, b, vis, ndx, name = m.groups()
+            version = None
+            if "@" in name:
+                name, version = name.split("@", 1)
+                version = version.split(" ")[0].lstrip("@")
+            if t == "SECTION" and ndx.isdigit() and name == section_names[int(ndx)]:
+                name = ""  # readelf shows a section symbol by its section's name; the symbol has none
+            current.append((int(i), name, int(v, 16), int(sz), t, b, vis, ndx, version))
+    facts["symbol_tables"] = tables
+    assert all(len(rows) == counts[name] for name, rows in tables.items()), "every symbol row was read"
+    dyn = re.findall(r"^ 0x[0-9a-f]+ \((\w+)\)\s+(.*)$", _readelf(path, "-d"), re.M)
+    facts["dynamic"] = [t for t, _v in dyn] or None
+    relocs: dict[str, list] = {}
+    rcounts: dict[str, int] = {}
+    current = None
+    for line in _readelf(path, "-r").splitlines():
+        if m := re.match(r"Relocation section '(.*)' at offset 0x([0-9a-f]+) contains (\d+) entr", line):
+            current = relocs.setdefault(m.group(1), [])
+            rcounts[m.group(1)] = int(m.group(3))
+        elif current is not None and (m := re.match(r"^\s*([0-9a-f]{8,16})\s+([0-9a-f]{8,16}) (\S+)\s*(.*)$", line)):
+            off, _info, rtype, rest = m.groups()
+            parts = rest.split()
+            name = parts[1].split("@")[0] if len(parts) >= 2 and not parts[1].startswith(("+", "-")) else ""
+            relocs[next(reversed(relocs))].append((int(off, 16), rtype, name))
+    facts["relocations"] = relocs
+    assert all(len(rows) == rcounts[name] for name, rows in relocs.items()), "every relocation row was read"
+    needs = re.findall(r"File: (\S+)\s+Cnt: \d+|Name: (\S+)\s+Flags: \S+\s+Version: (\d+)", _readelf(path, "-V"))
+    facts["version_needs"] = [(f, n, int(v) if v else None) for f, n, v in needs]
+    assert len(facts["segments"]) == facts["header"]["phnum"] and len(facts["sections"]) == facts["header"]["shnum"]
+    return facts
+
+
+@pytest.mark.parametrize("kind", ["static", "dynamic", "object", "lldso"])
+@pytest.mark.parametrize("arch", ARCHES)
+def test_views_match_readelf(files, arch, kind):
+    """dyninfo -a --json against readelf (binutils) on the same file: the facts of every view."""
+    path = files[(arch, kind)]
+    want = readelf_facts(path)
+    d = info_json(path, "-a")
+    assert list(d) == [
+        "file",
+        "format",
+        "header",
+        "segments",
+        "sections",
+        "symbol_tables",
+        "dynamic_symbols",
+        "dynamic",
+        "relocations",
+        "versions",
+    ]
+    h = d["header"]
+    got_h = {k: h[k] for k in ("type", "entry", "flags", "phnum", "shnum", "shstrndx")}
+    assert got_h == want["header"]
+
+    got_segs = [
+        (s["type"], s["offset"], s["vaddr"], s["filesz"], s["memsz"], s["flags"], s["align"]) for s in d["segments"]
+    ]
+    assert got_segs == want["segments"]
+
+    got_secs = [
+        (s["index"], s["name"], s["type"], s["addr"], s["offset"], s["size"], s["entsize"], s["flags"])
+        + (s["link"], s["info"], s["align"])
+        for s in d["sections"]
+    ]
+    assert got_secs == want["sections"]
+
+    tables = {t["section"]: t["symbols"] for t in d["symbol_tables"]}
+    assert list(tables) == list(want["symbol_tables"])
+    undefined = 0
+    for name, rows in tables.items():
+        got = [
+            (
+                s["index"],
+                s["name"],
+                s["value"],
+                s["size"],
+                s["type"],
+                s["bind"],
+                s["visibility"],
+                {0: "UND", 0xFFF1: "ABS", 0xFFF2: "COM"}.get(s["shndx"], str(s["shndx"])),
+                s.get("version"),
+            )
+            for s in rows
+        ]
+        assert got == want["symbol_tables"][name], name
+        undefined += sum(1 for s in rows[1:] if s["section"] == "UND")
+    if kind in ("dynamic", "object"):
+        assert undefined >= 2, "puts and exit are listed as undefined"
+    if ".dynsym" in tables:
+        assert d["dynamic_symbols"]["symbols"] == tables[".dynsym"]
+    else:
+        assert d["dynamic_symbols"] is None
+
+    got_tags = [e["tag"] for e in d["dynamic"]["entries"]] if d["dynamic"] else None
+    assert got_tags == want["dynamic"]
+
+    got_relocs = {r["section"]: [(x["offset"], x["type"], x["symbol"]) for x in r["entries"]] for r in d["relocations"]}
+    assert got_relocs == want["relocations"]
+    if kind in ("dynamic", "object"):
+        assert any(x[2] == "puts" for rows in got_relocs.values() for x in rows)
+
+    needs = []
+    for n in d["versions"]["needs"]:
+        needs.append((n["file"], "", None))
+        needs += [("", a["name"], a["ndx"]) for a in n["versions"]]
+    assert needs == want["version_needs"]
+
+
+def test_views_text_and_combinations(files):
+    path = files[("amd64", "dynamic")]
+    rc, out, err = dyninfo(path, "-s")
+    assert rc == 0 and err == ""
+    assert out.startswith("Symbol table .dynsym (") and "Symbol table .symtab (" in out
+    assert re.search(r"^\s+\d+\s+0x0\s+0 \w+\s+GLOBAL\s+DEFAULT\s+UND puts$", out, re.M), out
+    assert re.search(r"UND exit@GLIBC_2\.2\.5$", out, re.M)
+    assert "Program headers" not in out and "Dynamic section" not in out
+    rc, out, _ = dyninfo(path, "--dyn-syms")
+    assert rc == 0 and "Symbol table .dynsym" in out and ".symtab" not in out
+    rc, out, _ = dyninfo(path, "-h", "-l", "-S", "-d", "-r", "-V")
+    assert rc == 0
+    order = [
+        "ELF header:",
+        "Program headers (",
+        "Section headers (",
+        "Dynamic section (",
+        "Relocation section .rela.plt",
+        "Version needs from libc.so.6:",
+    ]
+    assert [out.index(x) for x in order] == sorted(out.index(x) for x in order)
+    assert "R_X86_64_JUMP_SLOT" in out and "Symbol table" not in out
+    d = info_json(path, "-r", "-d")
+    assert list(d) == ["file", "format", "dynamic", "relocations"]
+    # a module has no ELF views; --svg is a picture of its own
+    rc, out, err = dyninfo(files[("amd64", "module")], "-S")
+    assert rc == 1 and out == "" and "dynld module" in err and err.count("\n") == 1
+    for bad in (["--svg", "--json"], ["--svg", "-S"], ["--hash", "-s"]):
+        rc, out, err = dyninfo(path, *bad)
+        assert rc == 2 and out == "" and err.startswith("dyninfo: "), bad
+
+
+def test_build_parser_and_version():
+    from toolchain.info import build_parser
+
+    p = build_parser()
+    assert p.prog == "dyninfo"
+    opts = {o for a in p._actions for o in a.option_strings}
+    assert {"-h", "-l", "-S", "-s", "-d", "-r", "-V", "--dyn-syms", "--json", "--svg", "--help", "--version"} <= opts
+    rc, out, _ = dyninfo("--version")
+    assert rc == 0 and out.startswith("dyninfo (dyntools) ")
+
+
+# ----------------------------------------------------------------------- SVG
+def _svg(*args: str) -> ET.Element:
+    rc, out, err = dyninfo("--svg", *args)
+    assert rc == 0 and err == "", err
+    root = ET.fromstring(out)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return root
+
+
+def _all(root: ET.Element, tag: str, cls: str) -> list[ET.Element]:
+    return [e for e in root.iter(f"{{http://www.w3.org/2000/svg}}{tag}") if e.get("class") == cls]
+
+
+@pytest.mark.parametrize("kind", ["static", "dynamic", "lldso"])
+@pytest.mark.parametrize("arch", ARCHES)
+def test_svg_memory_map_matches_program_headers(files, arch, kind):
+    """Every program header pyelftools reads is drawn once, with its numbers; exports and relocations too."""
+    path = files[(arch, kind)]
+    root = _svg(path)
+    drawn = sorted(
+        (r.get("data-type"), int(r.get("data-vaddr")), int(r.get("data-memsz")), int(r.get("data-offset")))
+        + (int(r.get("data-filesz")), r.get("data-flags"))
+        for r in _all(root, "rect", "segment")
+    )
+    with open(path, "rb") as f:
+        e = ELFFile(f)
+        want = sorted(
+            (
+                _pt(s["p_type"]),
+                s["p_vaddr"],
+                s["p_memsz"],
+                s["p_offset"],
+                s["p_filesz"],
+                ("R" if s["p_flags"] & 4 else "-")
+                + ("W" if s["p_flags"] & 2 else "-")
+                + ("X" if s["p_flags"] & 1 else "-"),
+            )
+            for s in e.iter_segments()
+        )
+        assert drawn == want
+        loads = [s for s in e.iter_segments() if s["p_type"] == "PT_LOAD"]
+        bands = sorted(
+            (float(r.get("y")), int(r.get("data-vaddr")))
+            for r in _all(root, "rect", "segment")
+            if r.get("data-type") == "LOAD"
+        )
+        assert [v for _y, v in bands] == sorted(s["p_vaddr"] for s in loads), "bands in address order, top to bottom"
+        alloc = {s.name: (s["sh_addr"], s["sh_size"]) for s in e.iter_sections() if s["sh_flags"] & 2 and s["sh_size"]}
+        sections = {
+            r.get("data-name"): (int(r.get("data-addr")), int(r.get("data-size")))
+            for r in _all(root, "rect", "section")
+        }
+        assert {k: v for k, v in alloc.items() if k != ".tbss"} == sections
+        dynsym = e.get_section_by_name(".dynsym")
+        exports = sorted(
+            (s.name, s["st_value"]) for s in (dynsym.iter_symbols() if dynsym else []) if s["st_shndx"] != "SHN_UNDEF"
+        )
+        drawn_exports = sorted((c.get("data-name"), int(c.get("data-addr"))) for c in _all(root, "circle", "export"))
+        assert drawn_exports == exports
+        slots = sorted(
+            r["r_offset"]
+            for s in e.iter_sections()
+            if s["sh_type"] in ("SHT_REL", "SHT_RELA") and s["sh_flags"] & 2
+            for r in s.iter_relocations()
+        )
+        assert sorted(int(p.get("data-offset")) for p in _all(root, "path", "reloc")) == slots
+    if kind == "dynamic":
+        imports = [t.get("data-name") for t in _all(root, "text", "import")]
+        assert sorted(imports) == sorted(["puts", f"exit@{VERSION[arch]}"])
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_svg_module_map(files, arch):
+    """A dynld module: text, data and bss bands as the raw header sizes them, exports where the table says."""
+    path = files[(arch, "module")]
+    with open(path, "rb") as f:
+        raw = f.read()
+    _magic, text, data, bss, _syms, _entry, _spsz, _pcsz = struct.unpack_from(">8I", raw, 0)
+    root = _svg(path)
+    bands = [
+        (r.get("data-type"), int(r.get("data-vaddr")), int(r.get("data-memsz"))) for r in _all(root, "rect", "segment")
+    ]
+    want = [("text", 0, text), ("data", text, data)] + ([("bss", text + data, bss)] if bss else [])
+    assert bands == want
+    d = info_json(path)
+    assert sorted(c.get("data-name") for c in _all(root, "circle", "export")) == sorted(MODULE_EXPORTS)
+    assert {c.get("data-name"): int(c.get("data-addr")) for c in _all(root, "circle", "export")} == {
+        x["name"]: x["addr"] for x in d["exports"]
+    }
+    assert sorted(t.get("data-name") for t in _all(root, "text", "import")) == sorted(MODULE_IMPORTS)
+    assert len(_all(root, "path", "reloc")) == d["relocs"]["total"]
+
+
+def test_svg_treemap_of_link_map(files, tmp_path):
+    """The treemap's files and sizes are the map's, areas in proportion, no two files overlapping."""
+    obj = files[("amd64", "object")]
+    out, map_file = str(tmp_path / "prog"), str(tmp_path / "prog.map")
+    _link(["-a", "amd64", "-o", out, "--map", map_file, obj])
+    sizes: dict[str, int] = {}
+    with open(map_file) as f:
+        for line in f:
+            m = re.match(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+) (<linker>|.*?\.o)\(", line)
+            if m and not re.match(r"^\s+0x[0-9a-f]+\s+0x[0-9a-f]+ \S+\(\.bss", line):
+                sizes[m.group(2)] = sizes.get(m.group(2), 0) + int(m.group(1), 16)
+    root = _svg(map_file)
+    groups = _all(root, "g", "file")
+    assert {g.get("data-file"): int(g.get("data-size")) for g in groups} == sizes
+    total_area = 0.0
+    boxes = []
+    for g in groups:
+        parts = _all(g, "rect", "part")
+        assert sum(int(p.get("data-size")) for p in parts) == int(g.get("data-size"))
+        area = sum(float(p.get("width")) * float(p.get("height")) for p in parts)
+        total_area += area
+        xs = [float(p.get("x")) for p in parts] + [float(p.get("x")) + float(p.get("width")) for p in parts]
+        ys = [float(p.get("y")) for p in parts] + [float(p.get("y")) + float(p.get("height")) for p in parts]
+        boxes.append((min(xs), min(ys), max(xs), max(ys), area, int(g.get("data-size"))))
+    for *_box, area, size in boxes:
+        assert area / total_area == pytest.approx(size / sum(sizes.values()), rel=0.02, abs=0.002)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            overlap = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+            assert overlap < 1.0
+    assert dyninfo("--svg", map_file)[1] == dyninfo("--svg", map_file)[1]
+
+
+def test_svg_bad_inputs(files, tmp_path):
+    assert "object file has no memory map" in _bad(files[("amd64", "object")], "--svg")
+    p = tmp_path / "bad.map"
+    p.write_text("# dynlink map\n\nOutput sections:\n.text nonsense\n")
+    assert "link map" in _bad(str(p), "--svg")

@@ -1,21 +1,18 @@
 """The one table of per-architecture facts.
 
 Everything the generic code needs to know about 386, amd64 and arm lives here;
-relocation logic lives in ``toolchain.linker.arch_<name>``.
+relocation logic lives in ``toolchain.linker.arch_<name>``, each a ``Target``
+(``toolchain.linker.target``).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from dataclasses import dataclass, field
 
+from toolchain.elf import EM_386, EM_ARM, EM_X86_64
 from toolchain.errors import DynError, UsageError
-
-EM_386 = 3
-EM_ARM = 40
-EM_X86_64 = 62
 
 
 def _aout_magic(b: int, flags: int = 0) -> int:
@@ -58,11 +55,6 @@ class Arch:
     @property
     def endian(self) -> str:
         return "<"
-
-    @property
-    def reloc(self):
-        """The arch's relocation module (``toolchain.linker.arch_<name>``)."""
-        return importlib.import_module(f"toolchain.linker.arch_{self.name}")
 
     def runner(self) -> list[str]:
         """The command prefix that runs a program of this arch on this machine."""

@@ -1,42 +1,492 @@
-"""Reading ELF files as data (struct + memoryview), and the constants we use.
+"""The ELF vocabulary and reader shared by the linker, ``dyninfo`` and the tests.
 
-Every read is bounds-checked; a malformed file raises DynError naming it.
+Vocabulary: the constants as named tables (``SHT``, ``SHF``, ``SHN``, ``STB``, ``STT``,
+``STV``, ``PT``, ``PF``, ``DT``, ``ET``, ``EM`` and the relocation types ``R_386``,
+``R_X86_64``, ``R_ARM``), plus the flat names (``SHT_PROGBITS``, ``DT_NEEDED``...) as
+plain ints for hot code, and ``*_name`` functions that spell a value as readelf does.
+
+Reader: ``ElfFile`` parses the file header and section headers at once and everything
+else on request, with ``struct`` over a ``memoryview``: program headers (``Segment``),
+symbols (``Symbol``), relocations, the dynamic section (``DynamicEntry``), symbol
+versions (``VersionNeed``, ``VersionDef``, versym), and the SysV and GNU hash tables
+(``SysvHashTable``, ``GnuHashTable``).  Every read is bounds-checked; a malformed file
+raises DynError naming it.  Only little-endian files are read (all three arches are).
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+from typing import NamedTuple
 
 from toolchain.errors import DynError
 
-ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
 
-SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA = 0, 1, 2, 3, 4
-SHT_HASH, SHT_DYNAMIC, SHT_NOTE, SHT_NOBITS, SHT_REL, SHT_DYNSYM = 5, 6, 7, 8, 9, 11
-SHT_INIT_ARRAY, SHT_FINI_ARRAY, SHT_PREINIT_ARRAY, SHT_GROUP = 14, 15, 16, 17
-SHT_SYMTAB_SHNDX = 18
-SHT_GNU_HASH = 0x6FFFFFF6
-SHT_GNU_VERDEF, SHT_GNU_VERNEED, SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
+# ------------------------------------------------------------------ tables
+class ET(IntEnum):
+    """Object file type (``e_type``)."""
+
+    NONE = 0
+    REL = 1
+    EXEC = 2
+    DYN = 3
+    CORE = 4
+
+
+class EM(IntEnum):
+    """Machine (``e_machine``) of the arches we know."""
+
+    NONE = 0
+    I386 = 3
+    ARM = 40
+    X86_64 = 62
+
+
+class SHT(IntEnum):
+    """Section type (``sh_type``), the generic and GNU/LLVM ones; see ``SHT_ARM_*``/``SHT_X86_64_*``."""
+
+    NULL = 0
+    PROGBITS = 1
+    SYMTAB = 2
+    STRTAB = 3
+    RELA = 4
+    HASH = 5
+    DYNAMIC = 6
+    NOTE = 7
+    NOBITS = 8
+    REL = 9
+    SHLIB = 10
+    DYNSYM = 11
+    INIT_ARRAY = 14
+    FINI_ARRAY = 15
+    PREINIT_ARRAY = 16
+    GROUP = 17
+    SYMTAB_SHNDX = 18
+    LLVM_ADDRSIG = 0x6FFF4C03
+    LLVM_CALL_GRAPH_PROFILE = 0x6FFF4C09
+    GNU_ATTRIBUTES = 0x6FFFFFF5
+    GNU_HASH = 0x6FFFFFF6
+    GNU_VERDEF = 0x6FFFFFFD
+    GNU_VERNEED = 0x6FFFFFFE
+    GNU_VERSYM = 0x6FFFFFFF
+
+
+class SHF(IntFlag):
+    """Section flags (``sh_flags``)."""
+
+    WRITE = 0x1
+    ALLOC = 0x2
+    EXECINSTR = 0x4
+    MERGE = 0x10
+    STRINGS = 0x20
+    INFO_LINK = 0x40
+    LINK_ORDER = 0x80
+    OS_NONCONFORMING = 0x100
+    GROUP = 0x200
+    TLS = 0x400
+    COMPRESSED = 0x800
+    EXCLUDE = 0x80000000
+
+
+class SHN(IntEnum):
+    """Reserved section indices (``st_shndx``)."""
+
+    UNDEF = 0
+    LORESERVE = 0xFF00
+    ABS = 0xFFF1
+    COMMON = 0xFFF2
+    XINDEX = 0xFFFF
+
+
+class STB(IntEnum):
+    """Symbol binding (high nibble of ``st_info``)."""
+
+    LOCAL = 0
+    GLOBAL = 1
+    WEAK = 2
+    GNU_UNIQUE = 10
+
+
+class STT(IntEnum):
+    """Symbol type (low nibble of ``st_info``)."""
+
+    NOTYPE = 0
+    OBJECT = 1
+    FUNC = 2
+    SECTION = 3
+    FILE = 4
+    COMMON = 5
+    TLS = 6
+    GNU_IFUNC = 10
+
+
+class STV(IntEnum):
+    """Symbol visibility (low two bits of ``st_other``)."""
+
+    DEFAULT = 0
+    INTERNAL = 1
+    HIDDEN = 2
+    PROTECTED = 3
+
+
+class PT(IntEnum):
+    """Segment type (``p_type``), generic and GNU; see ``PT_ARM_EXIDX``."""
+
+    NULL = 0
+    LOAD = 1
+    DYNAMIC = 2
+    INTERP = 3
+    NOTE = 4
+    SHLIB = 5
+    PHDR = 6
+    TLS = 7
+    GNU_EH_FRAME = 0x6474E550
+    GNU_STACK = 0x6474E551
+    GNU_RELRO = 0x6474E552
+    GNU_PROPERTY = 0x6474E553
+
+
+class PF(IntFlag):
+    """Segment permissions (``p_flags``)."""
+
+    X = 1
+    W = 2
+    R = 4
+
+
+class DT(IntEnum):
+    """Dynamic section tag (``d_tag``)."""
+
+    NULL = 0
+    NEEDED = 1
+    PLTRELSZ = 2
+    PLTGOT = 3
+    HASH = 4
+    STRTAB = 5
+    SYMTAB = 6
+    RELA = 7
+    RELASZ = 8
+    RELAENT = 9
+    STRSZ = 10
+    SYMENT = 11
+    INIT = 12
+    FINI = 13
+    SONAME = 14
+    RPATH = 15
+    SYMBOLIC = 16
+    REL = 17
+    RELSZ = 18
+    RELENT = 19
+    PLTREL = 20
+    DEBUG = 21
+    TEXTREL = 22
+    JMPREL = 23
+    BIND_NOW = 24
+    INIT_ARRAY = 25
+    FINI_ARRAY = 26
+    INIT_ARRAYSZ = 27
+    FINI_ARRAYSZ = 28
+    RUNPATH = 29
+    FLAGS = 30
+    PREINIT_ARRAY = 32
+    PREINIT_ARRAYSZ = 33
+    GNU_HASH = 0x6FFFFEF5
+    VERSYM = 0x6FFFFFF0
+    RELACOUNT = 0x6FFFFFF9
+    RELCOUNT = 0x6FFFFFFA
+    FLAGS_1 = 0x6FFFFFFB
+    VERDEF = 0x6FFFFFFC
+    VERDEFNUM = 0x6FFFFFFD
+    VERNEED = 0x6FFFFFFE
+    VERNEEDNUM = 0x6FFFFFFF
+
+
+class R_386(IntEnum):
+    """i386 relocation types."""
+
+    NONE = 0
+    R32 = 1
+    PC32 = 2
+    GOT32 = 3
+    PLT32 = 4
+    COPY = 5
+    GLOB_DAT = 6
+    JUMP_SLOT = 7
+    RELATIVE = 8
+    GOTOFF = 9
+    GOTPC = 10
+    TLS_TPOFF = 14
+    TLS_IE = 15
+    TLS_GOTIE = 16
+    TLS_LE = 17
+    TLS_GD = 18
+    TLS_LDM = 19
+    R16 = 20
+    PC16 = 21
+    R8 = 22
+    PC8 = 23
+    TLS_LDO_32 = 32
+    TLS_IE_32 = 33
+    TLS_LE_32 = 34
+    TLS_DTPMOD32 = 35
+    TLS_DTPOFF32 = 36
+    TLS_TPOFF32 = 37
+    IRELATIVE = 42
+    GOT32X = 43
+
+
+class R_X86_64(IntEnum):
+    """x86-64 relocation types."""
+
+    NONE = 0
+    R64 = 1
+    PC32 = 2
+    GOT32 = 3
+    PLT32 = 4
+    COPY = 5
+    GLOB_DAT = 6
+    JUMP_SLOT = 7
+    RELATIVE = 8
+    GOTPCREL = 9
+    R32 = 10
+    R32S = 11
+    R16 = 12
+    PC16 = 13
+    R8 = 14
+    PC8 = 15
+    DTPMOD64 = 16
+    DTPOFF64 = 17
+    TPOFF64 = 18
+    TLSGD = 19
+    TLSLD = 20
+    DTPOFF32 = 21
+    GOTTPOFF = 22
+    TPOFF32 = 23
+    PC64 = 24
+    GOTOFF64 = 25
+    GOTPC32 = 26
+    IRELATIVE = 37
+    GOTPCRELX = 41
+    REX_GOTPCRELX = 42
+
+
+class R_ARM(IntEnum):
+    """32-bit ARM relocation types."""
+
+    NONE = 0
+    PC24 = 1
+    ABS32 = 2
+    REL32 = 3
+    THM_CALL = 10
+    TLS_DTPMOD32 = 17
+    TLS_DTPOFF32 = 18
+    TLS_TPOFF32 = 19
+    COPY = 20
+    GLOB_DAT = 21
+    JUMP_SLOT = 22
+    RELATIVE = 23
+    GOTOFF32 = 24
+    BASE_PREL = 25
+    GOT_BREL = 26
+    PLT32 = 27
+    CALL = 28
+    JUMP24 = 29
+    THM_JUMP24 = 30
+    TARGET1 = 38
+    V4BX = 40
+    TARGET2 = 41
+    PREL31 = 42
+    MOVW_ABS_NC = 43
+    MOVT_ABS = 44
+    MOVW_PREL_NC = 45
+    MOVT_PREL = 46
+    THM_MOVW_ABS_NC = 47
+    THM_MOVT_ABS = 48
+    GOT_PREL = 96
+    THM_JUMP11 = 102
+    THM_JUMP8 = 103
+    TLS_GD32 = 104
+    TLS_LDM32 = 105
+    TLS_LDO32 = 106
+    TLS_IE32 = 107
+    TLS_LE32 = 108
+    IRELATIVE = 160
+
+
+# Flat names: plain ints (the hot paths of the linker compare against these).
+ET_NONE, ET_REL, ET_EXEC, ET_DYN, ET_CORE = ET.NONE.value, ET.REL.value, ET.EXEC.value, ET.DYN.value, ET.CORE.value
+EM_386, EM_ARM, EM_X86_64 = EM.I386.value, EM.ARM.value, EM.X86_64.value
+
+SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB = SHT.NULL.value, SHT.PROGBITS.value, SHT.SYMTAB.value, SHT.STRTAB.value
+SHT_RELA, SHT_HASH, SHT_DYNAMIC, SHT_NOTE = SHT.RELA.value, SHT.HASH.value, SHT.DYNAMIC.value, SHT.NOTE.value
+SHT_NOBITS, SHT_REL, SHT_DYNSYM = SHT.NOBITS.value, SHT.REL.value, SHT.DYNSYM.value
+SHT_INIT_ARRAY, SHT_FINI_ARRAY = SHT.INIT_ARRAY.value, SHT.FINI_ARRAY.value
+SHT_PREINIT_ARRAY, SHT_GROUP, SHT_SYMTAB_SHNDX = SHT.PREINIT_ARRAY.value, SHT.GROUP.value, SHT.SYMTAB_SHNDX.value
+SHT_GNU_HASH = SHT.GNU_HASH.value
+SHT_GNU_VERDEF, SHT_GNU_VERNEED, SHT_GNU_VERSYM = SHT.GNU_VERDEF.value, SHT.GNU_VERNEED.value, SHT.GNU_VERSYM.value
+SHT_LLVM_ADDRSIG = SHT.LLVM_ADDRSIG.value
+# Processor-specific section types share values across machines, so they live outside SHT.
 SHT_ARM_EXIDX, SHT_ARM_ATTRIBUTES = 0x70000001, 0x70000003
-SHT_LLVM_ADDRSIG = 0x6FFF4C03
 SHT_X86_64_UNWIND = 0x70000001
 
-SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR, SHF_MERGE, SHF_STRINGS = 1, 2, 4, 0x10, 0x20
-SHF_INFO_LINK, SHF_LINK_ORDER, SHF_GROUP, SHF_TLS = 0x40, 0x80, 0x200, 0x400
-SHF_EXCLUDE = 0x80000000
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = SHF.WRITE.value, SHF.ALLOC.value, SHF.EXECINSTR.value
+SHF_MERGE, SHF_STRINGS, SHF_INFO_LINK = SHF.MERGE.value, SHF.STRINGS.value, SHF.INFO_LINK.value
+SHF_LINK_ORDER, SHF_GROUP, SHF_TLS = SHF.LINK_ORDER.value, SHF.GROUP.value, SHF.TLS.value
+SHF_EXCLUDE = SHF.EXCLUDE.value
 
-SHN_UNDEF, SHN_ABS, SHN_COMMON, SHN_XINDEX = 0, 0xFFF1, 0xFFF2, 0xFFFF
+SHN_UNDEF, SHN_ABS, SHN_COMMON, SHN_XINDEX = SHN.UNDEF.value, SHN.ABS.value, SHN.COMMON.value, SHN.XINDEX.value
 
-STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
-STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS = 0, 1, 2, 3, 4, 5, 6
-STV_DEFAULT, STV_HIDDEN = 0, 2
+STB_LOCAL, STB_GLOBAL, STB_WEAK = STB.LOCAL.value, STB.GLOBAL.value, STB.WEAK.value
+STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION = STT.NOTYPE.value, STT.OBJECT.value, STT.FUNC.value, STT.SECTION.value
+STT_FILE, STT_COMMON, STT_TLS = STT.FILE.value, STT.COMMON.value, STT.TLS.value
+STV_DEFAULT, STV_HIDDEN = STV.DEFAULT.value, STV.HIDDEN.value
 
-PT_NULL, PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE, PT_PHDR, PT_TLS = 0, 1, 2, 3, 4, 6, 7
-PT_GNU_STACK, PT_ARM_EXIDX = 0x6474E551, 0x70000001
-PF_X, PF_W, PF_R = 1, 2, 4
+PT_NULL, PT_LOAD, PT_DYNAMIC, PT_INTERP = PT.NULL.value, PT.LOAD.value, PT.DYNAMIC.value, PT.INTERP.value
+PT_NOTE, PT_PHDR, PT_TLS, PT_GNU_STACK = PT.NOTE.value, PT.PHDR.value, PT.TLS.value, PT.GNU_STACK.value
+PT_ARM_EXIDX = 0x70000001
+PF_X, PF_W, PF_R = PF.X.value, PF.W.value, PF.R.value
+
+DT_NULL, DT_NEEDED, DT_PLTRELSZ, DT_PLTGOT = DT.NULL.value, DT.NEEDED.value, DT.PLTRELSZ.value, DT.PLTGOT.value
+DT_HASH, DT_STRTAB, DT_SYMTAB, DT_RELA = DT.HASH.value, DT.STRTAB.value, DT.SYMTAB.value, DT.RELA.value
+DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT = DT.RELASZ.value, DT.RELAENT.value, DT.STRSZ.value, DT.SYMENT.value
+DT_SONAME, DT_RPATH, DT_RUNPATH = DT.SONAME.value, DT.RPATH.value, DT.RUNPATH.value
+DT_REL, DT_RELSZ, DT_RELENT, DT_PLTREL = DT.REL.value, DT.RELSZ.value, DT.RELENT.value, DT.PLTREL.value
+DT_DEBUG, DT_JMPREL, DT_GNU_HASH = DT.DEBUG.value, DT.JMPREL.value, DT.GNU_HASH.value
+DT_VERSYM, DT_VERDEF, DT_VERDEFNUM = DT.VERSYM.value, DT.VERDEF.value, DT.VERDEFNUM.value
+DT_VERNEED, DT_VERNEEDNUM = DT.VERNEED.value, DT.VERNEEDNUM.value
 
 GRP_COMDAT = 1
+VER_NDX_LOCAL, VER_NDX_GLOBAL = 0, 1
+VERSYM_HIDDEN = 0x8000  # the symbol's version is not the default one (``name@ver``, not ``name@@ver``)
+VER_FLG_BASE = 1  # the verdef entry naming the file itself
+
+_R_TYPES: dict[int, type[IntEnum]] = {EM_386: R_386, EM_X86_64: R_X86_64, EM_ARM: R_ARM}
+_R_PREFIX = {EM_386: "R_386_", EM_X86_64: "R_X86_64_", EM_ARM: "R_ARM_"}
+# Enum member names cannot start with a digit: R_386_32 is R_386.R32 and so on.
+_R_DIGIT_NAMES = {"R64": "64", "R32": "32", "R32S": "32S", "R16": "16", "R8": "8"}
+_SHT_BY_MACHINE = {
+    EM_ARM: {SHT_ARM_EXIDX: "ARM_EXIDX", SHT_ARM_ATTRIBUTES: "ARM_ATTRIBUTES"},
+    EM_X86_64: {SHT_X86_64_UNWIND: "X86_64_UNWIND"},
+}
+_SHT_SHORT = {SHT_GNU_VERDEF: "VERDEF", SHT_GNU_VERNEED: "VERNEED", SHT_GNU_VERSYM: "VERSYM"}
+_PT_BY_MACHINE = {EM_ARM: {PT_ARM_EXIDX: "ARM_EXIDX"}}
+_MACHINE_NAMES = {EM_386: "Intel 80386", EM_ARM: "ARM", EM_X86_64: "AMD x86-64"}
+# readelf's letters for section flags, in its order.
+_SHF_LETTERS = (
+    (SHF_WRITE, "W"),
+    (SHF_ALLOC, "A"),
+    (SHF_EXECINSTR, "X"),
+    (SHF_MERGE, "M"),
+    (SHF_STRINGS, "S"),
+    (SHF_INFO_LINK, "I"),
+    (SHF_LINK_ORDER, "L"),
+    (SHF.OS_NONCONFORMING.value, "O"),
+    (SHF_GROUP, "G"),
+    (SHF_TLS, "T"),
+    (SHF.COMPRESSED.value, "C"),
+    (SHF_EXCLUDE, "E"),
+)
+_SHF_KNOWN = sum(bit for bit, _ in _SHF_LETTERS)
+
+
+def _enum_name(table: type[IntEnum], value: int) -> str:
+    try:
+        return table(value).name
+    except ValueError:
+        return f"0x{value:x}"
+
+
+def elf_type_name(value: int) -> str:
+    """``EXEC``, ``DYN``... for an ``e_type``."""
+    return _enum_name(ET, value)
+
+
+def machine_name(machine: int) -> str:
+    """A readable name of an ``e_machine`` (``AMD x86-64``)."""
+    return _MACHINE_NAMES.get(machine, f"0x{machine:x}")
+
+
+def section_type_name(value: int, machine: int = EM.NONE) -> str:
+    """readelf's name of a section type without ``SHT_`` (``PROGBITS``, ``VERNEED``, ``ARM_EXIDX``)."""
+    if value in _SHT_SHORT:
+        return _SHT_SHORT[value]
+    if value in _SHT_BY_MACHINE.get(machine, {}):
+        return _SHT_BY_MACHINE[machine][value]
+    return _enum_name(SHT, value)
+
+
+def segment_type_name(value: int, machine: int = EM.NONE) -> str:
+    """The name of a segment type without ``PT_`` (``LOAD``, ``GNU_STACK``, ``ARM_EXIDX``)."""
+    if value in _PT_BY_MACHINE.get(machine, {}):
+        return _PT_BY_MACHINE[machine][value]
+    return _enum_name(PT, value)
+
+
+def dynamic_tag_name(tag: int) -> str:
+    """The name of a dynamic tag without ``DT_`` (``NEEDED``)."""
+    return _enum_name(DT, tag)
+
+
+def symbol_type_name(value: int) -> str:
+    """``FUNC``, ``OBJECT``... for a symbol type."""
+    return _enum_name(STT, value)
+
+
+def symbol_bind_name(value: int) -> str:
+    """``GLOBAL``, ``WEAK``... for a symbol binding."""
+    return _enum_name(STB, value)
+
+
+def visibility_name(value: int) -> str:
+    """``DEFAULT``, ``HIDDEN``... for a symbol visibility."""
+    return _enum_name(STV, value)
+
+
+def reloc_type_name(machine: int, rtype: int) -> str:
+    """The full name of a relocation type (``R_X86_64_JUMP_SLOT``), ``0x..`` when unknown."""
+    table = _R_TYPES.get(machine)
+    if table is None:
+        return f"0x{rtype:x}"
+    try:
+        name = table(rtype).name
+    except ValueError:
+        return f"0x{rtype:x}"
+    return _R_PREFIX[machine] + _R_DIGIT_NAMES.get(name, name)
+
+
+def section_flags_letters(flags: int) -> str:
+    """readelf's letters for section flags (``WAX``...), ``+0x..`` for bits it has no letter for."""
+    out = "".join(ch for bit, ch in _SHF_LETTERS if flags & bit)
+    rest = flags & ~_SHF_KNOWN
+    return out + (f"+0x{rest:x}" if rest else "")
+
+
+def segment_flags_letters(flags: int) -> str:
+    """``RWX`` letters of a segment's permissions, ``-`` for a missing one."""
+    return ("R" if flags & PF_R else "-") + ("W" if flags & PF_W else "-") + ("X" if flags & PF_X else "-")
+
+
+# ----------------------------------------------------------------- records
+class FileHeader(NamedTuple):
+    """The ELF file header (``Elf32_Ehdr``/``Elf64_Ehdr``), identification bytes decoded."""
+
+    bits: int
+    osabi: int
+    abiversion: int
+    type: int
+    machine: int
+    version: int
+    entry: int
+    phoff: int
+    shoff: int
+    flags: int
+    ehsize: int
+    phentsize: int
+    phnum: int
+    shentsize: int
+    shnum: int
+    shstrndx: int
 
 
 @dataclass
@@ -54,6 +504,19 @@ class Section:
     info: int
     align: int
     entsize: int
+
+
+class Segment(NamedTuple):
+    """One program header (the 64-bit field order, for both classes)."""
+
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    paddr: int
+    filesz: int
+    memsz: int
+    align: int
 
 
 @dataclass
@@ -80,8 +543,145 @@ class Symbol:
         return self.other & 3
 
 
+class Relocation(NamedTuple):
+    """One relocation entry; ``addend`` is 0 for SHT_REL (the addend is in the field)."""
+
+    offset: int
+    type: int
+    sym: int
+    addend: int
+
+
+class DynamicEntry(NamedTuple):
+    """One ``.dynamic`` entry."""
+
+    tag: int
+    value: int
+
+
+class VersionAux(NamedTuple):
+    """One version a library must provide (a ``Vernaux``); ``ndx`` is what versym holds."""
+
+    name: str
+    hash: int
+    flags: int
+    ndx: int
+
+
+class VersionNeed(NamedTuple):
+    """The versions needed from one library (a ``Verneed`` and its ``Vernaux`` list)."""
+
+    file: str
+    versions: list[VersionAux]
+
+
+class VersionDef(NamedTuple):
+    """One version defined by the file (a ``Verdef``): its names, the first is the version's own."""
+
+    ndx: int
+    flags: int
+    hash: int
+    names: list[str]
+
+
+class SysvHashTable(NamedTuple):
+    """A SysV ``.hash`` table."""
+
+    nbucket: int
+    nchain: int
+    buckets: tuple[int, ...]
+    chains: tuple[int, ...]
+
+    def chain_lengths(self, where: str = ".hash", fname: str | None = None) -> list[int]:
+        """The number of symbols reached from each bucket; DynError on a looping or stray chain."""
+        lengths = []
+        for b in self.buckets:
+            n, i = 0, b
+            while i != 0:
+                if i >= self.nchain or n > self.nchain:
+                    raise DynError(f"{where}: bad chain (index {i}, {self.nchain} symbols)", fname)
+                n += 1
+                i = self.chains[i]
+            lengths.append(n)
+        return lengths
+
+
+class GnuHashTable(NamedTuple):
+    """A GNU ``.gnu.hash`` table; ``chains`` holds the hash values of symbols from ``symoffset`` on."""
+
+    nbucket: int
+    symoffset: int
+    bloom_shift: int
+    bloom: tuple[int, ...]
+    buckets: tuple[int, ...]
+    chains: tuple[int, ...]
+
+    def chain_lengths(self, where: str = ".gnu.hash", fname: str | None = None) -> list[int]:
+        """The number of symbols in each bucket's run; DynError on a run that leaves the table."""
+        lengths = []
+        for b in self.buckets:
+            n = 0
+            if b:
+                if b < self.symoffset:
+                    raise DynError(f"{where}: bucket points at symbol {b}, below symoffset {self.symoffset}", fname)
+                i = b - self.symoffset
+                while True:
+                    if i >= len(self.chains):
+                        raise DynError(f"{where}: chain runs past the end of the table", fname)
+                    n += 1
+                    if self.chains[i] & 1:
+                        break
+                    i += 1
+            lengths.append(n)
+        return lengths
+
+
+def parse_sysv_hash(data: bytes | memoryview, where: str = ".hash", fname: str | None = None) -> SysvHashTable:
+    """A SysV hash table from its bytes."""
+    if len(data) < 8:
+        raise DynError(f"{where}: truncated hash table", fname)
+    nbucket, nchain = struct.unpack_from("<II", data, 0)
+    if 8 + 4 * (nbucket + nchain) > len(data):
+        raise DynError(f"{where}: truncated hash table ({nbucket} buckets, {nchain} chains)", fname)
+    buckets = struct.unpack_from(f"<{nbucket}I", data, 8)
+    chains = struct.unpack_from(f"<{nchain}I", data, 8 + 4 * nbucket)
+    return SysvHashTable(nbucket, nchain, buckets, chains)
+
+
+def parse_gnu_hash(
+    data: bytes | memoryview, bits: int, where: str = ".gnu.hash", fname: str | None = None
+) -> GnuHashTable:
+    """A GNU hash table from its bytes (``bits``: the ELF class, the Bloom word size); the chain
+    array runs to the end of ``data``."""
+    w = bits // 8
+    if len(data) < 16:
+        raise DynError(f"{where}: truncated GNU hash table", fname)
+    nbucket, symoffset, maskwords, shift = struct.unpack_from("<4I", data, 0)
+    chain_at = 16 + maskwords * w + 4 * nbucket
+    if chain_at > len(data):
+        raise DynError(f"{where}: truncated GNU hash table ({nbucket} buckets, {maskwords} Bloom words)", fname)
+    bloom = struct.unpack_from(f"<{maskwords}{'Q' if w == 8 else 'I'}", data, 16)
+    buckets = struct.unpack_from(f"<{nbucket}I", data, 16 + maskwords * w)
+    nchain = (len(data) - chain_at) // 4
+    chains = struct.unpack_from(f"<{nchain}I", data, chain_at)
+    return GnuHashTable(nbucket, symoffset, shift, bloom, buckets, chains)
+
+
+def string_at(strtab: bytes, offset: int, what: str = "string", fname: str | None = None) -> str:
+    """The NUL-terminated string at ``offset`` of a string table (undecodable bytes kept as surrogates)."""
+    if offset == 0 and not strtab:
+        return ""
+    end = strtab.find(b"\0", offset) if 0 <= offset < len(strtab) else -2
+    if end == -2:
+        raise DynError(f"{what} offset 0x{offset:x} outside the string table", fname)
+    if end < 0:
+        raise DynError(f"unterminated {what}", fname)
+    return strtab[offset:end].decode("utf-8", "surrogateescape")
+
+
+# ------------------------------------------------------------------ reader
 class ElfFile:
-    """A parsed ELF file: header, section headers, and lazy access to tables."""
+    """A parsed ELF file: header, section headers, and readers for the rest."""
 
     def __init__(self, data: bytes | memoryview, name: str):
         self.name = name
@@ -95,6 +695,7 @@ class ElfFile:
             raise DynError("big-endian ELF is not supported", name)
         self.bits = 32 if ei_class == 1 else 64
         self.e = "<"
+        self.osabi, self.abiversion = self.data[7], self.data[8]
         if self.bits == 32:
             hdr = self._unpack("<HHIIIIIHHHHHH", 16)
             self._shdr_fmt, self._sym_fmt = "<IIIIIIIIII", "<IIIBBH"
@@ -104,22 +705,23 @@ class ElfFile:
         (
             self.type,
             self.machine,
-            _version,
+            self.version,
             self.entry,
             self.phoff,
             self.shoff,
             self.flags,
-            _ehsize,
+            self.ehsize,
             self.phentsize,
             self.phnum,
             self.shentsize,
-            shnum,
+            self.shnum,
             shstrndx,
         ) = hdr
         self.sections: list[Section] = []
         self.shstrndx = shstrndx
         if self.shoff:
-            self._read_sections(shnum, shstrndx)
+            self._read_sections(self.shnum, shstrndx)
+        self._segments: list[Segment] | None = None
 
     def _unpack(self, fmt: str, off: int) -> tuple:
         size = struct.calcsize(fmt)
@@ -140,11 +742,7 @@ class ElfFile:
         end = self.shoff + shnum * entsize
         if end > len(self.data):
             raise DynError("truncated ELF file (section headers)", self.name)
-        raw = [struct.unpack_from(self._shdr_fmt, self.data, self.shoff + i * entsize) for i in range(shnum)]
-        if self.bits == 32:
-            fields = [(n, t, f, a, o, s, lk, inf, al, es) for (n, t, f, a, o, s, lk, inf, al, es) in raw]
-        else:
-            fields = raw
+        fields = [struct.unpack_from(self._shdr_fmt, self.data, self.shoff + i * entsize) for i in range(shnum)]
         if not 0 <= shstrndx < shnum:
             raise DynError("bad section name table index", self.name)
         strtab = fields[shstrndx]
@@ -159,6 +757,73 @@ class ElfFile:
             raise DynError("truncated ELF file", self.name)
         return self.data[off : off + size]
 
+    # ---------------------------------------------------------- headers
+    def header(self) -> FileHeader:
+        """The file header as one record."""
+        return FileHeader(
+            self.bits,
+            self.osabi,
+            self.abiversion,
+            self.type,
+            self.machine,
+            self.version,
+            self.entry,
+            self.phoff,
+            self.shoff,
+            self.flags,
+            self.ehsize,
+            self.phentsize,
+            self.phnum,
+            self.shentsize,
+            self.shnum,
+            self.shstrndx,
+        )
+
+    def segments(self) -> list[Segment]:
+        """The program headers (read once); DynError on a bad entry size or a truncated table."""
+        if self._segments is None:
+            self._segments = self.program_headers() if self.phoff or self.phnum else []
+        return self._segments
+
+    def program_headers(self) -> list[Segment]:
+        """(type, flags, offset, vaddr, paddr, filesz, memsz, align) of each program header."""
+        if self.phnum and self.phentsize != (32 if self.bits == 32 else 56):
+            raise DynError("bad program header size", self.name)
+        out = []
+        for i in range(self.phnum):
+            off = self.phoff + i * self.phentsize
+            if self.bits == 32:
+                t, o, va, pa, fs, ms, fl, al = self._unpack("<IIIIIIII", off)
+            else:
+                t, fl, o, va, pa, fs, ms, al = self._unpack("<IIQQQQQQ", off)
+            out.append(Segment(t, fl, o, va, pa, fs, ms, al))
+        return out
+
+    def segment_data(self, seg: Segment) -> memoryview:
+        """The file bytes of a segment (``p_filesz`` of them)."""
+        if seg.offset + seg.filesz > len(self.data):
+            raise DynError(f"truncated ELF file ({segment_type_name(seg.type, self.machine)} segment)", self.name)
+        return self.data[seg.offset : seg.offset + seg.filesz]
+
+    def vaddr_bytes(self, addr: int, size: int, what: str) -> memoryview:
+        """File bytes at a virtual address (through the PT_LOAD segments)."""
+        for seg in self.segments():
+            if seg.type == PT_LOAD and seg.vaddr <= addr and addr + size <= seg.vaddr + seg.filesz:
+                start = seg.offset + addr - seg.vaddr
+                if start + size > len(self.data):
+                    break
+                return self.data[start : start + size]
+        raise DynError(f"{what} at 0x{addr:x} (0x{size:x} bytes) is not in the file", self.name)
+
+    def interpreter(self) -> str | None:
+        """The program interpreter named by PT_INTERP, or None."""
+        for seg in self.segments():
+            if seg.type == PT_INTERP:
+                raw = bytes(self.segment_data(seg))
+                return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        return None
+
+    # --------------------------------------------------------- sections
     def section_data(self, sec: Section) -> memoryview:
         """The bytes of a section (empty for SHT_NOBITS)."""
         if sec.type == SHT_NOBITS:
@@ -166,16 +831,42 @@ class ElfFile:
         return self._bytes(sec.offset, sec.size)
 
     def section_by_name(self, name: str) -> Section | None:
+        """The first section called ``name``, or None."""
         for s in self.sections:
             if s.name == name:
                 return s
         return None
 
+    def sections_of_type(self, sh_type: int) -> list[Section]:
+        """Every section of type ``sh_type``, in header order."""
+        return [s for s in self.sections if s.type == sh_type]
+
+    def first_section(self, sh_type: int) -> Section | None:
+        """The first section of type ``sh_type`` (the symbol table, the dynamic section...), or None."""
+        for s in self.sections:
+            if s.type == sh_type:
+                return s
+        return None
+
     def link_section(self, sec: Section) -> Section:
+        """The section ``sec.sh_link`` names; DynError when it names none."""
         if not 0 < sec.link < len(self.sections):
             raise DynError(f"section {sec.name}: bad link {sec.link}", self.name)
         return self.sections[sec.link]
 
+    def section_name(self, shndx: int) -> str:
+        """A symbol's section as readelf's ``Ndx`` column shows it by name: ``UND``, ``ABS``, ``COMMON`` or the name."""
+        if shndx == SHN_UNDEF:
+            return "UND"
+        if shndx == SHN_ABS:
+            return "ABS"
+        if shndx == SHN_COMMON:
+            return "COMMON"
+        if shndx < len(self.sections):
+            return self.sections[shndx].name
+        return f"0x{shndx:x}"
+
+    # ---------------------------------------------------------- symbols
     def symbol_tuples(self, symtab: Section) -> list[tuple[str, int, int, int, int, int]]:
         """(name, value, size, info, other, shndx) of every entry of a symbol table section."""
         strtab = bytes(self.section_data(self.link_section(symtab)))
@@ -206,6 +897,7 @@ class ElfFile:
         """Every entry of a symbol table section, names resolved."""
         return [Symbol(*t) for t in self.symbol_tuples(symtab)]
 
+    # ------------------------------------------------------ relocations
     def relocations(self, sec: Section) -> list[tuple[int, int, int, int]]:
         """(offset, type, symbol index, addend) of a SHT_REL/SHT_RELA section; addend 0 for REL."""
         data = self.section_data(sec)
@@ -221,17 +913,147 @@ class ElfFile:
             return [(o, i & mask, i >> shift, a) for o, i, a in struct.iter_unpack(fmt, data)]
         return [(o, i & mask, i >> shift, 0) for o, i in struct.iter_unpack(fmt, data)]
 
-    def program_headers(self) -> list[tuple[int, ...]]:
-        """(type, flags, offset, vaddr, paddr, filesz, memsz, align) of each program header."""
+    def relocation_records(self, sec: Section) -> list[Relocation]:
+        """The relocations of a SHT_REL/SHT_RELA section as named records."""
+        return [Relocation._make(t) for t in self.relocations(sec)]
+
+    # ---------------------------------------------------------- dynamic
+    def dynamic_entries(self) -> list[DynamicEntry] | None:
+        """The ``.dynamic`` entries up to DT_NULL (from the section, else PT_DYNAMIC); None without one."""
+        sec = self.first_section(SHT_DYNAMIC)
+        if sec is not None:
+            raw = self.section_data(sec)
+        else:
+            seg = next((p for p in self.segments() if p.type == PT_DYNAMIC), None)
+            if seg is None:
+                return None
+            raw = self.segment_data(seg)
         out = []
-        for i in range(self.phnum):
-            off = self.phoff + i * self.phentsize
-            if self.bits == 32:
-                t, o, va, pa, fs, ms, fl, al = self._unpack("<IIIIIIII", off)
-            else:
-                t, fl, o, va, pa, fs, ms, al = self._unpack("<IIQQQQQQ", off)
-            out.append((t, fl, o, va, pa, fs, ms, al))
+        for tag, value in struct.iter_unpack(
+            "<iI" if self.bits == 32 else "<qQ", raw[: len(raw) - len(raw) % (self.bits // 4)]
+        ):
+            out.append(DynamicEntry(tag, value))
+            if tag == DT_NULL:
+                break
         return out
+
+    def dynamic_strings(self) -> bytes:
+        """The dynamic string table: ``.dynsym``'s linked section, else what DT_STRTAB/DT_STRSZ point at."""
+        sec = self.first_section(SHT_DYNSYM)
+        if sec is not None:
+            return bytes(self.section_data(self.link_section(sec)))
+        tags = {e.tag: e.value for e in self.dynamic_entries() or []}
+        if DT_STRTAB in tags and DT_STRSZ in tags:
+            return bytes(self.vaddr_bytes(tags[DT_STRTAB], tags[DT_STRSZ], "DT_STRTAB"))
+        return b""
+
+    # --------------------------------------------------------- versions
+    def versym(self, sec: Section | None = None) -> list[int]:
+        """The version index of each dynamic symbol (``.gnu.version``); empty without one."""
+        sec = sec or self.first_section(SHT_GNU_VERSYM)
+        if sec is None:
+            return []
+        raw = self.section_data(sec)
+        return list(struct.unpack(f"<{len(raw) // 2}H", raw[: len(raw) // 2 * 2]))
+
+    def version_needs(self, sec: Section | None = None) -> list[VersionNeed]:
+        """The versions needed per library (``.gnu.version_r``); empty without one."""
+        sec = sec or self.first_section(SHT_GNU_VERNEED)
+        if sec is None:
+            return []
+        data = self.section_data(sec)
+        strtab = bytes(self.section_data(self.link_section(sec)))
+        out: list[VersionNeed] = []
+        off = 0
+        while len(out) < 1000:
+            if off + 16 > len(data):
+                raise DynError(f"{sec.name}: truncated", self.name)
+            _ver, cnt, file, aux, nxt = struct.unpack_from("<HHIII", data, off)
+            need = VersionNeed(string_at(strtab, file, f"{sec.name} file name", self.name), [])
+            a = off + aux
+            for _ in range(cnt):
+                if a + 16 > len(data):
+                    raise DynError(f"{sec.name}: truncated", self.name)
+                h, flags, other, name, anext = struct.unpack_from("<IHHII", data, a)
+                need.versions.append(
+                    VersionAux(string_at(strtab, name, f"{sec.name} name", self.name), h, flags, other)
+                )
+                if not anext:
+                    break
+                a += anext
+            out.append(need)
+            if not nxt:
+                break
+            off += nxt
+        return out
+
+    def version_defs(self, sec: Section | None = None) -> list[VersionDef]:
+        """The versions the file defines (``.gnu.version_d``); empty without one."""
+        sec = sec or self.first_section(SHT_GNU_VERDEF)
+        if sec is None:
+            return []
+        data = self.section_data(sec)
+        strtab = bytes(self.section_data(self.link_section(sec)))
+        out: list[VersionDef] = []
+        off = 0
+        while len(out) < 1000:
+            if off + 20 > len(data):
+                raise DynError(f"{sec.name}: truncated", self.name)
+            _ver, flags, index, cnt, h, aux, nxt = struct.unpack_from("<HHHHIII", data, off)
+            names = []
+            a = off + aux
+            for _ in range(cnt):
+                if a + 8 > len(data):
+                    raise DynError(f"{sec.name}: truncated", self.name)
+                name, anext = struct.unpack_from("<II", data, a)
+                names.append(string_at(strtab, name, f"{sec.name} name", self.name))
+                if not anext:
+                    break
+                a += anext
+            out.append(VersionDef(index, flags, h, names))
+            if not nxt:
+                break
+            off += nxt
+        return out
+
+    def version_names(self) -> dict[int, str]:
+        """Version index -> version name, over what the file needs and defines."""
+        out = {aux.ndx: aux.name for need in self.version_needs() for aux in need.versions}
+        for d in self.version_defs():
+            if d.names and not d.flags & VER_FLG_BASE:
+                out[d.ndx] = d.names[0]
+        return out
+
+    # ----------------------------------------------------------- hashes
+    def hash_table_bytes(self, sh_type: int, tag: int) -> tuple[str | None, memoryview]:
+        """(name, bytes) of the hash table of section type ``sh_type``, else the one dynamic ``tag``
+        points at (then it runs to the end of its segment); (None, empty) when there is none."""
+        sec = self.first_section(sh_type)
+        if sec is not None:
+            return sec.name, self.section_data(sec)
+        entries = {e.tag: e.value for e in self.dynamic_entries() or []}
+        if tag not in entries:
+            return None, memoryview(b"")
+        addr = entries[tag]
+        for seg in self.segments():
+            if seg.type == PT_LOAD and seg.vaddr <= addr < seg.vaddr + seg.filesz:
+                start = seg.offset + addr - seg.vaddr
+                return dynamic_tag_name(tag), self._bytes(start, seg.offset + seg.filesz - start)
+        raise DynError(f"{dynamic_tag_name(tag)} at 0x{addr:x} is not in the file", self.name)
+
+    def sysv_hash_table(self) -> tuple[str, SysvHashTable] | None:
+        """(where, table) of the SysV hash table, or None."""
+        name, data = self.hash_table_bytes(SHT_HASH, DT_HASH)
+        if name is None:
+            return None
+        return name, parse_sysv_hash(data, name, self.name)
+
+    def gnu_hash_table(self) -> tuple[str, GnuHashTable] | None:
+        """(where, table) of the GNU hash table, or None."""
+        name, data = self.hash_table_bytes(SHT_GNU_HASH, DT_GNU_HASH)
+        if name is None:
+            return None
+        return name, parse_gnu_hash(data, self.bits, name, self.name)
 
 
 def _cstr(buf: memoryview, off: int, fname: str) -> str:

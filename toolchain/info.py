@@ -1,17 +1,26 @@
-"""``dyninfo``: a summary of an ELF file or a dynld module.
+"""``dyninfo``: a summary of an ELF file or a dynld module, readelf-style views, pictures.
 
     dyninfo FILE [--json] [--hash]
+    dyninfo FILE [-h] [-l] [-S] [-s] [--dyn-syms] [-d] [-r] [-V] [-a] [--json]
+    dyninfo --svg FILE|MAPFILE
 
-For an ELF file: the header, program headers, sections, the symbol table (count and
-defined globals), the dynamic section and dynamic symbols (imports and exports), and
-the directives of an object compiled by dyncc.  For a dynld module (recognised by its
-magic): header, sizes, exports, imports and relocation counts per mode.  ``--hash``
-adds figures about ``.hash`` and ``.gnu.hash``: buckets, symbols, chain lengths (max,
-mean, histogram) and the Bloom filter.  ``--json`` prints the same data as one JSON
-object whose keys always come in the same order.
+Without switches, for an ELF file: the header, program headers, sections, the symbol
+table (count and defined globals), the dynamic section and dynamic symbols (imports and
+exports), and the directives of an object compiled by dyncc.  For a dynld module
+(recognised by its magic): header, sizes, exports, imports and relocation counts per
+mode.  ``--hash`` adds figures about ``.hash`` and ``.gnu.hash``: buckets, symbols,
+chain lengths (max, mean, histogram) and the Bloom filter.
 
-ELF files are read with ``toolchain.elf`` (struct-based); every malformed input is a
-one-line error and exit status 1.
+The readelf-style switches print only what they name, in readelf's order, combinable:
+the file header, program headers (with the sections in each), section headers, every
+symbol table (undefined symbols included; ``.dynsym`` with versions), the dynamic
+section, relocations, version sections.  ``--json`` prints the same data as one JSON
+object whose keys always come in the same order.  ``--svg`` draws the memory map of an
+executable or dynld module, or a size treemap of a ``dynlink --map`` file
+(``toolchain.svgmap``).
+
+This module is formatting: every ELF fact comes from ``toolchain.elf``'s readers.
+Every malformed input is a one-line error and exit status 1.
 """
 
 from __future__ import annotations
@@ -23,215 +32,71 @@ import sys
 from collections.abc import Sequence
 
 from toolchain import elf
-from toolchain.arch import ARCHES, EM_ARM, arch_for_machine
-from toolchain.errors import ArgumentParser, DynError, read_input, run_main
+from toolchain.arch import ARCHES, arch_for_machine
+from toolchain.errors import ArgumentParser, DynError, UsageError, read_input, run_main
 
 PROG = "dyninfo"
 
-MACHINES = {3: "Intel 80386", 40: "ARM", 62: "AMD x86-64"}
-ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
-SECTION_TYPES = {
-    0: "NULL",
-    1: "PROGBITS",
-    2: "SYMTAB",
-    3: "STRTAB",
-    4: "RELA",
-    5: "HASH",
-    6: "DYNAMIC",
-    7: "NOTE",
-    8: "NOBITS",
-    9: "REL",
-    10: "SHLIB",
-    11: "DYNSYM",
-    14: "INIT_ARRAY",
-    15: "FINI_ARRAY",
-    16: "PREINIT_ARRAY",
-    17: "GROUP",
-    18: "SYMTAB_SHNDX",
-    0x6FFFFFF6: "GNU_HASH",
-    0x6FFFFFFD: "VERDEF",
-    0x6FFFFFFE: "VERNEED",
-    0x6FFFFFFF: "VERSYM",
-    0x6FFF4C03: "LLVM_ADDRSIG",
-    0x6FFF4C4C: "LLVM_CALL_GRAPH_PROFILE",
-}
-ARM_SECTION_TYPES = {0x70000001: "ARM_EXIDX", 0x70000003: "ARM_ATTRIBUTES"}
-X86_SECTION_TYPES = {0x70000001: "X86_64_UNWIND"}
-SEGMENT_TYPES = {
-    0: "NULL",
-    1: "LOAD",
-    2: "DYNAMIC",
-    3: "INTERP",
-    4: "NOTE",
-    5: "SHLIB",
-    6: "PHDR",
-    7: "TLS",
-    0x6474E550: "GNU_EH_FRAME",
-    0x6474E551: "GNU_STACK",
-    0x6474E552: "GNU_RELRO",
-    0x6474E553: "GNU_PROPERTY",
-}
-ARM_SEGMENT_TYPES = {0x70000001: "ARM_EXIDX"}
-SYMBOL_TYPES = {0: "NOTYPE", 1: "OBJECT", 2: "FUNC", 3: "SECTION", 4: "FILE", 5: "COMMON", 6: "TLS", 10: "GNU_IFUNC"}
-SYMBOL_BINDS = {0: "LOCAL", 1: "GLOBAL", 2: "WEAK", 10: "GNU_UNIQUE"}
-DYNAMIC_TAGS = {
-    0: "NULL",
-    1: "NEEDED",
-    2: "PLTRELSZ",
-    3: "PLTGOT",
-    4: "HASH",
-    5: "STRTAB",
-    6: "SYMTAB",
-    7: "RELA",
-    8: "RELASZ",
-    9: "RELAENT",
-    10: "STRSZ",
-    11: "SYMENT",
-    12: "INIT",
-    13: "FINI",
-    14: "SONAME",
-    15: "RPATH",
-    16: "SYMBOLIC",
-    17: "REL",
-    18: "RELSZ",
-    19: "RELENT",
-    20: "PLTREL",
-    21: "DEBUG",
-    22: "TEXTREL",
-    23: "JMPREL",
-    24: "BIND_NOW",
-    25: "INIT_ARRAY",
-    26: "FINI_ARRAY",
-    27: "INIT_ARRAYSZ",
-    28: "FINI_ARRAYSZ",
-    29: "RUNPATH",
-    30: "FLAGS",
-    32: "PREINIT_ARRAY",
-    33: "PREINIT_ARRAYSZ",
-    0x6FFFFEF5: "GNU_HASH",
-    0x6FFFFFF0: "VERSYM",
-    0x6FFFFFF9: "RELACOUNT",
-    0x6FFFFFFA: "RELCOUNT",
-    0x6FFFFFFB: "FLAGS_1",
-    0x6FFFFFFC: "VERDEF",
-    0x6FFFFFFD: "VERDEFNUM",
-    0x6FFFFFFE: "VERNEED",
-    0x6FFFFFFF: "VERNEEDNUM",
-}
-DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 0, 1, 4, 5, 10, 14, 15, 29
-DT_GNU_HASH = 0x6FFFFEF5
-_STRING_TAGS = (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH)
-_SHF_LETTERS = (
-    (elf.SHF_WRITE, "W"),
-    (elf.SHF_ALLOC, "A"),
-    (elf.SHF_EXECINSTR, "X"),
-    (elf.SHF_MERGE, "M"),
-    (elf.SHF_STRINGS, "S"),
-    (elf.SHF_INFO_LINK, "I"),
-    (elf.SHF_LINK_ORDER, "L"),
-    (0x100, "O"),
-    (elf.SHF_GROUP, "G"),
-    (elf.SHF_TLS, "T"),
-    (0x800, "C"),
-    (elf.SHF_EXCLUDE, "E"),
+# The readelf-style views, in the order they are printed: (option dest, JSON key).
+VIEWS = (
+    ("file_header", "header"),
+    ("program_headers", "segments"),
+    ("section_headers", "sections"),
+    ("syms", "symbol_tables"),
+    ("dyn_syms", "dynamic_symbols"),
+    ("dynamic", "dynamic"),
+    ("relocs", "relocations"),
+    ("version_info", "versions"),
 )
 
 
-def _name(table: dict[int, str], value: int) -> str:
-    return table.get(value, f"0x{value:x}")
-
-
-def section_flags(flags: int) -> str:
-    """readelf-style letters for section flags (``WAX``...)."""
-    out = "".join(ch for bit, ch in _SHF_LETTERS if flags & bit)
-    rest = flags & ~sum(bit for bit, _ in _SHF_LETTERS)
-    return out + (f"+0x{rest:x}" if rest else "")
-
-
-def segment_flags(flags: int) -> str:
-    """``RWX`` letters of a segment's permissions, ``-`` for a missing one."""
-    return ("R" if flags & elf.PF_R else "-") + ("W" if flags & elf.PF_W else "-") + ("X" if flags & elf.PF_X else "-")
-
-
 # ------------------------------------------------------------------- ELF
-class _Elf:
-    """An ELF file being summarised: the parsed file plus the helpers the summary needs."""
+class _Summary:
+    """The JSON-ready views of one ELF file, each built from ``toolchain.elf``'s readers."""
 
     def __init__(self, data: bytes, name: str):
         self.f = elf.ElfFile(data, name)
         self.name = name
-        self.data = data
-        self.phdrs = self.f.program_headers() if self.f.phoff or self.f.phnum else []
-        if self.phdrs and self.f.phentsize != (32 if self.f.bits == 32 else 56):
-            raise DynError("bad program header size", name)
+        self.segs = self.f.segments()
         self.arch = arch_for_machine(self.f.machine, self.f.bits)
 
-    def sec_type(self, t: int) -> str:
-        if t in SECTION_TYPES:
-            return SECTION_TYPES[t]
-        extra = ARM_SECTION_TYPES if self.f.machine == EM_ARM else X86_SECTION_TYPES
-        return _name(extra, t)
-
-    def seg_type(self, t: int) -> str:
-        if t in SEGMENT_TYPES:
-            return SEGMENT_TYPES[t]
-        return _name(ARM_SEGMENT_TYPES if self.f.machine == EM_ARM else {}, t)
-
-    def section_name(self, shndx: int) -> str:
-        if shndx == elf.SHN_UNDEF:
-            return "UND"
-        if shndx == elf.SHN_ABS:
-            return "ABS"
-        if shndx == elf.SHN_COMMON:
-            return "COMMON"
-        if shndx < len(self.f.sections):
-            return self.f.sections[shndx].name
-        return f"0x{shndx:x}"
-
-    def vaddr_bytes(self, addr: int, size: int, what: str) -> bytes:
-        """File bytes at a virtual address (through the PT_LOAD segments)."""
-        for t, _fl, off, va, _pa, fs, _ms, _al in self.phdrs:
-            if t == elf.PT_LOAD and va <= addr and addr + size <= va + fs:
-                start = off + addr - va
-                if start + size > len(self.data):
-                    break
-                return self.data[start : start + size]
-        raise DynError(f"{what} at 0x{addr:x} (0x{size:x} bytes) is not in the file", self.name)
-
+    # ------------------------------------------------------- the summary
     def header(self) -> dict:
         f = self.f
         return {
             "class": f"ELF{f.bits}",
             "machine": f.machine,
-            "machine_name": _name(MACHINES, f.machine),
+            "machine_name": elf.machine_name(f.machine),
             "arch": self.arch.name if self.arch else None,
-            "type": _name(ELF_TYPES, f.type),
+            "type": elf.elf_type_name(f.type),
             "entry": f.entry,
             "flags": f.flags,
         }
 
     def segments(self) -> list[dict]:
+        m = self.f.machine
         return [
             {
-                "type": self.seg_type(t),
-                "flags": segment_flags(fl),
-                "offset": off,
-                "vaddr": va,
-                "paddr": pa,
-                "filesz": fs,
-                "memsz": ms,
-                "align": al,
+                "type": elf.segment_type_name(p.type, m),
+                "flags": elf.segment_flags_letters(p.flags),
+                "offset": p.offset,
+                "vaddr": p.vaddr,
+                "paddr": p.paddr,
+                "filesz": p.filesz,
+                "memsz": p.memsz,
+                "align": p.align,
             }
-            for t, fl, off, va, pa, fs, ms, al in self.phdrs
+            for p in self.segs
         ]
 
     def sections(self) -> list[dict]:
+        m = self.f.machine
         return [
             {
                 "index": s.index,
                 "name": s.name,
-                "type": self.sec_type(s.type),
-                "flags": section_flags(s.flags),
+                "type": elf.section_type_name(s.type, m),
+                "flags": elf.section_flags_letters(s.flags),
                 "addr": s.addr,
                 "offset": s.offset,
                 "size": s.size,
@@ -248,13 +113,13 @@ class _Elf:
             "name": s.name,
             "value": s.value,
             "size": s.size,
-            "type": _name(SYMBOL_TYPES, s.type),
-            "bind": _name(SYMBOL_BINDS, s.bind),
-            "section": self.section_name(s.shndx),
+            "type": elf.symbol_type_name(s.type),
+            "bind": elf.symbol_bind_name(s.bind),
+            "section": self.f.section_name(s.shndx),
         }
 
     def symbols(self) -> dict | None:
-        tab = next((s for s in self.f.sections if s.type == elf.SHT_SYMTAB), None)
+        tab = self.f.first_section(elf.SHT_SYMTAB)
         if tab is None:
             return None
         syms = self.f.symbols(tab)
@@ -267,125 +132,52 @@ class _Elf:
             "defined_globals": defined,
         }
 
-    # ---------------------------------------------------------- dynamic
-    def dynamic_entries(self) -> list[tuple[int, int]] | None:
-        """(tag, value) of each .dynamic entry up to DT_NULL, or None without a dynamic section."""
-        sec = next((s for s in self.f.sections if s.type == elf.SHT_DYNAMIC), None)
-        if sec is not None:
-            raw = bytes(self.f.section_data(sec))
-        else:
-            ph = next((p for p in self.phdrs if p[0] == elf.PT_DYNAMIC), None)
-            if ph is None:
-                return None
-            off, fs = ph[2], ph[5]
-            if off + fs > len(self.data):
-                raise DynError("truncated ELF file (PT_DYNAMIC)", self.name)
-            raw = self.data[off : off + fs]
-        fmt = "<iI" if self.f.bits == 32 else "<qQ"
-        size = struct.calcsize(fmt)
-        out = []
-        for i in range(len(raw) // size):
-            tag, val = struct.unpack_from(fmt, raw, i * size)
-            out.append((tag, val))
-            if tag == DT_NULL:
-                break
-        return out
-
-    def dynstr(self, entries: list[tuple[int, int]]) -> bytes:
-        sec = next((s for s in self.f.sections if s.type == elf.SHT_DYNSYM), None)
-        if sec is not None:
-            return bytes(self.f.section_data(self.f.link_section(sec)))
-        tags = dict(entries)
-        if DT_STRTAB in tags and DT_STRSZ in tags:
-            return self.vaddr_bytes(tags[DT_STRTAB], tags[DT_STRSZ], "DT_STRTAB")
-        return b""
-
     def dynamic(self) -> dict | None:
-        entries = self.dynamic_entries()
+        entries = self.f.dynamic_entries()
         if entries is None:
             return None
-        strtab = self.dynstr(entries)
-
-        def string(off: int) -> str:
-            if off >= len(strtab):
-                raise DynError(f"dynamic string offset 0x{off:x} outside the string table", self.name)
-            end = strtab.find(b"\0", off)
-            if end < 0:
-                raise DynError("unterminated dynamic string", self.name)
-            return strtab[off:end].decode("utf-8", "surrogateescape")
-
+        strtab = self.f.dynamic_strings()
+        string_tags = (elf.DT_NEEDED, elf.DT_SONAME, elf.DT_RPATH, elf.DT_RUNPATH)
         tags = []
         for tag, val in entries:
-            e: dict = {"tag": _name(DYNAMIC_TAGS, tag), "value": val}
-            if tag in _STRING_TAGS:
-                e["string"] = string(val)
+            e: dict = {"tag": elf.dynamic_tag_name(tag), "value": val}
+            if tag in string_tags:
+                e["string"] = elf.string_at(strtab, val, "dynamic string", self.name)
             tags.append(e)
-        needed = [string(v) for t, v in entries if t == DT_NEEDED]
-        interp = None
-        for t, _fl, off, _va, _pa, fs, _ms, _al in self.phdrs:
-            if t == elf.PT_INTERP:
-                if off + fs > len(self.data):
-                    raise DynError("truncated ELF file (PT_INTERP)", self.name)
-                interp = self.data[off : off + fs].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        return {"interp": interp, "needed": needed, "entries": tags}
+        needed = [t["string"] for t, (tag, _v) in zip(tags, entries, strict=True) if tag == elf.DT_NEEDED]
+        return {"interp": self.f.interpreter(), "needed": needed, "entries": tags}
 
-    def _versions(self) -> dict[int, str]:
-        """Version index -> name, from .gnu.version_r (what the imports need)."""
-        sec = next((s for s in self.f.sections if s.type == elf.SHT_GNU_VERNEED), None)
-        if sec is None:
-            return {}
-        data = bytes(self.f.section_data(sec))
-        strtab = bytes(self.f.section_data(self.f.link_section(sec)))
-        out: dict[int, str] = {}
-        off, seen = 0, 0
-        while off + 16 <= len(data) and seen < 1000:
-            _ver, cnt, _file, aux, nxt = struct.unpack_from("<HHIII", data, off)
-            a = off + aux
-            for _ in range(cnt):
-                if a + 16 > len(data):
-                    raise DynError("truncated .gnu.version_r", self.name)
-                _h, _fl, other, name, anext = struct.unpack_from("<IHHII", data, a)
-                end = strtab.find(b"\0", name)
-                if name >= len(strtab) or end < 0:
-                    raise DynError(".gnu.version_r: bad name offset", self.name)
-                out[other] = strtab[name:end].decode("utf-8", "surrogateescape")
-                if not anext:
-                    break
-                a += anext
-            seen += 1
-            if not nxt:
-                break
-            off += nxt
+    def _dynsym_versions(self, count: int) -> list[str | None]:
+        """The version name of each dynamic symbol (None for local/global or without versions)."""
+        versym = self.f.versym()
+        names = self.f.version_names()
+        out: list[str | None] = []
+        for i in range(count):
+            v = versym[i] & 0x7FFF if i < len(versym) else 0
+            out.append(names.get(v) if v > elf.VER_NDX_GLOBAL else None)
         return out
 
     def dynsyms(self) -> dict | None:
-        sec = next((s for s in self.f.sections if s.type == elf.SHT_DYNSYM), None)
+        sec = self.f.first_section(elf.SHT_DYNSYM)
         if sec is None:
             return None
         syms = self.f.symbols(sec)
-        versym_sec = next((s for s in self.f.sections if s.type == elf.SHT_GNU_VERSYM), None)
-        versions = self._versions()
-        versym: list[int] = []
-        if versym_sec is not None:
-            raw = bytes(self.f.section_data(versym_sec))
-            versym = list(struct.unpack(f"<{len(raw) // 2}H", raw[: len(raw) // 2 * 2]))
+        versions = self._dynsym_versions(len(syms))
         imports, exports = [], []
         for i, s in enumerate(syms[1:], start=1):
             if s.shndx == elf.SHN_UNDEF:
-                v = versym[i] & 0x7FFF if i < len(versym) else 0
                 imports.append(
                     {
                         "index": i,
                         "name": s.name,
-                        "version": versions.get(v),
-                        "type": _name(SYMBOL_TYPES, s.type),
-                        "bind": _name(SYMBOL_BINDS, s.bind),
+                        "version": versions[i],
+                        "type": elf.symbol_type_name(s.type),
+                        "bind": elf.symbol_bind_name(s.bind),
                         "value": s.value,
                     }
                 )
             else:
-                d = self._sym(s)
-                exports.append({"index": i, **d})
+                exports.append({"index": i, **self._sym(s)})
         return {"count": len(syms), "imports": imports, "exports": exports}
 
     def directives(self) -> dict | None:
@@ -401,92 +193,175 @@ class _Elf:
             "exports": [{"local": e.local, "remote": e.remote} for e in d.exports],
         }
 
-    # ------------------------------------------------------------- hash
     def hash_info(self) -> dict:
         return {"sysv": self.sysv_hash(), "gnu": self.gnu_hash()}
 
     def sysv_hash(self) -> dict | None:
-        name, data = self._table(elf.SHT_HASH, DT_HASH)
-        if name is None:
+        found = self.f.sysv_hash_table()
+        if found is None:
             return None
-        if len(data) < 8:
-            raise DynError(f"{name}: truncated hash table", self.name)
-        nbucket, nchain = struct.unpack_from("<II", data, 0)
-        if 8 + 4 * (nbucket + nchain) > len(data):
-            raise DynError(f"{name}: truncated hash table ({nbucket} buckets, {nchain} chains)", self.name)
-        buckets = struct.unpack_from(f"<{nbucket}I", data, 8)
-        chain = struct.unpack_from(f"<{nchain}I", data, 8 + 4 * nbucket)
-        lengths = []
-        reached = 0
-        for b in buckets:
-            n, i = 0, b
-            while i != 0:
-                if i >= nchain or n > nchain:
-                    raise DynError(f"{name}: bad chain (index {i}, {nchain} symbols)", self.name)
-                n += 1
-                i = chain[i]
-            lengths.append(n)
-            reached += n
-        return {"section": name, "nbucket": nbucket, "nsyms": nchain, "hashed": reached, **_chain_figures(lengths)}
-
-    def gnu_hash(self) -> dict | None:
-        name, data = self._table(elf.SHT_GNU_HASH, DT_GNU_HASH)
-        if name is None:
-            return None
-        w = self.f.bits // 8
-        if len(data) < 16:
-            raise DynError(f"{name}: truncated GNU hash table", self.name)
-        nbucket, symoffset, maskwords, shift = struct.unpack_from("<4I", data, 0)
-        chain_at = 16 + maskwords * w + 4 * nbucket
-        if chain_at > len(data):
-            raise DynError(f"{name}: truncated GNU hash table ({nbucket} buckets, {maskwords} Bloom words)", self.name)
-        bloom = struct.unpack_from(f"<{maskwords}{'Q' if w == 8 else 'I'}", data, 16)
-        buckets = struct.unpack_from(f"<{nbucket}I", data, 16 + maskwords * w)
-        nchain = (len(data) - chain_at) // 4
-        chain = struct.unpack_from(f"<{nchain}I", data, chain_at)
-        lengths = []
-        for b in buckets:
-            n = 0
-            if b:
-                i = b - symoffset
-                if b < symoffset:
-                    raise DynError(f"{name}: bucket points at symbol {b}, below symoffset {symoffset}", self.name)
-                while True:
-                    if i >= nchain:
-                        raise DynError(f"{name}: chain runs past the end of the table", self.name)
-                    n += 1
-                    if chain[i] & 1:
-                        break
-                    i += 1
-            lengths.append(n)
-        bits_set = sum(bin(word).count("1") for word in bloom)
+        where, t = found
+        lengths = t.chain_lengths(where, self.name)
         return {
-            "section": name,
-            "nbucket": nbucket,
-            "symoffset": symoffset,
-            "nsyms": symoffset + nchain,
-            "hashed": nchain,
-            "bloom_size": maskwords,
-            "bloom_bits": maskwords * w * 8,
-            "bloom_shift": shift,
-            "bloom_bits_set": bits_set,
+            "section": where,
+            "nbucket": t.nbucket,
+            "nsyms": t.nchain,
+            "hashed": sum(lengths),
             **_chain_figures(lengths),
         }
 
-    def _table(self, sht: int, dt: int) -> tuple[str | None, bytes]:
-        sec = next((s for s in self.f.sections if s.type == sht), None)
-        if sec is not None:
-            return sec.name, bytes(self.f.section_data(sec))
-        entries = dict(self.dynamic_entries() or [])
-        if dt not in entries:
-            return None, b""
-        # No section header: the table runs to the end of its segment; the header sizes the rest.
-        addr = entries[dt]
-        for t, _fl, off, va, _pa, fs, _ms, _al in self.phdrs:
-            if t == elf.PT_LOAD and va <= addr < va + fs:
-                start = off + addr - va
-                return _name(DYNAMIC_TAGS, dt), self.data[start : off + fs]
-        raise DynError(f"{_name(DYNAMIC_TAGS, dt)} at 0x{addr:x} is not in the file", self.name)
+    def gnu_hash(self) -> dict | None:
+        found = self.f.gnu_hash_table()
+        if found is None:
+            return None
+        where, t = found
+        lengths = t.chain_lengths(where, self.name)
+        return {
+            "section": where,
+            "nbucket": t.nbucket,
+            "symoffset": t.symoffset,
+            "nsyms": t.symoffset + len(t.chains),
+            "hashed": len(t.chains),
+            "bloom_size": len(t.bloom),
+            "bloom_bits": len(t.bloom) * self.f.bits,
+            "bloom_shift": t.bloom_shift,
+            "bloom_bits_set": sum(bin(word).count("1") for word in t.bloom),
+            **_chain_figures(lengths),
+        }
+
+    # ------------------------------------------------ readelf-style views
+    def file_header(self) -> dict:
+        h = self.f.header()
+        return {
+            "class": f"ELF{h.bits}",
+            "data": "little-endian",
+            "osabi": h.osabi,
+            "abiversion": h.abiversion,
+            "type": elf.elf_type_name(h.type),
+            "machine": h.machine,
+            "machine_name": elf.machine_name(h.machine),
+            "arch": self.arch.name if self.arch else None,
+            "version": h.version,
+            "entry": h.entry,
+            "phoff": h.phoff,
+            "shoff": h.shoff,
+            "flags": h.flags,
+            "ehsize": h.ehsize,
+            "phentsize": h.phentsize,
+            "phnum": h.phnum,
+            "shentsize": h.shentsize,
+            "shnum": len(self.f.sections),
+            "shstrndx": self.f.shstrndx,
+        }
+
+    def program_headers(self) -> list[dict]:
+        """The segments, each with the names of the sections it holds."""
+        out = self.segments()
+        for seg, d in zip(self.segs, out, strict=True):
+            d["sections"] = [s.name for s in self.f.sections if _in_segment(s, seg)]
+        return out
+
+    def symbol_table(self, sec: elf.Section) -> dict:
+        """Every entry of one symbol table, undefined ones included; versions for ``.dynsym``."""
+        syms = self.f.symbols(sec)
+        versions = self._dynsym_versions(len(syms)) if sec.type == elf.SHT_DYNSYM else [None] * len(syms)
+        rows = []
+        for i, s in enumerate(syms):
+            row = {
+                "index": i,
+                "name": s.name,
+                "value": s.value,
+                "size": s.size,
+                "type": elf.symbol_type_name(s.type),
+                "bind": elf.symbol_bind_name(s.bind),
+                "visibility": elf.visibility_name(s.visibility),
+                "shndx": s.shndx,
+                "section": self.f.section_name(s.shndx),
+            }
+            if sec.type == elf.SHT_DYNSYM:
+                row["version"] = versions[i]
+            rows.append(row)
+        return {"section": sec.name, "symbols": rows}
+
+    def symbol_tables(self) -> list[dict]:
+        tabs = [s for s in self.f.sections if s.type in (elf.SHT_DYNSYM, elf.SHT_SYMTAB)]
+        return [self.symbol_table(s) for s in tabs]
+
+    def dynamic_symbols(self) -> dict | None:
+        sec = self.f.first_section(elf.SHT_DYNSYM)
+        return None if sec is None else self.symbol_table(sec)
+
+    def relocations(self) -> list[dict]:
+        """Every SHT_REL/SHT_RELA section with its entries, symbol names resolved."""
+        out = []
+        machine = self.f.machine
+        sym_cache: dict[int, list[elf.Symbol]] = {}
+        for sec in self.f.sections:
+            if sec.type not in (elf.SHT_REL, elf.SHT_RELA):
+                continue
+            syms: list[elf.Symbol] = []
+            symtab = None
+            if 0 < sec.link < len(self.f.sections):
+                symtab = self.f.sections[sec.link]
+                if symtab.type in (elf.SHT_SYMTAB, elf.SHT_DYNSYM):
+                    if sec.link not in sym_cache:
+                        sym_cache[sec.link] = self.f.symbols(symtab)
+                    syms = sym_cache[sec.link]
+            applies = self.f.sections[sec.info].name if 0 < sec.info < len(self.f.sections) else None
+            entries = []
+            for r in self.f.relocation_records(sec):
+                if r.sym and r.sym >= len(syms):
+                    raise DynError(f"{sec.name}: relocation names symbol {r.sym}, past the symbol table", self.name)
+                s = syms[r.sym] if r.sym else None
+                name = s.name if s else ""
+                if s is not None and not name and s.type == elf.STT_SECTION:
+                    name = self.f.section_name(s.shndx)
+                entries.append(
+                    {
+                        "offset": r.offset,
+                        "type": elf.reloc_type_name(machine, r.type),
+                        "type_value": r.type,
+                        "sym": r.sym,
+                        "symbol": name,
+                        "symbol_value": s.value if s else 0,
+                        "addend": r.addend,
+                    }
+                )
+            out.append(
+                {
+                    "section": sec.name,
+                    "kind": "RELA" if sec.type == elf.SHT_RELA else "REL",
+                    "offset": sec.offset,
+                    "applies_to": applies,
+                    "symtab": symtab.name if symtab is not None else None,
+                    "entries": entries,
+                }
+            )
+        return out
+
+    def versions(self) -> dict:
+        """``.gnu.version`` (as names), ``.gnu.version_r`` and ``.gnu.version_d``."""
+        return {
+            "versym": self.f.versym(),
+            "needs": [
+                {
+                    "file": n.file,
+                    "versions": [{"name": a.name, "hash": a.hash, "flags": a.flags, "ndx": a.ndx} for a in n.versions],
+                }
+                for n in self.f.version_needs()
+            ],
+            "defs": [{"ndx": d.ndx, "flags": d.flags, "hash": d.hash, "names": d.names} for d in self.f.version_defs()],
+        }
+
+
+def _in_segment(sec: elf.Section, seg: elf.Segment) -> bool:
+    """Whether an allocated section lies in a segment's memory (``.tbss`` only in PT_TLS)."""
+    if not sec.flags & elf.SHF_ALLOC or sec.type == elf.SHT_NULL:
+        return False
+    if sec.flags & elf.SHF_TLS and sec.type == elf.SHT_NOBITS and seg.type != elf.PT_TLS:
+        return False
+    end = sec.addr + (sec.size or 1)
+    return seg.vaddr <= sec.addr and end <= seg.vaddr + max(seg.memsz, 1) and seg.memsz > 0
 
 
 def _chain_figures(lengths: list[int]) -> dict:
@@ -507,7 +382,7 @@ def _chain_figures(lengths: list[int]) -> dict:
 
 def elf_info(data: bytes, name: str, with_hash: bool = False) -> dict:
     """The summary of an ELF file as a JSON-ready dict (stable key order)."""
-    e = _Elf(data, name)
+    e = _Summary(data, name)
     out = {
         "file": name,
         "format": "elf",
@@ -554,7 +429,7 @@ def info(data: bytes, name: str, with_hash: bool = False) -> dict:
     try:
         if data[:4] == b"\x7fELF":
             return elf_info(data, name, with_hash)
-        if len(data) >= 4 and struct.unpack(">I", data[:4])[0] in module_magics():
+        if _is_module(data):
             return module_info(data, name, with_hash)
     except (struct.error, IndexError, ValueError, OverflowError) as e:
         raise DynError(f"malformed file: {e}", name) from None
@@ -563,7 +438,9 @@ def info(data: bytes, name: str, with_hash: bool = False) -> dict:
 
 # ------------------------------------------------------------------- text
 def _hex(v: int | None) -> str:
-    return "-" if v is None else f"0x{v:x}"
+    if v is None:
+        return "-"
+    return f"-0x{-v:x}" if v < 0 else f"0x{v:x}"
 
 
 def format_text(d: dict) -> str:
@@ -612,7 +489,7 @@ def format_text(d: dict) -> str:
         for e in dy["entries"]:
             v = e.get("string", _hex(e["value"]))
             if e["tag"] == "PLTREL":
-                v = _name(DYNAMIC_TAGS, e["value"])
+                v = elf.dynamic_tag_name(e["value"])
             lines.append(f"  {e['tag']:<14} {v}")
     ds = d["dynsyms"]
     if ds is not None:
@@ -691,17 +568,205 @@ def _format_module(d: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _body(argv: Sequence[str]) -> int:
-    p = ArgumentParser(prog=PROG, description="Summarise an ELF file or a dynld module.")
-    p.add_argument("file", help="ELF file (object, executable, shared library) or dynld module")
+def elf_views(data: bytes, name: str, views: Sequence[str]) -> dict:
+    """The readelf-style views named in ``views`` (option dests of ``VIEWS``) as a JSON-ready dict."""
+    e = _Summary(data, name)
+    build = {
+        "file_header": e.file_header,
+        "program_headers": e.program_headers,
+        "section_headers": e.sections,
+        "syms": e.symbol_tables,
+        "dyn_syms": e.dynamic_symbols,
+        "dynamic": e.dynamic,
+        "relocs": e.relocations,
+        "version_info": e.versions,
+    }
+    out: dict = {"file": name, "format": "elf"}
+    for dest, key in VIEWS:
+        if dest in views:
+            out[key] = build[dest]()
+    return out
+
+
+def _symbol_index(shndx: int) -> str:
+    return {elf.SHN_UNDEF: "UND", elf.SHN_ABS: "ABS", elf.SHN_COMMON: "COM"}.get(shndx, str(shndx))
+
+
+def format_views(d: dict) -> str:
+    """The readelf-style views as text."""
+    lines: list[str] = []
+    if "header" in d:
+        h = d["header"]
+        arch = f", {h['arch']}" if h["arch"] else ""
+        lines += [
+            "ELF header:",
+            f"  Class:                 {h['class']}, {h['data']}",
+            f"  OS/ABI, ABI version:   {h['osabi']}, {h['abiversion']}",
+            f"  Type:                  {h['type']}",
+            f"  Machine:               {h['machine_name']} ({h['machine']}{arch})",
+            f"  Version:               {h['version']}",
+            f"  Entry point:           {_hex(h['entry'])}",
+            f"  Flags:                 {_hex(h['flags'])}",
+            f"  Header size:           {h['ehsize']} bytes",
+            f"  Program headers:       {h['phnum']} of {h['phentsize']} bytes at offset {h['phoff']}",
+            f"  Section headers:       {h['shnum']} of {h['shentsize']} bytes at offset {h['shoff']}",
+            f"  Section names:         section {h['shstrndx']}",
+        ]
+    if "segments" in d:
+        segs = d["segments"]
+        lines.append(f"Program headers ({len(segs)}):")
+        lines.append(
+            f"  {'Type':<14} {'Offset':>10} {'VirtAddr':>10} {'PhysAddr':>10} {'FileSiz':>9} {'MemSiz':>9} Flg Align"
+        )
+        for s in segs:
+            lines.append(
+                f"  {s['type']:<14} {_hex(s['offset']):>10} {_hex(s['vaddr']):>10} {_hex(s['paddr']):>10} "
+                f"{_hex(s['filesz']):>9} {_hex(s['memsz']):>9} {s['flags']} {_hex(s['align'])}"
+            )
+        lines.append("  Sections in each segment:")
+        for i, s in enumerate(segs):
+            lines.append(f"   {i:02} {' '.join(s['sections'])}".rstrip())
+    if "sections" in d:
+        secs = d["sections"]
+        lines.append(f"Section headers ({len(secs)}):")
+        lines.append(
+            f"  [Nr] {'Name':<20} {'Type':<14} {'Address':>10} {'Off':>8} {'Size':>8} {'ES':>4} Flg  Lk Inf Al"
+        )
+        for s in secs:
+            lines.append(
+                f"  [{s['index']:2}] {s['name']:<20} {s['type']:<14} {_hex(s['addr']):>10} {_hex(s['offset']):>8} "
+                f"{_hex(s['size']):>8} {_hex(s['entsize']):>4} {s['flags']:<4} {s['link']:2} {s['info']:3} {s['align']}"
+            )
+    tables = list(d.get("symbol_tables", []))
+    if d.get("dynamic_symbols") and not any(t["section"] == d["dynamic_symbols"]["section"] for t in tables):
+        tables.insert(0, d["dynamic_symbols"])
+    for t in tables:
+        lines += _format_symbol_table(t)
+    if "symbol_tables" in d and not tables:
+        lines.append("Symbol tables: none")
+    if "dynamic_symbols" in d and d["dynamic_symbols"] is None:
+        lines.append("Dynamic symbols: none")
+    if "dynamic" in d:
+        dy = d["dynamic"]
+        if dy is None:
+            lines.append("Dynamic section: none")
+        else:
+            lines.append(f"Dynamic section ({len(dy['entries'])} entries):")
+            for e in dy["entries"]:
+                v = e.get("string", _hex(e["value"]))
+                if e["tag"] == "PLTREL":
+                    v = elf.dynamic_tag_name(e["value"])
+                lines.append(f"  {e['tag']:<16} {v}")
+    if "relocations" in d:
+        if not d["relocations"]:
+            lines.append("Relocations: none")
+        for r in d["relocations"]:
+            to = f" (for {r['applies_to']})" if r["applies_to"] else ""
+            lines.append(f"Relocation section {r['section']}{to}: {len(r['entries'])} entries")
+            lines.append(f"  {'Offset':>10} {'Type':<24} {'Sym':>5} {'Value':>10} Name + Addend")
+            for x in r["entries"]:
+                add = f" + {_hex(x['addend'])}" if r["kind"] == "RELA" else ""
+                lines.append(
+                    f"  {_hex(x['offset']):>10} {x['type']:<24} {x['sym']:5} {_hex(x['symbol_value']):>10} "
+                    f"{x['symbol']}{add}"
+                )
+    if "versions" in d:
+        v = d["versions"]
+        if not (v["versym"] or v["needs"] or v["defs"]):
+            lines.append("Version sections: none")
+        if v["versym"]:
+            lines.append(f"Version symbols ({len(v['versym'])}): " + " ".join(f"{x:x}" for x in v["versym"]))
+        for need in v["needs"]:
+            lines.append(f"Version needs from {need['file']}:")
+            for a in need["versions"]:
+                lines.append(f"  {a['ndx']:3} {a['name']} (hash {_hex(a['hash'])}, flags {_hex(a['flags'])})")
+        if v["defs"]:
+            lines.append("Version definitions:")
+            for df in v["defs"]:
+                base = " (the file itself)" if df["flags"] & elf.VER_FLG_BASE else ""
+                lines.append(f"  {df['ndx']:3} {' '.join(df['names'])}{base}")
+    return "\n".join(lines) + "\n"
+
+
+def _format_symbol_table(t: dict) -> list[str]:
+    syms = t["symbols"]
+    lines = [f"Symbol table {t['section']} ({len(syms)} entries):"]
+    lines.append(f"  {'Num':>5} {'Value':>10} {'Size':>6} {'Type':<8} {'Bind':<7} {'Vis':<9} {'Ndx':>5} Name")
+    for s in syms:
+        ver = f"@{s['version']}" if s.get("version") else ""
+        lines.append(
+            f"  {s['index']:5} {_hex(s['value']):>10} {s['size']:6} {s['type']:<8} {s['bind']:<7} "
+            f"{s['visibility']:<9} {_symbol_index(s['shndx']):>5} {s['name']}{ver}".rstrip()
+        )
+    return lines
+
+
+def build_parser() -> ArgumentParser:
+    """dyninfo's command line (also read by the man page generator)."""
+    p = ArgumentParser(
+        prog=PROG,
+        add_help=False,
+        description="Summarise an ELF file or a dynld module; readelf-style views; draw a memory map or link map.",
+    )
+    p.add_argument("file", help="ELF file (object, executable, shared library), dynld module, or dynlink --map file")
+    p.add_argument("--help", action="help", help="show this help and exit")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--hash", action="store_true", help="add .hash / .gnu.hash figures")
-    a = p.parse_args(list(argv))
+    p.add_argument("--hash", action="store_true", help="add .hash / .gnu.hash figures to the summary")
+    v = p.add_argument_group("readelf-style views (ELF files; combinable; only what is named is printed)")
+    v.add_argument("-h", "--file-header", dest="file_header", action="store_true", help="the ELF file header")
+    v.add_argument(
+        "-l", "--program-headers", "--segments", dest="program_headers", action="store_true", help="program headers"
+    )
+    v.add_argument(
+        "-S", "--section-headers", "--sections", dest="section_headers", action="store_true", help="section headers"
+    )
+    v.add_argument(
+        "-s", "--syms", "--symbols", dest="syms", action="store_true", help="every symbol table, undefined included"
+    )
+    v.add_argument("--dyn-syms", dest="dyn_syms", action="store_true", help="the dynamic symbol table")
+    v.add_argument("-d", "--dynamic", dest="dynamic", action="store_true", help="the dynamic section")
+    v.add_argument("-r", "--relocs", dest="relocs", action="store_true", help="relocation sections")
+    v.add_argument("-V", "--version-info", dest="version_info", action="store_true", help="symbol version sections")
+    v.add_argument("-a", "--all", dest="all", action="store_true", help="all of the views above")
+    p.add_argument(
+        "--svg",
+        action="store_true",
+        help="draw FILE as SVG: the memory map of an executable or dynld module, or a size treemap of a link map",
+    )
+    return p
+
+
+def _body(argv: Sequence[str]) -> int:
+    a = build_parser().parse_args(list(argv))
+    views = [dest for dest, _key in VIEWS if a.all or getattr(a, dest)]
+    if a.svg and (views or a.json or a.hash):
+        raise UsageError("--svg draws a picture; it does not combine with --json, --hash or the views")
+    if views and a.hash:
+        raise UsageError("--hash belongs to the summary; it does not combine with the views")
     data = read_input(a.file)
-    d = info(data, a.file, a.hash)
-    text = json.dumps(d, indent=2) + "\n" if a.json else format_text(d)
+    if a.svg:
+        from toolchain import svgmap
+
+        _write_stdout(svgmap.draw(data, a.file))
+        return 0
+    if views:
+        if data[:4] != b"\x7fELF":
+            kind = "a dynld module" if _is_module(data) else "not an ELF file"
+            raise DynError(f"{kind}: the readelf-style views read ELF files (run dyninfo without them)", a.file)
+        try:
+            d = elf_views(data, a.file, views)
+        except (struct.error, IndexError, ValueError, OverflowError) as e:
+            raise DynError(f"malformed file: {e}", a.file) from None
+        text = json.dumps(d, indent=2) + "\n" if a.json else format_views(d)
+    else:
+        d = info(data, a.file, a.hash)
+        text = json.dumps(d, indent=2) + "\n" if a.json else format_text(d)
     _write_stdout(text)
     return 0
+
+
+def _is_module(data: bytes) -> bool:
+    return len(data) >= 4 and struct.unpack(">I", data[:4])[0] in module_magics()
 
 
 def _write_stdout(text: str) -> None:

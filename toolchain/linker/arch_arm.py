@@ -1,4 +1,5 @@
-"""arm (ARMv7, ARM state, EABI hard-float) relocation types, fields and PLT code."""
+"""arm (ARMv7, ARM state, EABI hard-float): relocation types and fields, PLT code, interworking thunks,
+and dynld module encodings."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import struct
 from dataclasses import dataclass
 
 from toolchain.linker.reloc import WORD32, Howto, Kind, Overflow, check_range, sign_extend
+from toolchain.linker.target import Target
 
 R_ABS_WORD, R_COPY, R_GLOB_DAT, R_JUMP_SLOT, R_RELATIVE = 2, 20, 21, 22, 23
 
@@ -129,85 +131,99 @@ class ThumbMovImm16:
         struct.pack_into("<HH", buf, off, hi, lo)
 
 
-HOWTOS: dict[int, Howto] = {
-    0: Howto("R_ARM_NONE", Kind.NONE, None),
-    2: Howto("R_ARM_ABS32", Kind.ABS, WORD32),
-    3: Howto("R_ARM_REL32", Kind.PC, WORD32),
-    10: Howto("R_ARM_THM_CALL", Kind.CALL, ThumbBranch(True)),
-    24: Howto("R_ARM_GOTOFF32", Kind.GOT_OFF, WORD32),
-    25: Howto("R_ARM_BASE_PREL", Kind.GOT_BASE_PC, WORD32),
-    28: Howto("R_ARM_CALL", Kind.CALL, Branch24(True)),
-    29: Howto("R_ARM_JUMP24", Kind.CALL, Branch24(False)),
-    30: Howto("R_ARM_THM_JUMP24", Kind.CALL, ThumbBranch(False)),
-    40: Howto("R_ARM_V4BX", Kind.NONE, None),
-    42: Howto("R_ARM_PREL31", Kind.PC, Prel31()),
-    43: Howto("R_ARM_MOVW_ABS_NC", Kind.ABS, MovImm16(False)),
-    44: Howto("R_ARM_MOVT_ABS", Kind.ABS, MovImm16(True)),
-    47: Howto("R_ARM_THM_MOVW_ABS_NC", Kind.ABS, ThumbMovImm16(False)),
-    48: Howto("R_ARM_THM_MOVT_ABS", Kind.ABS, ThumbMovImm16(True)),
-    96: Howto("R_ARM_GOT_PREL", Kind.GOT_PC, WORD32),
-    104: Howto("R_ARM_TLS_GD32", Kind.TLS_GD, WORD32),
-    105: Howto("R_ARM_TLS_LDM32", Kind.TLS_GD, WORD32),
-    106: Howto("R_ARM_TLS_LDO32", Kind.DTP, WORD32),
-    107: Howto("R_ARM_TLS_IE32", Kind.GOT_TP_PC, WORD32),
-    108: Howto("R_ARM_TLS_LE32", Kind.TP, WORD32),
-}
+class TargetArm(Target):
+    name = "arm"
+    howtos = {
+        0: Howto("R_ARM_NONE", Kind.NONE, None),
+        2: Howto("R_ARM_ABS32", Kind.ABS, WORD32),
+        3: Howto("R_ARM_REL32", Kind.PC, WORD32),
+        10: Howto("R_ARM_THM_CALL", Kind.CALL, ThumbBranch(True)),
+        24: Howto("R_ARM_GOTOFF32", Kind.GOT_OFF, WORD32),
+        25: Howto("R_ARM_BASE_PREL", Kind.GOT_BASE_PC, WORD32),
+        28: Howto("R_ARM_CALL", Kind.CALL, Branch24(True)),
+        29: Howto("R_ARM_JUMP24", Kind.CALL, Branch24(False)),
+        30: Howto("R_ARM_THM_JUMP24", Kind.CALL, ThumbBranch(False)),
+        40: Howto("R_ARM_V4BX", Kind.NONE, None),
+        42: Howto("R_ARM_PREL31", Kind.PC, Prel31()),
+        43: Howto("R_ARM_MOVW_ABS_NC", Kind.ABS, MovImm16(False)),
+        44: Howto("R_ARM_MOVT_ABS", Kind.ABS, MovImm16(True)),
+        47: Howto("R_ARM_THM_MOVW_ABS_NC", Kind.ABS, ThumbMovImm16(False)),
+        48: Howto("R_ARM_THM_MOVT_ABS", Kind.ABS, ThumbMovImm16(True)),
+        96: Howto("R_ARM_GOT_PREL", Kind.GOT_PC, WORD32),
+        104: Howto("R_ARM_TLS_GD32", Kind.TLS_GD, WORD32),
+        105: Howto("R_ARM_TLS_LDM32", Kind.TLS_GD, WORD32),
+        106: Howto("R_ARM_TLS_LDO32", Kind.DTP, WORD32),
+        107: Howto("R_ARM_TLS_IE32", Kind.GOT_TP_PC, WORD32),
+        108: Howto("R_ARM_TLS_LE32", Kind.TP, WORD32),
+    }
+    tls_variant = 1
+    r_abs_word, r_copy, r_glob_dat, r_jump_slot, r_relative = 2, 20, 21, 22, 23
+    plt_header_size = 20
+    plt_entry_size = 12
+    plt_section_entsize = 4  # the header is not a whole number of entries (GNU ld also says 4)
+    linker_functions = {
+        "__aeabi_read_tp": struct.pack("<II", 0xEE1D0F70, 0xE12FFF1E),  # mrc p15, 0, r0, c13, c0, 3; bx lr
+    }
+    # Interworking thunks: a B (no link) cannot switch between ARM and Thumb state, so a
+    # branch to a function of the other state goes through a small stub of the linker's.
+    thunk_size = 12
+    module_flag_hint = "compile with -marm -mcpu=cortex_a7+no_movt (dyncc's default for arm)"
 
-TLS_VARIANT = 1  # the thread pointer points at an 8-byte control block just before the TLS block
+    def plt_header(self, plt: int, gotplt: int) -> bytes:
+        """str lr,[sp,#-4]!; ldr lr,[pc,#4]; add lr,pc,lr; ldr pc,[lr,#8]!; .word GOT-."""
+        return struct.pack("<5I", 0xE52DE004, 0xE59FE004, 0xE08FE00E, 0xE5BEF008, (gotplt - (plt + 16)) & 0xFFFFFFFF)
 
-# Functions the linker supplies when nothing else defines them.
-LINKER_FUNCTIONS = {
-    "__aeabi_read_tp": struct.pack("<II", 0xEE1D0F70, 0xE12FFF1E),  # mrc p15, 0, r0, c13, c0, 3; bx lr
-}
+    def plt_entry(self, entry: int, slot: int, index: int, plt: int) -> bytes:
+        """add ip,pc,#hi; add ip,ip,#mid; ldr pc,[ip,#lo]! (ip ends at the slot)."""
+        off = slot - (entry + 8)
+        if not 0 <= off < 1 << 28:
+            raise Overflow("PLT entry too far from its GOT slot")
+        return struct.pack(
+            "<3I", 0xE28FC600 | ((off >> 20) & 0xFF), 0xE28CCA00 | ((off >> 12) & 0xFF), 0xE5BCF000 | (off & 0xFFF)
+        )
 
-PLT_HEADER_SIZE = 20
-PLT_ENTRY_SIZE = 12
-PLT_SECTION_ENTSIZE = 4  # the header is not a whole number of entries (GNU ld also says 4)
+    def plt_lazy_target(self, entry: int, plt: int) -> int:
+        return plt
 
+    def thunk_kind(self, howto: Howto, target_is_thumb: bool) -> str | None:
+        if howto.name == "R_ARM_THM_JUMP24" and not target_is_thumb:
+            return "thumb-to-arm"
+        if howto.name == "R_ARM_JUMP24" and target_is_thumb:
+            return "arm-to-thumb"
+        return None
 
-def plt_header(plt: int, gotplt: int) -> bytes:
-    """str lr,[sp,#-4]!; ldr lr,[pc,#4]; add lr,pc,lr; ldr pc,[lr,#8]!; .word GOT-."""
-    return struct.pack("<5I", 0xE52DE004, 0xE59FE004, 0xE08FE00E, 0xE5BEF008, (gotplt - (plt + 16)) & 0xFFFFFFFF)
+    def thunk_code(self, kind: str, at: int, target: int) -> bytes:
+        if kind == "thumb-to-arm":  # Thumb: bx pc; nop -- then ARM: b target
+            off = target - (at + 4 + 8)
+            check_range(off, 26, True)
+            return struct.pack("<HHI", 0x4778, 0x46C0, 0xEA000000 | ((off >> 2) & 0xFFFFFF)) + b"\0" * 4
+        # ARM: ldr ip, [pc, #0]; bx ip; .word target (with the Thumb bit)
+        return struct.pack("<III", 0xE59FC000, 0xE12FFF1C, target & 0xFFFFFFFF)
 
+    def thunk_entry(self, kind: str, at: int) -> int:
+        """Odd for a Thumb entry."""
+        return at | 1 if kind == "thumb-to-arm" else at
 
-def plt_entry(entry: int, slot: int, index: int, plt: int) -> bytes:
-    """add ip,pc,#hi; add ip,ip,#mid; ldr pc,[ip,#lo]! (ip ends at the slot)."""
-    off = slot - (entry + 8)
-    if not 0 <= off < 1 << 28:
-        raise Overflow("PLT entry too far from its GOT slot")
-    return struct.pack(
-        "<3I", 0xE28FC600 | ((off >> 20) & 0xFF), 0xE28CCA00 | ((off >> 12) & 0xFF), 0xE5BCF000 | (off & 0xFFF)
-    )
+    def thunk_absolute_word(self, kind: str) -> int | None:
+        return 8 if kind == "arm-to-thumb" else None
 
+    def module_import_use(self, howto: Howto) -> str | None:
+        if howto.kind is Kind.ABS and howto.field is WORD32:
+            return "word"
+        if howto.kind is Kind.CALL and howto.name in ("R_ARM_CALL", "R_ARM_JUMP24"):
+            return "call"
+        return None
 
-def plt_lazy_target(entry: int, plt: int) -> int:
-    return plt
+    def module_import_word(self, index: int, addend: int) -> int:
+        if not 0 <= addend < 1 << 22:
+            raise Overflow(f"offset {addend:#x} from an import must be in [0, 4 MiB)")
+        return (index << 22) | addend
 
-
-# Interworking thunks: a B (no link) cannot switch between ARM and Thumb state, so a
-# branch to a function of the other state goes through a small stub of the linker's.
-THUNK_SIZE = 12
-
-
-def thunk_kind(howto: Howto, target_is_thumb: bool) -> str | None:
-    """Which thunk a branch needs to reach a target of that state, if any."""
-    if howto.name == "R_ARM_THM_JUMP24" and not target_is_thumb:
-        return "thumb-to-arm"
-    if howto.name == "R_ARM_JUMP24" and target_is_thumb:
-        return "arm-to-thumb"
-    return None
-
-
-def thunk_code(kind: str, at: int, target: int) -> bytes:
-    """The stub's bytes at address ``at``."""
-    if kind == "thumb-to-arm":  # Thumb: bx pc; nop -- then ARM: b target
-        off = target - (at + 4 + 8)
-        check_range(off, 26, True)
-        return struct.pack("<HHI", 0x4778, 0x46C0, 0xEA000000 | ((off >> 2) & 0xFFFFFF)) + b"\0" * 4
-    # ARM: ldr ip, [pc, #0]; bx ip; .word target (with the Thumb bit)
-    return struct.pack("<III", 0xE59FC000, 0xE12FFF1C, target & 0xFFFFFFFF)
-
-
-def thunk_entry(kind: str, at: int) -> int:
-    """The address a branch jumps to (odd for a Thumb entry)."""
-    return at | 1 if kind == "thumb-to-arm" else at
+    def module_import_call(self, buf: bytearray, pos: int, index: int, addend: int) -> None:
+        """BL/B: the immediate holds the import index; the loader makes it PC-relative."""
+        if addend != -8:
+            raise Overflow(f"branch to an import with addend {addend} (only -8 can be expressed)")
+        insn = struct.unpack_from("<I", buf, pos)[0]
+        if (insn >> 28) == 0xF:
+            raise Overflow("BLX to an import cannot be expressed")
+        struct.pack_into("<I", buf, pos, (insn & 0xFF000000) | index)

@@ -1,10 +1,13 @@
-"""dynld modules (``dynlink -u``): the generic core laid out from 0, written as Inferno's a.out variant.
+"""Output: dynld modules (``dynlink -u``), laid out from 0 and written as Inferno's a.out variant.
 
-Text (code and read-only data, padded to a page) comes first, then data (with the
-export table the linker builds), then bss. Every absolute address in the image
-becomes a mode-0 relocation; references to the host's symbols become imports with
-mode-1 (address) or mode-2 (call) relocations. What the format cannot express is an
-error naming the relocation and the compiler flag that avoids it.
+Plugs into the pipeline (``toolchain.linker.pipeline``): roots at the module's exports
+(manifest and ``#pragma dynexport``); every undefined symbol becomes an import. Text
+(code and read-only data, padded to a page) comes first, then data (with the export
+table the linker builds), then bss. Every absolute address in the image becomes a
+mode-0 relocation; references to the host's symbols become imports with mode-1
+(address) or mode-2 (call) relocations, as the arch's target encodes them. What the
+format cannot express is an error naming the relocation and the compiler flag that
+avoids it.
 """
 
 from __future__ import annotations
@@ -14,227 +17,212 @@ import struct
 from toolchain import elf
 from toolchain.dynld import module as dlm
 from toolchain.errors import DynError
-from toolchain.linker.core import Linker
-from toolchain.linker.inputs import Symbol
-from toolchain.linker.reloc import WORD32, WORD64, Kind, Overflow
+from toolchain.linker.context import LinkState, SyntheticSection
+from toolchain.linker.inputs import InputSection, Symbol
+from toolchain.linker.pipeline import Output
+from toolchain.linker.reloc import WORD32, WORD64, Howto, Overflow
+from toolchain.linker.relocate import AbsoluteHook, need_got
+from toolchain.linker.sections import add_synthetic_section
+from toolchain.linker.undefined import undefined_symbols
 
 PAGE = 4096
 
-FLAG_HINT = {
-    "386": "compile with -fno-pic (dyncc's default for 386)",
-    "amd64": "compile with -fpie (dyncc's default for amd64)",
-    "arm": "compile with -marm -mcpu=cortex_a7+no_movt (dyncc's default for arm)",
-}
 
+class DynldModule(Output):
+    """A dynld module: exports, imports with signatures, compact relocations."""
 
-class ModuleLinker(Linker):
-    """Links objects into a dynld module."""
+    supports_tls = False
 
-    def link(self) -> bytes:
-        sigs_in, sigs_out = self._manifest()
-        self.resolve_all(tuple(sigs_out))
-        self.mod_relocs: list[tuple[int, int]] = []
+    def __init__(self, ctx: LinkState):
+        super().__init__(ctx)
+        #: signatures of the manifest's imports (None: no manifest, every import allowed) and exports
+        self.import_sigs: dict[str, int] | None = None
+        self.export_sigs: dict[str, int] = {}
+        #: (export name, symbol, signature), sorted by name as the loader's binary search needs
+        self.exports: list[tuple[str, Symbol, int]] = []
+        #: (import name, signature), in import index order
+        self.imports: list[tuple[str, int]] = []
+        #: (address, mode) of every word the loader relocates
+        self.relocs: list[tuple[int, int]] = []
+        #: imports called through a stub (amd64), in stub order
         self.stubs: list[Symbol] = []
-        exports = self._exports(sigs_out)
-        self.gc([(sym, f"export {name}") for name, sym, _sig in exports])
-        self._imports(sigs_in)
-        self.collect_sections()
-        tls = next((s for o in (".tdata", ".tbss") if o in self.by_name for s in self.by_name[o].inputs), None)
-        if tls is not None:
-            raise DynError(f"thread-local storage ({tls.name}) cannot go into a dynld module", tls.file.name)
-        self.scan_relocations(self._scan_import)
-        word = self.arch.word
-        if self.got or self.tls_got or self.got_base_needed:
-            got = self.synthetic_section(".got", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, word)
-            got.size = self.got_size()
-        if self.stubs:
-            st = self.synthetic_section(".stubs", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 8)
-            st.size = len(self.stubs) * self.rel.STUB_SIZE
-        table = self.synthetic_section(".exporttab", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, word)
-        names = b"".join(n.encode() + b"\0" for n, _s, _g in exports)
-        table.size = 3 * word * (len(exports) + 1) + len(names)
-        self.base = 0
-        self.layout(0, 0, PAGE, pack_segments=True)
-        self.define_linker_symbols()
-        self.copy_contents()
-        self.fill_got()
-        self.fill_thunks()
-        for _sym, kind, off in self.thunks.values():
-            if kind == "arm-to-thumb":  # the stub holds the target's absolute address
-                self.mod_relocs.append((self.synthetic[".text.thunks"].addr + off + 8, 0))
-        self._fill_exports(table, exports)
-        self._fill_stubs()
-        self.apply_relocations(self._import_value)
-        return self._encode(table.addr)
+        self.table: SyntheticSection | None = None
+        if ctx.opts.manifest:
+            from toolchain.dynld.manifest import load_manifest
 
-    # ------------------------------------------------------------ manifest
-    def _manifest(self) -> tuple[dict[str, int] | None, dict[str, int]]:
-        if not self.opts.manifest:
-            return None, {}
-        from toolchain.dynld.manifest import load_manifest
+            m = load_manifest(ctx.opts.manifest)
+            self.import_sigs = {s.name: s.sig for s in m.imports}
+            self.export_sigs = {s.name: s.sig for s in m.exports}
 
-        m = load_manifest(self.opts.manifest)
-        return {s.name: s.sig for s in m.imports}, {s.name: s.sig for s in m.exports}
+    def wanted_names(self) -> tuple[str, ...]:
+        return tuple(self.export_sigs)
 
-    def _exports(self, sigs: dict[str, int]) -> list[tuple[str, Symbol, int]]:
-        out: dict[str, tuple[str, Symbol, int]] = {}
-        for name, sig in sigs.items():
-            sym = self.globals.get(name)
+    def roots(self) -> list[tuple[Symbol, str]]:
+        ctx = self.ctx
+        found: dict[str, tuple[str, Symbol, int]] = {}
+        for name, sig in self.export_sigs.items():
+            sym = ctx.globals.get(name)
             if sym is None or not (sym.defined or sym.is_common):
-                raise DynError(f"manifest export {name} is not defined by any object", self.opts.manifest)
-            out[name] = (name, sym, sig)
-        for sym in self.dynexports:
-            out[sym.dynexport] = (sym.dynexport, sym, sigs.get(sym.dynexport, sigs.get(sym.name, 0)))
-        if not out:
+                raise DynError(f"manifest export {name} is not defined by any object", ctx.opts.manifest)
+            found[name] = (name, sym, sig)
+        for sym in ctx.dynexports:
+            assert sym.dynexport is not None
+            sig = self.export_sigs.get(sym.dynexport, self.export_sigs.get(sym.name, 0))
+            found[sym.dynexport] = (sym.dynexport, sym, sig)
+        if not found:
             raise DynError("a module needs exports: give a manifest (-m) or #pragma dynexport")
-        return [out[k] for k in sorted(out, key=lambda n: n.encode())]
+        self.exports = [found[k] for k in sorted(found, key=lambda n: n.encode())]
+        return [(sym, f"export {name}") for name, sym, _sig in self.exports]
 
-    def _imports(self, sigs: dict[str, int] | None) -> None:
-        names = sorted(self.undefined, key=lambda n: n.encode())
-        if sigs is not None:
-            missing = [n for n in names if n not in sigs]
+    def bind_undefined(self) -> None:
+        """Every undefined symbol becomes an import (each must be in the manifest when one is given)."""
+        ctx = self.ctx
+        undefined = undefined_symbols(ctx)
+        names = sorted(undefined, key=lambda n: n.encode())
+        if self.import_sigs is not None:
+            missing = [n for n in names if n not in self.import_sigs]
             if missing:
-                obj = self.undefined[missing[0]]
                 raise DynError(
-                    f"undefined symbol: {missing[0]} (not an import of manifest {self.opts.manifest})", obj.name
+                    f"undefined symbol: {missing[0]} (not an import of manifest {ctx.opts.manifest})",
+                    undefined[missing[0]].name,
                 )
-        limit = dlm.MAX_IMPORTS if self.arch.name == "amd64" else 1 << 10  # index bits in the relocated word
-        if len(names) > min(limit, dlm.MAX_IMPORTS):
+        limit = min(ctx.target.module_import_limit, dlm.MAX_IMPORTS)
+        if len(names) > limit:
             raise DynError(f"too many imports: {len(names)} (the relocation encoding allows {limit})")
-        self.import_list = [(n, (sigs or {}).get(n, 0)) for n in names]
+        self.imports = [(n, (self.import_sigs or {}).get(n, 0)) for n in names]
         for i, n in enumerate(names):
-            self.globals[n].import_index = i
-        self.undefined = {}
+            ctx.globals[n].import_index = i
 
-    # ---------------------------------------------------------- relocations
-    def _scan_import(self, sec, r, sym: Symbol, howto) -> None:
-        kind, a = howto.kind, self.arch.name
-        if a == "amd64":
-            if kind in (Kind.CALL, Kind.PC) and howto.field.size == 4:
-                if sym.plt_index < 0:
-                    sym.plt_index = len(self.stubs)
-                    self.stubs.append(sym)
-                    self.need_got(sym)
-                return
-            if kind is Kind.GOT_PC:
-                self.need_got(sym)
-                return
-            if kind is Kind.ABS and howto.field is WORD64:
-                return
-        elif kind is Kind.ABS and howto.field is WORD32:
-            return
-        elif kind is Kind.CALL and a == "arm" and howto.name in ("R_ARM_CALL", "R_ARM_JUMP24"):
-            return
-        elif kind in (Kind.CALL, Kind.PC) and a == "386" and howto.field.size == 4:
-            return
-        raise DynError(
-            f"{howto.name} against import {sym.name} in section {sec.name} at offset {r[0]:#x} "
-            f"cannot be expressed in a dynld module: {FLAG_HINT[a]}",
-            sec.file.name,
-        )
+    def scan_import(self, sec: InputSection, offset: int, sym: Symbol, howto: Howto) -> None:
+        use = self.ctx.target.module_import_use(howto)
+        if use == "stub":
+            if sym.plt_index < 0:
+                sym.plt_index = len(self.stubs)
+                self.stubs.append(sym)
+                need_got(self.ctx, sym)
+        elif use == "got":
+            need_got(self.ctx, sym)
+        elif use is None:
+            raise DynError(
+                f"{howto.name} against import {sym.name} in section {sec.name} at offset {offset:#x} "
+                f"cannot be expressed in a dynld module: {self.ctx.target.module_flag_hint}",
+                sec.file.name,
+            )
 
-    def on_absolute(self, sec, P: int, sym: Symbol, howto, S: int, A: int) -> None:
+    def create_sections(self) -> None:
+        ctx, word = self.ctx, self.ctx.arch.word
+        if self.stubs:
+            st = add_synthetic_section(ctx, ".stubs", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 8)
+            st.size = len(self.stubs) * ctx.target.module_stub_size
+        self.table = add_synthetic_section(ctx, ".exporttab", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, word)
+        names = b"".join(n.encode() + b"\0" for n, _s, _g in self.exports)
+        self.table.size = 3 * word * (len(self.exports) + 1) + len(names)
+
+    def layout_start(self) -> tuple[int, int, int, bool]:
+        return 0, 0, PAGE, True
+
+    def fill_got(self) -> None:
+        """Import slots hold the import's mode-1 word; others the address, with a mode-0 relocation."""
+        ctx = self.ctx
+        got = ctx.synthetic.get(".got")
+        if got is None:
+            return
+        w = ctx.arch.word
+        for sym in ctx.got:
+            place = got.addr + sym.got_index * w
+            if sym.import_index >= 0:
+                word = ctx.target.module_import_word(sym.import_index, 0)
+                ctx.image[place : place + w] = word.to_bytes(w, "little")
+                self.relocs.append((place, 1))
+            else:
+                ctx.image[place : place + w] = ctx.sym_addr(sym).to_bytes(w, "little")
+                if sym.section is not None or sym.shndx != elf.SHN_ABS:
+                    self.relocs.append((place, 0))
+
+    def fill_sections(self) -> None:
+        ctx = self.ctx
+        for _sym, kind, off in ctx.thunks.values():
+            word_at = ctx.target.thunk_absolute_word(kind)
+            if word_at is not None:  # the thunk holds its target's absolute address
+                self.relocs.append((ctx.synthetic[".text.thunks"].addr + off + word_at, 0))
+        self._fill_exports()
+        for sym in self.stubs:
+            at = self._stub_addr(sym)
+            code = ctx.target.module_stub(at, ctx.got_addr(sym))
+            ctx.image[at : at + len(code)] = code
+
+    def absolute_hook(self) -> AbsoluteHook:
+        return self._record_absolute
+
+    def _record_absolute(self, sec: InputSection, P: int, sym: Symbol, howto: Howto, S: int, A: int) -> None:
+        """Every absolute address of a symbol in the module is a mode-0 relocation."""
         if sym.section is None:  # an absolute symbol, or an undefined weak one: no base to add
             return
-        if howto.field is (WORD64 if self.arch.word == 8 else WORD32):
-            self.mod_relocs.append((P, 0))
+        if howto.field is (WORD64 if self.ctx.arch.word == 8 else WORD32):
+            self.relocs.append((P, 0))
             return
         raise DynError(
             f"{howto.name} against {sym.name or sec.name} in section {sec.name} at offset "
             f"{P - sec.addr:#x} needs an absolute address the module format cannot relocate: "
-            f"{FLAG_HINT[self.arch.name]}",
+            f"{self.ctx.target.module_flag_hint}",
             sec.file.name,
         )
 
-    def _import_value(self, sec, r, sym: Symbol, howto, P: int, A: int):
-        i, kind, a = sym.import_index, howto.kind, self.arch.name
-        img = self.image
+    def import_value(self, sec: InputSection, offset: int, sym: Symbol, howto: Howto, P: int, A: int) -> int | None:
+        ctx, i = self.ctx, sym.import_index
+        target = ctx.target
+        use = target.module_import_use(howto)
         try:
-            if a == "amd64":
-                if kind in (Kind.CALL, Kind.PC):
-                    return self._stub_addr(sym) + A - P
-                if kind is Kind.GOT_PC:
-                    return self.got_addr(sym) + A - P
-                if not 0 <= A < 1 << 48:
-                    raise Overflow(f"offset {A:#x} from an import must be in [0, 2^48)")
-                struct.pack_into("<Q", img, P, (i << 48) | A)
-                self.mod_relocs.append((P, 1))
+            if use == "stub":
+                return self._stub_addr(sym) + A - P
+            if use == "got":
+                return ctx.got_addr(sym) + A - P
+            if use == "word":
+                w = ctx.arch.word
+                ctx.image[P : P + w] = target.module_import_word(i, A).to_bytes(w, "little")
+                self.relocs.append((P, 1))
                 return None
-            if kind is Kind.ABS:
-                if not 0 <= A < 1 << 22:
-                    raise Overflow(f"offset {A:#x} from an import must be in [0, 4 MiB)")
-                struct.pack_into("<I", img, P, (i << 22) | A)
-                self.mod_relocs.append((P, 1))
-                return None
-            if a == "386":
-                if A != -4:
-                    raise Overflow(f"call to an import with addend {A} (only -4 can be expressed)")
-                struct.pack_into("<I", img, P, i << 22)
-            else:
-                if A != -8:
-                    raise Overflow(f"branch to an import with addend {A} (only -8 can be expressed)")
-                insn = struct.unpack_from("<I", img, P)[0]
-                if (insn >> 28) == 0xF:
-                    raise Overflow("BLX to an import cannot be expressed")
-                struct.pack_into("<I", img, P, (insn & 0xFF000000) | i)
-            self.mod_relocs.append((P, 2))
+            target.module_import_call(ctx.image, P, i, A)
+            self.relocs.append((P, 2))
             return None
         except Overflow as e:
             raise DynError(
                 f"{howto.name} against import {sym.name} in section {sec.name}: {e.msg}", sec.file.name
             ) from None
 
-    def _stub_addr(self, sym: Symbol) -> int:
-        return self.synthetic[".stubs"].addr + sym.plt_index * self.rel.STUB_SIZE
-
-    def fill_got(self) -> None:
-        got = self.synthetic.get(".got")
-        if got is None:
-            return
-        w = self.arch.word
-        for sym in self.got:
-            place = got.addr + sym.got_index * w
-            if sym.import_index >= 0:
-                struct.pack_into("<Q", self.image, place, sym.import_index << 48)
-                self.mod_relocs.append((place, 1))
-            else:
-                self.image[place : place + w] = self.sym_addr(sym).to_bytes(w, "little")
-                if sym.section is not None or sym.shndx != elf.SHN_ABS:
-                    self.mod_relocs.append((place, 0))
-
-    def _fill_stubs(self) -> None:
-        for sym in self.stubs:
-            at = self._stub_addr(sym)
-            code = self.rel.stub(at, self.got_addr(sym))
-            self.image[at : at + len(code)] = code
-
-    def _fill_exports(self, table, exports: list[tuple[str, Symbol, int]]) -> None:
-        w = self.arch.word
-        fmt = "<QQQ" if w == 8 else "<III"
-        names_at = table.addr + 3 * w * (len(exports) + 1)
-        out = bytearray()
-        strings = bytearray()
-        for n, (name, sym, sig) in enumerate(exports):
-            entry = table.addr + n * 3 * w
-            out += struct.pack(fmt, sig & 0xFFFFFFFF, self.sym_addr(sym), names_at + len(strings))
-            strings += name.encode() + b"\0"
-            self.mod_relocs += [(entry + w, 0), (entry + 2 * w, 0)]
-        out += b"\0" * (3 * w) + strings
-        self.image[table.addr : table.addr + len(out)] = out
-
-    # -------------------------------------------------------------- output
-    def _encode(self, entry: int) -> bytes:
-        rw = [o for o in self.outputs if o.flags & elf.SHF_WRITE]
-        text_size = rw[0].addr if rw else (self.end_addr + PAGE - 1) // PAGE * PAGE
-        data_end = max(text_size, self.data_end())
-        img = bytes(self.image) + b"\0" * max(0, text_size - len(self.image))
+    def write(self) -> bytes:
+        ctx = self.ctx
+        rw = [o for o in ctx.outputs if o.flags & elf.SHF_WRITE]
+        text_size = rw[0].addr if rw else (ctx.end_addr + PAGE - 1) // PAGE * PAGE
+        data_end = max(text_size, ctx.data_end())
+        img = bytes(ctx.image) + b"\0" * max(0, text_size - len(ctx.image))
+        assert self.table is not None
         mod = dlm.Module(
-            arch=self.arch.name,
+            arch=ctx.arch.name,
             text=img[:text_size],
             data=img[text_size:data_end],
-            bss=max(0, self.end_addr - data_end),
-            entry=entry,
-            imports=self.import_list,
-            relocs=sorted(self.mod_relocs),
+            bss=max(0, ctx.end_addr - data_end),
+            entry=self.table.addr,
+            imports=self.imports,
+            relocs=sorted(self.relocs),
         )
-        return dlm.encode(mod, filename=self.opts.output)
+        return dlm.encode(mod, filename=ctx.opts.output)
+
+    def _stub_addr(self, sym: Symbol) -> int:
+        return self.ctx.synthetic[".stubs"].addr + sym.plt_index * self.ctx.target.module_stub_size
+
+    def _fill_exports(self) -> None:
+        ctx, table = self.ctx, self.table
+        assert table is not None
+        w = ctx.arch.word
+        fmt = "<QQQ" if w == 8 else "<III"
+        names_at = table.addr + 3 * w * (len(self.exports) + 1)
+        out = bytearray()
+        strings = bytearray()
+        for n, (name, sym, sig) in enumerate(self.exports):
+            entry = table.addr + n * 3 * w
+            out += struct.pack(fmt, sig & 0xFFFFFFFF, ctx.sym_addr(sym), names_at + len(strings))
+            strings += name.encode() + b"\0"
+            self.relocs += [(entry + w, 0), (entry + 2 * w, 0)]
+        out += b"\0" * (3 * w) + strings
+        ctx.image[table.addr : table.addr + len(out)] = out

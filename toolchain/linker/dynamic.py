@@ -1,5 +1,8 @@
 """The dynamic section of an executable: the seed's ``doelf``, for every arch at once.
 
+Used by the ELF executable output: reads the link state's imports, exports and GOT;
+makes the dynamic sections through ``add_synthetic_section`` and fills them in the image.
+
 ``.interp``, ``.dynsym``/``.dynstr``, SysV ``.hash`` and ``.gnu.hash``, symbol versions,
 import relocations (GLOB_DAT, JUMP_SLOT through a lazy PLT, or symbolic words),
 and ``.dynamic`` with ``DT_NEEDED`` once per library in first-seen order.
@@ -11,13 +14,11 @@ import os
 import struct
 
 from toolchain import elf
+from toolchain.directives import DynImport
 from toolchain.errors import DynError
+from toolchain.linker.context import LinkState
 from toolchain.linker.inputs import Symbol
-
-DT_NULL, DT_NEEDED, DT_PLTRELSZ, DT_PLTGOT, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 2, 3, 4, 5, 6
-DT_RELA, DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT = 7, 8, 9, 10, 11
-DT_REL, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_DEBUG, DT_JMPREL = 17, 18, 19, 20, 21, 23
-DT_GNU_HASH, DT_VERSYM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
+from toolchain.linker.sections import add_synthetic_section
 
 # Bucket counts GNU ld also uses: primes, each about twice the one before.
 _BUCKETS = (1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101, 262147)
@@ -36,21 +37,22 @@ def bucket_count(nsyms: int) -> int:
 class DynamicInfo:
     """Collects imports and exports during the link, then writes the dynamic tables."""
 
-    def __init__(self, linker):
-        self.lk = linker
-        self.arch = linker.arch
-        self.word = linker.arch.word
-        self.rela = linker.arch.rela
+    def __init__(self, ctx: LinkState):
+        self.lk = ctx
+        self.arch = ctx.arch
+        self.target = ctx.target
+        self.word = ctx.arch.word
+        self.rela = ctx.arch.rela
         self.plt: list[Symbol] = []
         self.imports: list[Symbol] = []  # symbols with an undefined .dynsym entry
         self.slots: list[Symbol] = []  # seed-style pointer slots the loader fills
         self.n_symbolic = 0
         self.symbolic: list[tuple[int, Symbol, int]] = []
-        self.exports = list(linker.dynexports)
+        self.exports = list(ctx.dynexports)
         self.copies: list[Symbol] = []  # imported data copied into .dynbss
         self._library_symbols: dict[str, dict[str, tuple[int, int]]] = {}
         self.interp = ""
-        self.hash_style = linker.opts.hash_style
+        self.hash_style = ctx.opts.hash_style
 
     # ------------------------------------------------------------- scanning
     def need_plt(self, sym: Symbol) -> None:
@@ -78,7 +80,7 @@ class DynamicInfo:
     # the loader copies the library's initial value there, and the library uses our copy
     def library_symbol(self, sym: Symbol) -> tuple[int, int] | None:
         """(type, size) of an import's definition in its shared library, when the library is found."""
-        imp = sym.dynimport
+        imp = _imported(sym)
         path = imp.path
         if path not in self._library_symbols:
             self._library_symbols[path] = _read_library_symbols(path, self.lk.opts.lib_dirs, self.arch)
@@ -96,9 +98,11 @@ class DynamicInfo:
     def place_copies(self) -> None:
         if not self.copies:
             return
-        sec = self.lk.synthetic_section(".dynbss", elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE, self.word)
+        sec = add_synthetic_section(self.lk, ".dynbss", elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE, self.word)
         for sym in self.copies:
-            size = self.library_symbol(sym)[1]
+            found = self.library_symbol(sym)
+            assert found is not None  # scan asked for the copy because the library has the symbol
+            size = found[1]
             align = min(16, 1 << max(size - 1, 0).bit_length()) if size else 1
             sec.align = max(sec.align, align)
             sec.size = (sec.size + align - 1) // align * align
@@ -134,7 +138,7 @@ class DynamicInfo:
         self.entries: list[tuple[str, str, str, Symbol | None]] = []  # (name, version, lib, defined symbol)
         by_key: dict[tuple[str, str, str], list[Symbol]] = {}
         for sym in self.imports + self.slots:
-            imp = sym.dynimport
+            imp = _imported(sym)
             name, _, version = imp.remote.partition("#")
             by_key.setdefault((name, version, imp.path), []).append(sym)
         canonical = {
@@ -149,16 +153,19 @@ class DynamicInfo:
                     sym.dyn_index = len(self.entries)
         self.symoffset = len(self.entries) + 1
         seen: set[str] = set()
+        hashed: list[tuple[tuple[str, str, str], Symbol | None, list[Symbol]]] = [
+            (key, None, by_key[key]) for key in canonical
+        ]
         for s in self.exports:
+            assert s.dynexport is not None
             if s.dynexport in seen:
                 raise DynError(f"two symbols dynexported as {s.dynexport}")
             seen.add(s.dynexport)
-        hashed: list[tuple[tuple[str, str, str], Symbol | None, list[Symbol]]] = [
-            (key, None, by_key[key]) for key in canonical
-        ] + [((s.dynexport, "", ""), s, [s]) for s in self.exports]
+            hashed.append(((s.dynexport, "", ""), s, [s]))
         for s in self.copies:  # defined here, so that the library's own references find our copy
-            name, _, version = s.dynimport.remote.partition("#")
-            hashed.append(((name, version, s.dynimport.path), s, [s]))
+            imp = _imported(s)
+            name, _, version = imp.remote.partition("#")
+            hashed.append(((name, version, imp.path), s, [s]))
         self.nbucket = bucket_count(len(by_key) + len(self.exports) + len(self.copies) + 1)
         self.gnu_nbucket = bucket_count(max(len(hashed), 1))
         hashed.sort(key=lambda e: (elf.gnu_hash(e[0][0].encode()) % self.gnu_nbucket, e[0]))
@@ -189,7 +196,10 @@ class DynamicInfo:
         relsize = (24 if w == 8 else 12) if self.rela else (16 if w == 8 else 8)
         relname = ".rela" if self.rela else ".rel"
         A, AW = elf.SHF_ALLOC, elf.SHF_ALLOC | elf.SHF_WRITE
-        mk = lk.synthetic_section
+
+        def mk(name: str, type_: int, flags: int, align: int, entsize: int = 0):
+            return add_synthetic_section(lk, name, type_, flags, align, entsize)
+
         if self.interp:
             s = mk(".interp", elf.SHT_PROGBITS, A, 1)
             s.size = len(self.interp) + 1
@@ -218,9 +228,9 @@ class DynamicInfo:
         if self.plt:
             s = mk(relname + ".plt", elf.SHT_RELA if self.rela else elf.SHT_REL, A | elf.SHF_INFO_LINK, w, relsize)
             s.size = len(self.plt) * relsize
-            r = self.arch.reloc
-            s = mk(".plt", elf.SHT_PROGBITS, A | elf.SHF_EXECINSTR, 16, r.PLT_SECTION_ENTSIZE)
-            s.size = r.PLT_HEADER_SIZE + len(self.plt) * r.PLT_ENTRY_SIZE
+            r = self.target
+            s = mk(".plt", elf.SHT_PROGBITS, A | elf.SHF_EXECINSTR, 16, r.plt_section_entsize)
+            s.size = r.plt_header_size + len(self.plt) * r.plt_entry_size
             s = mk(".got.plt", elf.SHT_PROGBITS, AW, w, w)
             s.size = (3 + len(self.plt)) * w
         self.dyn_entries = self._dynamic_tags()
@@ -237,34 +247,42 @@ class DynamicInfo:
 
     def _dynamic_tags(self) -> list[list]:
         """(tag, value or section name to resolve) of each .dynamic entry."""
-        tags: list[list] = [[DT_NEEDED, self._str(lib)] for lib in self.libs]
+        tags: list[list] = [[elf.DT_NEEDED, self._str(lib)] for lib in self.libs]
         if self.hash_style in ("sysv", "both"):
-            tags.append([DT_HASH, ".hash"])
+            tags.append([elf.DT_HASH, ".hash"])
         if self.hash_style in ("gnu", "both"):
-            tags.append([DT_GNU_HASH, ".gnu.hash"])
+            tags.append([elf.DT_GNU_HASH, ".gnu.hash"])
         tags += [
-            [DT_STRTAB, ".dynstr"],
-            [DT_SYMTAB, ".dynsym"],
-            [DT_STRSZ, len(self.dynstr)],
-            [DT_SYMENT, 24 if self.word == 8 else 16],
+            [elf.DT_STRTAB, ".dynstr"],
+            [elf.DT_SYMTAB, ".dynsym"],
+            [elf.DT_STRSZ, len(self.dynstr)],
+            [elf.DT_SYMENT, 24 if self.word == 8 else 16],
         ]
         relname = ".rela" if self.rela else ".rel"
         relsize = (24 if self.word == 8 else 12) if self.rela else (16 if self.word == 8 else 8)
         if self.n_dynrel:
             if self.rela:
-                tags += [[DT_RELA, ".rela.dyn"], [DT_RELASZ, self.n_dynrel * relsize], [DT_RELAENT, relsize]]
+                tags += [
+                    [elf.DT_RELA, ".rela.dyn"],
+                    [elf.DT_RELASZ, self.n_dynrel * relsize],
+                    [elf.DT_RELAENT, relsize],
+                ]
             else:
-                tags += [[DT_REL, ".rel.dyn"], [DT_RELSZ, self.n_dynrel * relsize], [DT_RELENT, relsize]]
+                tags += [[elf.DT_REL, ".rel.dyn"], [elf.DT_RELSZ, self.n_dynrel * relsize], [elf.DT_RELENT, relsize]]
         if self.plt:
             tags += [
-                [DT_PLTGOT, ".got.plt"],
-                [DT_PLTRELSZ, len(self.plt) * relsize],
-                [DT_PLTREL, DT_RELA if self.rela else DT_REL],
-                [DT_JMPREL, relname + ".plt"],
+                [elf.DT_PLTGOT, ".got.plt"],
+                [elf.DT_PLTRELSZ, len(self.plt) * relsize],
+                [elf.DT_PLTREL, elf.DT_RELA if self.rela else elf.DT_REL],
+                [elf.DT_JMPREL, relname + ".plt"],
             ]
         if self.verneed:
-            tags += [[DT_VERSYM, ".gnu.version"], [DT_VERNEED, ".gnu.version_r"], [DT_VERNEEDNUM, len(self.verneed)]]
-        tags += [[DT_DEBUG, 0], [DT_NULL, 0]]
+            tags += [
+                [elf.DT_VERSYM, ".gnu.version"],
+                [elf.DT_VERNEED, ".gnu.version_r"],
+                [elf.DT_VERNEEDNUM, len(self.verneed)],
+            ]
+        tags += [[elf.DT_DEBUG, 0], [elf.DT_NULL, 0]]
         return tags
 
     def section_link(self, o) -> tuple[int, int]:
@@ -289,8 +307,8 @@ class DynamicInfo:
 
     # ------------------------------------------------------------- contents
     def plt_addr(self, sym: Symbol) -> int:
-        r = self.arch.reloc
-        return self.lk.synthetic[".plt"].addr + r.PLT_HEADER_SIZE + sym.plt_index * r.PLT_ENTRY_SIZE
+        r = self.target
+        return self.lk.synthetic[".plt"].addr + r.plt_header_size + sym.plt_index * r.plt_entry_size
 
     def add_symbolic_reloc(self, place: int, sym: Symbol, addend: int) -> None:
         self.symbolic.append((place, sym, addend))
@@ -318,17 +336,17 @@ class DynamicInfo:
             self._put(".gnu.version", self._versym())
             self._put(".gnu.version_r", self._verneed())
         if self.plt:
-            r = self.arch.reloc
+            r = self.target
             plt, gotplt = syn[".plt"].addr, syn[".got.plt"].addr
             code = bytearray(r.plt_header(plt, gotplt))
             got = bytearray(struct.pack("<Q" if w == 8 else "<I", syn[".dynamic"].addr) + b"\0" * (2 * w))
             rel = bytearray()
             for i, sym in enumerate(self.plt):
-                entry = plt + r.PLT_HEADER_SIZE + i * r.PLT_ENTRY_SIZE
+                entry = plt + r.plt_header_size + i * r.plt_entry_size
                 slot = gotplt + (3 + i) * w
                 code += r.plt_entry(entry, slot, i, plt)
                 got += r.plt_lazy_target(entry, plt).to_bytes(w, "little")
-                rel += self._rel(slot, sym.dyn_index, r.R_JUMP_SLOT, 0)
+                rel += self._rel(slot, sym.dyn_index, r.r_jump_slot, 0)
             self._put(".plt", bytes(code))
             self._put(".got.plt", bytes(got))
             self._put((".rela" if self.rela else ".rel") + ".plt", bytes(rel))
@@ -338,22 +356,22 @@ class DynamicInfo:
         """Write .rel(a).dyn once relocation has recorded every symbolic word."""
         if not self.n_dynrel:
             return
-        lk, r = self.lk, self.arch.reloc
+        lk, r = self.lk, self.target
         rel = bytearray()
         for g in lk.got:
             if lk.is_import(g):
-                rel += self._rel(lk.got_addr(g), g.dyn_index, r.R_GLOB_DAT, 0)
+                rel += self._rel(lk.got_addr(g), g.dyn_index, r.r_glob_dat, 0)
         for g in self.slots:
             place = lk.sym_addr(g)
-            rel += self._rel(place, g.dyn_index, r.R_ABS_WORD, 0)
+            rel += self._rel(place, g.dyn_index, r.r_abs_word, 0)
             if not self.rela:  # the addend is the word itself: make it zero
                 start = place - lk.base
                 if start + self.word <= len(lk.image):
                     lk.image[start : start + self.word] = b"\0" * self.word
         for place, sym, addend in self.symbolic:
-            rel += self._rel(place, sym.dyn_index, r.R_ABS_WORD, addend)
+            rel += self._rel(place, sym.dyn_index, r.r_abs_word, addend)
         for sym in self.copies:
-            rel += self._rel(lk.sym_addr(sym), sym.dyn_index, r.R_COPY, 0)
+            rel += self._rel(lk.sym_addr(sym), sym.dyn_index, r.r_copy, 0)
         if len(self.symbolic) != self.n_symbolic:
             raise DynError("internal: symbolic relocation count changed")
         self._put((".rela" if self.rela else ".rel") + ".dyn", bytes(rel))
@@ -418,6 +436,12 @@ class DynamicInfo:
         return bytes(out)
 
 
+def _imported(sym: Symbol) -> DynImport:
+    """The directive that imports ``sym`` (the caller knows there is one)."""
+    assert sym.dynimport is not None
+    return sym.dynimport
+
+
 def _read_library_symbols(path: str, lib_dirs: list[str], arch) -> dict[str, tuple[int, int]]:
     """Defined dynamic symbols of a shared library: name -> (type, size); empty when not found."""
     from toolchain.errors import read_input
@@ -431,7 +455,7 @@ def _read_library_symbols(path: str, lib_dirs: list[str], arch) -> dict[str, tup
             lib = elf.ElfFile(read_input(cand), cand)
             if lib.machine != arch.machine or lib.bits != arch.bits:
                 continue
-            dynsym = next((s for s in lib.sections if s.type == elf.SHT_DYNSYM), None)
+            dynsym = lib.first_section(elf.SHT_DYNSYM)
             if dynsym is None:
                 continue
             out: dict[str, tuple[int, int]] = {}

@@ -1,4 +1,10 @@
-"""ELF executables: static, or dynamically linked with the seed's dynimport/dynexport."""
+"""Output: ELF executables, static or dynamically linked with the seed's dynimport/dynexport.
+
+Plugs into the pipeline (``toolchain.linker.pipeline``): roots at the entry point and
+the dynexports; imports become PLT entries, GOT slots, symbolic words or copies
+(``toolchain.linker.dynamic``); writes the ELF header, program headers, ``.symtab``
+and the relocated DWARF of the link state.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +13,66 @@ import struct
 from toolchain import elf
 from toolchain.errors import DynError
 from toolchain.linker import dynamic
-from toolchain.linker.core import Linker, OutputSection, output_section_name
-from toolchain.linker.inputs import Symbol
-from toolchain.linker.reloc import Kind
+from toolchain.linker.context import OutputSection
+from toolchain.linker.inputs import InputSection, Symbol
+from toolchain.linker.pipeline import Output
+from toolchain.linker.reloc import Howto, Kind
+from toolchain.linker.relocate import collect_debug, debug_contents, need_got
+from toolchain.linker.sections import output_section_name
 
 
-class ExecLinker(Linker):
-    """Links an ET_EXEC: dynamic as soon as any directive imports or exports."""
+class ElfExecutable(Output):
+    """An ET_EXEC: dynamic as soon as any directive imports or exports."""
 
-    def link(self) -> bytes:
-        self.resolve_all((self.opts.entry or "_start",))
-        self.gc(self.roots())
-        self.report_undefined()
-        self.dyn = dynamic.DynamicInfo(self) if self.is_dynamic() else None
-        self.collect_sections()
-        self.slot_imports: list[Symbol] = []
-        self.scan_relocations(self._scan_import)
-        if self.dyn is not None:
-            self.dyn.add_slot_imports()
-            self.dyn.place_copies()
-        if self.got or self.tls_got or self.got_base_needed:
-            got = self.synthetic_section(".got", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, self.arch.word)
-            got.size = self.got_size()
-        if self.dyn is not None:
-            self.dyn.create_sections()
-        self.base = self.arch.base_addr
-        nphdr = self._count_phdrs()
-        ehsize, phentsize = (52, 32) if self.arch.bits == 32 else (64, 56)
-        self.layout(self.base, ehsize + nphdr * phentsize, self.arch.page)
-        self.define_linker_symbols()
-        self.copy_contents()
-        self.fill_got()
-        self.fill_thunks()
-        if self.dyn is not None:
-            self.dyn.fill()
-        self.apply_relocations(self._import_value)
-        if self.dyn is not None:
-            self.dyn.finish()
-        return self._write(nphdr)
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        #: the dynamic section's builder (None for a static executable)
+        self.dyn: dynamic.DynamicInfo | None = None
+        #: program headers, counted before layout so the first section can follow them
+        self.nphdr = 0
 
-    def is_dynamic(self) -> bool:
-        return any(o.directives is not None and (o.directives.imports or o.directives.exports) for o in self.objects)
+    def roots(self) -> list[tuple[Symbol, str]]:
+        ctx = self.ctx
+        entry = ctx.opts.entry or "_start"
+        sym = ctx.globals.get(entry)
+        if sym is None or not sym.defined:
+            raise DynError(f"entry symbol {entry} is not defined")
+        ctx.entry_sym = sym
+        return [(sym, f"entry point {entry}")] + [(s, f"dynexport {s.name}") for s in ctx.dynexports]
+
+    def wanted_names(self) -> tuple[str, ...]:
+        return (self.ctx.opts.entry or "_start",)
+
+    def bind_undefined(self) -> None:
+        if any(o.directives is not None and (o.directives.imports or o.directives.exports) for o in self.ctx.objects):
+            self.dyn = dynamic.DynamicInfo(self.ctx)
 
     # imports: a call goes through the PLT, a GOT reference through a GLOB_DAT slot,
     # an absolute word in writable data gets a symbolic dynamic relocation.
-    def _scan_import(self, sec, r, sym: Symbol, howto) -> None:
-        kind = howto.kind
-        if sym.copy_reloc or self.dyn is None:
+    def scan_import(self, sec: InputSection, offset: int, sym: Symbol, howto: Howto) -> None:
+        kind, dyn, ctx = howto.kind, self.dyn, self.ctx
+        if sym.copy_reloc or dyn is None:
             return
-        in_code = not sec.flags & elf.SHF_WRITE or howto.field.size != self.arch.word
+        assert howto.field is not None
+        in_code = not sec.flags & elf.SHF_WRITE or howto.field.size != ctx.arch.word
         if kind is Kind.CALL:
-            self.dyn.need_plt(sym)
+            dyn.need_plt(sym)
         elif kind in (Kind.GOT_PC, Kind.GOT_386):
-            self.need_got(sym)
-            self.got_base_needed = True
+            need_got(ctx, sym)
+            ctx.got_base_needed = True
         elif kind is Kind.ABS and not in_code:
-            self.dyn.need_symbol(sym)  # a pointer in writable data: a symbolic dynamic relocation
+            dyn.need_symbol(sym)  # a pointer in writable data: a symbolic dynamic relocation
         elif kind in (Kind.ABS, Kind.PC):
-            found = self.dyn.library_symbol(sym)
+            found = dyn.library_symbol(sym)
             if found is not None and found[0] == elf.STT_OBJECT and found[1] > 0:
-                self.dyn.need_copy(sym)  # data used directly by non-PIC code: copy it into the executable
+                dyn.need_copy(sym)  # data used directly by non-PIC code: copy it into the executable
             elif kind is Kind.PC and howto.field.size == 4:
-                self.dyn.need_plt(sym)  # a call (386 calls are plain PC32)
+                dyn.need_plt(sym)  # a call (386 calls are plain PC32)
             elif kind is Kind.ABS and found is not None:
                 sym.address_taken = True
-                self.dyn.need_plt(sym)  # a function's address in code: the PLT entry is its address here
+                dyn.need_plt(sym)  # a function's address in code: the PLT entry is its address here
             else:
-                lib = sym.dynimport.path
+                lib = sym.dynimport.path if sym.dynimport is not None else "its library"
                 raise DynError(
                     f"{howto.name} against imported symbol {sym.name} in section {sec.name}: cannot "
                     f"tell code from data without {lib} (not found; give -L DIR), or import it "
@@ -87,23 +86,46 @@ class ExecLinker(Linker):
                 sec.file.name,
             )
 
-    def _import_value(self, sec, r, sym: Symbol, howto, P: int, A: int):
-        kind = howto.kind
+    def create_sections(self) -> None:
+        if self.dyn is not None:
+            self.dyn.add_slot_imports()
+            self.dyn.place_copies()
+            self.dyn.create_sections()
+
+    def layout_start(self) -> tuple[int, int, int, bool]:
+        self.nphdr = self._count_phdrs()
+        ehsize, phentsize = (52, 32) if self.ctx.arch.bits == 32 else (64, 56)
+        return self.ctx.arch.base_addr, ehsize + self.nphdr * phentsize, self.ctx.arch.page, False
+
+    def fill_sections(self) -> None:
+        if self.dyn is not None:
+            self.dyn.fill()
+
+    def import_value(self, sec: InputSection, offset: int, sym: Symbol, howto: Howto, P: int, A: int) -> int | None:
+        ctx, dyn, kind = self.ctx, self.dyn, howto.kind
+        assert dyn is not None and howto.field is not None
         if kind in (Kind.CALL, Kind.PC):
-            return self.dyn.plt_addr(sym) + A - P
+            return dyn.plt_addr(sym) + A - P
         if kind is Kind.GOT_PC:
-            return self.got_addr(sym) + A - P
+            return ctx.got_addr(sym) + A - P
         if kind is Kind.GOT_386:
-            v = self.got_addr(sym) + A
-            return v - self.synthetic[".got"].addr if self.rel.got_has_base_register(self.image, P - self.base) else v
-        if sec.flags & elf.SHF_WRITE and howto.field.size == self.arch.word:
-            self.dyn.add_symbolic_reloc(P, sym, A)
-            return A if not self.arch.rela else 0
-        return self.dyn.plt_addr(sym) + A
+            v = ctx.got_addr(sym) + A
+            return v - ctx.synthetic[".got"].addr if ctx.target.got_has_base_register(ctx.image, P - ctx.base) else v
+        if sec.flags & elf.SHF_WRITE and howto.field.size == ctx.arch.word:
+            dyn.add_symbolic_reloc(P, sym, A)
+            return A if not ctx.arch.rela else 0
+        return dyn.plt_addr(sym) + A
+
+    def write(self) -> bytes:
+        if self.dyn is not None:
+            self.dyn.finish()
+        return self._write(self.nphdr)
 
     def has_tls(self) -> bool:
         return any(
-            output_section_name(sec) in (".tdata", ".tbss") for sec in self.live_sections() if sec.flags & elf.SHF_TLS
+            output_section_name(sec) in (".tdata", ".tbss")
+            for sec in self.ctx.live_sections()
+            if sec.flags & elf.SHF_TLS
         )
 
     def _count_phdrs(self) -> int:
@@ -114,10 +136,10 @@ class ExecLinker(Linker):
 
     # ---------------------------------------------------------------- write
     def _write(self, nphdr: int) -> bytes:
-        a = self.arch
+        a = self.ctx.arch
         is64 = a.bits == 64
         ehsize, phentsize, shentsize = (64, 56, 64) if is64 else (52, 32, 40)
-        out = self.image
+        out = self.ctx.image
         # section header string table, symbol table
         shnames = bytearray(b"\0")
 
@@ -126,34 +148,36 @@ class ExecLinker(Linker):
             shnames.extend(n.encode() + b"\0")
             return off
 
-        for i, o in enumerate(self.outputs, start=1):
+        for i, o in enumerate(self.ctx.outputs, start=1):
             o.index = i
         symtab, strtab, nlocal = self._symtab(is64)
-        debug = self.collect_debug() if not self.opts.strip_debug else []
-        for o in debug:
+        debug = collect_debug(self.ctx) if not self.ctx.opts.strip_debug else []
+        for o, contents in zip(debug, debug_contents(self.ctx, debug), strict=True):
             out.extend(b"\0" * (-len(out) % o.align))
             o.offset = len(out)
-            out += self.debug_contents(o)
+            out += contents
         out.extend(b"\0" * (-len(out) % 8))
         symtab_off = len(out)
         out += symtab
         strtab_off = len(out)
         out += strtab
-        names = [shname(o.name) for o in self.outputs]
+        names = [shname(o.name) for o in self.ctx.outputs]
         debug_names = [shname(o.name) for o in debug]
         n_symtab, n_strtab, n_shstr = shname(".symtab"), shname(".strtab"), shname(".shstrtab")
         shstr_off = len(out)
         out += shnames
         out.extend(b"\0" * (-len(out) % 8))
         shoff = len(out)
-        nsec = len(self.outputs) + len(debug) + 4
+        nsec = len(self.ctx.outputs) + len(debug) + 4
         sh = bytearray(shentsize)  # null section
-        for o, nm in zip(self.outputs, names, strict=True):
+        for o, nm in zip(self.ctx.outputs, names, strict=True):
             link, info = self._section_link(o)
-            sh += _shdr(is64, nm, o.type, o.flags, o.addr, o.addr - self.base, o.size, link, info, o.align, o.entsize)
+            sh += _shdr(
+                is64, nm, o.type, o.flags, o.addr, o.addr - self.ctx.base, o.size, link, info, o.align, o.entsize
+            )
         for o, nm in zip(debug, debug_names, strict=True):
             sh += _shdr(is64, nm, o.type, o.flags, 0, o.offset, o.size, 0, 0, o.align, o.entsize)
-        sym_index = len(self.outputs) + len(debug) + 1
+        sym_index = len(self.ctx.outputs) + len(debug) + 1
         sh += _shdr(
             is64,
             n_symtab,
@@ -171,7 +195,7 @@ class ExecLinker(Linker):
         sh += _shdr(is64, n_shstr, elf.SHT_STRTAB, 0, 0, shstr_off, len(shnames), 0, 0, 1, 0)
         out += sh
         phdrs = self._phdrs(ehsize, nphdr, phentsize)
-        entry = self.sym_addr(self.entry_sym) if self.entry_sym else 0
+        entry = self.ctx.sym_addr(self.ctx.entry_sym) if self.ctx.entry_sym else 0
         ident = b"\x7fELF" + bytes([2 if is64 else 1, 1, 1, 0]) + b"\0" * 8
         if is64:
             hdr = ident + struct.pack(
@@ -217,28 +241,38 @@ class ExecLinker(Linker):
         return self.dyn.section_link(o)
 
     def _phdrs(self, ehsize: int, nphdr: int, phentsize: int) -> bytes:
-        is64 = self.arch.bits == 64
+        is64 = self.ctx.arch.bits == 64
         ph: list[tuple[int, int, int, int, int, int, int]] = []  # type, flags, off, vaddr, filesz, memsz, align
-        page = self.arch.page
+        page = self.ctx.arch.page
         if self.dyn is not None and self.dyn.interp:
             size = nphdr * phentsize
-            ph.append((elf.PT_PHDR, elf.PF_R, ehsize, self.base + ehsize, size, size, self.arch.word))
-            interp = self.by_name[".interp"]
-            ph.append((elf.PT_INTERP, elf.PF_R, interp.addr - self.base, interp.addr, interp.size, interp.size, 1))
-        for i, (flags, outs) in enumerate(self.segments):
-            start = self.base if i == 0 else outs[0].addr
+            ph.append((elf.PT_PHDR, elf.PF_R, ehsize, self.ctx.base + ehsize, size, size, self.ctx.arch.word))
+            interp = self.ctx.by_name[".interp"]
+            ph.append((elf.PT_INTERP, elf.PF_R, interp.addr - self.ctx.base, interp.addr, interp.size, interp.size, 1))
+        for i, (flags, outs) in enumerate(self.ctx.segments):
+            start = self.ctx.base if i == 0 else outs[0].addr
             filesz = max((o.addr + o.filesize for o in outs if o.filesize), default=start) - start
             memsz = outs[-1].addr + outs[-1].size - start
-            ph.append((elf.PT_LOAD, flags, start - self.base, start, filesz, memsz, page))
-        if self.tls is not None:
-            start, memsz, align = self.tls
-            tdata = self.by_name.get(".tdata")
+            ph.append((elf.PT_LOAD, flags, start - self.ctx.base, start, filesz, memsz, page))
+        if self.ctx.tls is not None:
+            start, memsz, align = self.ctx.tls
+            tdata = self.ctx.by_name.get(".tdata")
             filesz = tdata.addr + tdata.size - start if tdata is not None and tdata.inputs else 0
-            ph.append((elf.PT_TLS, elf.PF_R, start - self.base, start, filesz, memsz, align))
+            ph.append((elf.PT_TLS, elf.PF_R, start - self.ctx.base, start, filesz, memsz, align))
         if self.dyn is not None:
-            d = self.by_name[".dynamic"]
-            ph.append((elf.PT_DYNAMIC, elf.PF_R | elf.PF_W, d.addr - self.base, d.addr, d.size, d.size, self.arch.word))
-        stack = elf.PF_R | elf.PF_W | (elf.PF_X if any(o.exec_stack for o in self.objects) else 0)
+            d = self.ctx.by_name[".dynamic"]
+            ph.append(
+                (
+                    elf.PT_DYNAMIC,
+                    elf.PF_R | elf.PF_W,
+                    d.addr - self.ctx.base,
+                    d.addr,
+                    d.size,
+                    d.size,
+                    self.ctx.arch.word,
+                )
+            )
+        stack = elf.PF_R | elf.PF_W | (elf.PF_X if any(o.exec_stack for o in self.ctx.objects) else 0)
         ph.append((elf.PT_GNU_STACK, stack, 0, 0, 0, 0, 16))
         while len(ph) < nphdr:
             ph.append((elf.PT_NULL, 0, 0, 0, 0, 0, 0))
@@ -255,7 +289,7 @@ class ExecLinker(Linker):
         entries_local: list[bytes] = []
         entries_global: list[bytes] = []
 
-        tls_start = self.tls[0] if self.tls else 0
+        tls_start = self.ctx.tls[0] if self.ctx.tls else 0
 
         def pack(name: str, value: int, size: int, info: int, shndx: int) -> bytes:
             if info & 0xF == elf.STT_TLS:
@@ -277,20 +311,20 @@ class ExecLinker(Linker):
             return elf.SHN_ABS if sym.shndx == elf.SHN_ABS else elf.SHN_UNDEF
 
         entries_local.append(pack("", 0, 0, 0, 0))
-        for obj in self.objects:
+        for obj in self.ctx.objects:
             for sym in obj.symbols[1 : obj.first_global]:
                 if sym.type in (elf.STT_SECTION, elf.STT_FILE) or not sym.name or sym.name.startswith(".L"):
                     continue
                 if sym.section is None or not sym.section.live or sym.section.discarded:
                     continue
                 entries_local.append(
-                    pack(sym.name, self.sym_addr(sym), sym.size, (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym))
+                    pack(sym.name, self.ctx.sym_addr(sym), sym.size, (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym))
                 )
-        for name in sorted(self.globals):
-            g = self.globals[name]
+        for name in sorted(self.ctx.globals):
+            g = self.ctx.globals[name]
             if g.section is not None and (g.section.live or g.section.name == "COMMON"):
                 t = g.type if g.type != elf.STT_COMMON else elf.STT_OBJECT
-                entries_global.append(pack(name, self.sym_addr(g), g.size, (g.bind << 4) | t, shndx_of(g)))
+                entries_global.append(pack(name, self.ctx.sym_addr(g), g.size, (g.bind << 4) | t, shndx_of(g)))
             elif g.shndx == elf.SHN_ABS:
                 entries_global.append(pack(name, g.value, g.size, (g.bind << 4) | g.type, elf.SHN_ABS))
             elif g.dynimport is not None and not g.defined and g.referenced_by is not None:
@@ -298,7 +332,7 @@ class ExecLinker(Linker):
         return b"".join(entries_local + entries_global), bytes(strtab), len(entries_local)
 
     def _out_of(self, sec) -> int:
-        for o in self.outputs:
+        for o in self.ctx.outputs:
             if sec in o.inputs:
                 return o.index
         return elf.SHN_ABS

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import struct
+import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from toolchain import elf
 from toolchain.arch import Arch, arch_for_machine
 from toolchain.errors import DynError
+from toolchain.linker.reloc import NO_RELOCS, Relocs
+
+if TYPE_CHECKING:
+    from toolchain.directives import Directives, DynImport
+    from toolchain.linker.context import OutputSection
 
 MAX_ALIGN = 1 << 16  # larger section alignments are refused (a page is enough for anything here)
 
@@ -29,7 +36,7 @@ class Symbol:
     visibility = 0
     referenced_by: ObjectFile | None = None
     common_align = 0
-    dynimport = None  # toolchain.directives.DynImport when imported from a shared library
+    dynimport: DynImport | None = None  # set when the loader binds it from a shared library
     dynexport: str | None = None  # exported under this name
     dyn_index = -1
     got_index = -1
@@ -100,12 +107,12 @@ class InputSection:
         self.link = sec.link
         self.info = sec.info
         self.data = data
-        self._relocs: list[tuple[int, int, int, int]] | None = []
+        self._relocs: Relocs | None = NO_RELOCS
         self._rel_source: elf.Section | None = None  # parsed on first use: dead sections never are
         self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
         self.live = False
         self.live_reason = ""
-        self.out = None
+        self.out: OutputSection | None = None
         self.offset = 0
         self.addr = 0
         self.discarded = False
@@ -113,14 +120,15 @@ class InputSection:
         self.merge_map: tuple[list[int], list[int]] = ([], [])  # piece starts here -> offsets there
 
     @property
-    def relocs(self) -> list[tuple[int, int, int, int]]:
-        """(offset, type, symbol index, addend) of this section's relocations (addend 0 for REL)."""
+    def relocs(self) -> Relocs:
+        """This section's relocations, read on first use."""
         if self._relocs is None:
-            self._relocs = self.file.elf.relocations(self._rel_source)
+            assert self._rel_source is not None
+            self._relocs = read_relocs(self.file.elf, self._rel_source)
         return self._relocs
 
     @relocs.setter
-    def relocs(self, value: list[tuple[int, int, int, int]]) -> None:
+    def relocs(self, value: Relocs) -> None:
         self._relocs = value
 
     def __repr__(self) -> str:
@@ -135,13 +143,39 @@ class ObjectFile:
     elf: elf.ElfFile
     sections: list[InputSection | None] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
-    directives: object = None
+    directives: Directives | None = None
     first_global: int = 0
     order: int = 0
     exec_stack: bool = False
 
     def __hash__(self) -> int:
         return id(self)
+
+
+_LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+
+
+def read_relocs(e: elf.ElfFile, sec: elf.Section) -> Relocs:
+    """A SHT_REL/SHT_RELA section's entries as columns, read in bulk."""
+    data = e.section_data(sec)
+    rela = sec.type == elf.SHT_RELA
+    word = 4 if e.bits == 32 else 8
+    fields = 3 if rela else 2
+    if len(data) % (word * fields):
+        raise DynError(f"relocation section {sec.name}: bad size", e.name)
+    shift, mask = (8, 0xFF) if word == 4 else (32, 0xFFFFFFFF)
+    if _LITTLE_ENDIAN_HOST:
+        unsigned = data.cast("I" if word == 4 else "Q")
+        offsets = unsigned[0::fields].tolist()
+        info = unsigned[1::fields].tolist()
+        addends = data.cast("i" if word == 4 else "q")[2::3].tolist() if rela else [0] * len(offsets)
+    else:  # memoryview.cast reads in the host's byte order
+        w = "I" if word == 4 else "Q"
+        rows = list(struct.iter_unpack("<" + w + w + (w.lower() if rela else ""), data))
+        offsets = [r[0] for r in rows]
+        info = [r[1] for r in rows]
+        addends = [r[2] for r in rows] if rela else [0] * len(rows)
+    return Relocs(offsets, [i & mask for i in info], [i >> shift for i in info], addends)
 
 
 def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> ObjectFile:
@@ -217,7 +251,7 @@ def comdat_groups(obj: ObjectFile) -> list[tuple[str, list[int]]]:
     """(signature, member section indexes) of each COMDAT group of an object."""
     e = obj.elf
     out = []
-    symtab = next((s for s in e.sections if s.type == elf.SHT_SYMTAB), None)
+    symtab = e.first_section(elf.SHT_SYMTAB)
     for s in e.sections:
         if s.type != elf.SHT_GROUP or symtab is None:
             continue

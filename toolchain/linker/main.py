@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 from toolchain.arch import arch_argument
 from toolchain.errors import ArgumentParser, DynError, run_main, write_output
-from toolchain.linker.core import Options
+from toolchain.linker.context import LinkOptions
 
 PROG = "dynlink"
 
 
-def parse_args(argv: Sequence[str]) -> Options:
+def parse_args(argv: Sequence[str]) -> LinkOptions:
     p = ArgumentParser(
         prog=PROG, description="Link ELF objects and archives into an ELF executable, or with -u into a dynld module."
     )
@@ -31,7 +31,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     a = p.parse_args(list(argv))
     if a.manifest and not a.module:
         p.error("-m needs -u")
-    return Options(
+    return LinkOptions(
         arch=arch_argument(a.arch),
         output=a.output,
         inputs=a.inputs,
@@ -47,24 +47,22 @@ def parse_args(argv: Sequence[str]) -> Options:
     )
 
 
-def link(opts: Options) -> bytes:
+def link(opts: LinkOptions) -> bytes:
     """Run one link and write the output (and map) files atomically."""
-    if opts.module:
-        from toolchain.linker.dlmout import ModuleLinker as cls
-    else:
-        from toolchain.linker.elfout import ExecLinker as cls
-    linker = cls(opts)
+    from toolchain.linker import pipeline
+    from toolchain.linker.mapfile import write_map
+
     # A link makes hundreds of thousands of small objects and frees them all at the end:
     # the cyclic collector would only re-scan them over and over (a third of the time).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        data = linker.link()
+        data, ctx = pipeline.link(opts)
+        if opts.map_file:
+            write_output(opts.map_file, write_map(ctx))
     finally:
         if collecting:
             gc.enable()
-    if opts.map_file:
-        write_output(opts.map_file, linker.write_map())
     write_output(opts.output, data, executable=not opts.module)
     return data
 

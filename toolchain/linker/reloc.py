@@ -1,14 +1,16 @@
-"""Relocation kinds and instruction fields shared by every arch.
+"""Relocation records, kinds and instruction fields shared by every arch.
 
-An arch module describes each relocation type it supports as a ``Howto``: what is
-computed (the kind) and where it goes (the field). The generic core does the rest.
+A section's relocations are a ``Relocs`` record of columns (offsets, types, symbol
+indexes, addends), read in bulk. An arch describes each relocation type it supports
+as a ``Howto``: what is computed (the kind) and where it goes (the field);
+``toolchain.linker.relocate`` computes every kind once for every arch.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple, Protocol
 
 from toolchain.errors import DynError
 
@@ -33,6 +35,21 @@ class Kind(Enum):
     TLS_GD = "tls_gd"  # general/local-dynamic TLS: not supported in executables
 
 
+class Relocs(NamedTuple):
+    """One section's relocations as parallel columns, in file order."""
+
+    offsets: list[int]  # where, from the start of the section
+    types: list[int]  # the ELF relocation type
+    symbols: list[int]  # index into the object's symbol table
+    addends: list[int]  # the explicit addend (SHT_RELA); 0 for SHT_REL, whose addend is in the field
+
+    def __len__(self) -> int:  # the number of relocations (so an empty table is false)
+        return len(self.offsets)
+
+
+NO_RELOCS = Relocs([], [], [], [])
+
+
 class Overflow(DynError):
     """A relocated value does not fit its field."""
 
@@ -49,7 +66,7 @@ class Field:
         v = int.from_bytes(buf[off : off + self.size], "little", signed=True)
         return v << self.shift
 
-    def write(self, buf: bytearray, off: int, value: int) -> None:
+    def write(self, buf: bytearray, off: int, value: int, thumb_target: bool = False) -> None:
         bits = self.size * 8
         if self.shift:
             if value & ((1 << self.shift) - 1):
@@ -80,23 +97,52 @@ WORD16 = Field(2, None)
 WORD8 = Field(1, None)
 
 
+class FieldLike(Protocol):
+    """Where a relocated value goes: a plain ``Field`` or an arch's instruction field."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read_addend(self, buf: bytearray | memoryview, off: int) -> int: ...
+
+    def write(self, buf: bytearray, off: int, value: int, thumb_target: bool = False) -> None: ...
+
+
 @dataclass(frozen=True)
 class Howto:
-    """How to apply one relocation type: its name, kind and field."""
+    """How to apply one relocation type: its name, kind and field (None for Kind.NONE)."""
 
     name: str
     kind: Kind
-    field: object  # a Field, or an arch's own field with read_addend/write
+    field: Field | FieldLike | None
+
+
+_FAST_FORMATS = {1: ("<b", "<B"), 2: ("<h", "<H"), 4: ("<i", "<I"), 8: ("<q", "<Q")}
+
+
+class FastField(NamedTuple):
+    """A plain little-endian integer field, read and written with ``struct`` directly."""
+
+    read: str  # struct format reading the (signed) addend
+    write: str  # struct format writing the value
+    lowest: int  # the range a value must be in
+    highest: int
+    mask: int
+
+
+def fast_fields(howtos: dict[int, Howto]) -> dict[int, FastField]:
+    """The relocation types whose field is a plain integer: type -> its FastField."""
+    out = {}
+    for rtype, h in howtos.items():
+        fld = h.field
+        if isinstance(fld, Field) and not fld.shift and fld.size in _FAST_FORMATS:
+            bits = fld.size * 8
+            lo = 0 if fld.signed is False else -(1 << (bits - 1))
+            hi = (1 << (bits - 1)) - 1 if fld.signed is True else (1 << bits) - 1
+            out[rtype] = FastField(*_FAST_FORMATS[fld.size], lo, hi, (1 << bits) - 1)
+    return out
 
 
 def sign_extend(v: int, bits: int) -> int:
     v &= (1 << bits) - 1
     return v - (1 << bits) if v >> (bits - 1) else v
-
-
-def u32(buf: bytearray | memoryview, off: int) -> int:
-    return struct.unpack_from("<I", buf, off)[0]
-
-
-def put_u32(buf: bytearray, off: int, v: int) -> None:
-    struct.pack_into("<I", buf, off, v & 0xFFFFFFFF)

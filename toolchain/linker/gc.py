@@ -1,0 +1,63 @@
+"""Pass: mark the live sections (garbage collection of sections), rooted at the output's roots.
+
+Reads the objects' sections and relocations; writes each input section's ``live`` and
+``live_reason``, and ``external_refs``: for each global symbol that no section defines,
+the live objects that refer to it (what ``report_undefined`` and the imports work from).
+"""
+
+from __future__ import annotations
+
+from toolchain import elf
+from toolchain.errors import DynError
+from toolchain.linker.context import LinkState
+from toolchain.linker.inputs import InputSection, Symbol
+from toolchain.linker.sections import ARRAY_SECTIONS, output_section_name
+
+SHF_GNU_RETAIN = 0x200000
+
+
+def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
+    """Mark every section reachable from ``roots`` ((symbol, why) pairs), init/fini arrays and retained sections."""
+    work: list[InputSection] = []
+
+    def mark(sec: InputSection | None, why: str) -> None:
+        if sec is not None and not sec.live and not sec.discarded:
+            sec.live = True
+            sec.live_reason = why
+            work.append(sec)
+
+    for sym, why in roots:
+        mark(sym.section, why)
+    for obj in ctx.objects:
+        for sec in obj.sections:
+            if sec is None or sec.discarded or not sec.flags & elf.SHF_ALLOC:
+                continue
+            if sec.type in (elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY) or (
+                output_section_name(sec) in ARRAY_SECTIONS
+            ):
+                mark(sec, "an init/fini array is always kept")
+            elif sec.flags & SHF_GNU_RETAIN:
+                mark(sec, "SHF_GNU_RETAIN")
+    external = ctx.external_refs
+    while work:
+        sec = work.pop()
+        file = sec.file
+        syms = file.symbols
+        symbols = sec.relocs.symbols
+        if symbols and max(symbols) >= len(syms):
+            bad = max(symbols)
+            raise DynError(f"relocation in {sec.name} refers to symbol {bad}, which does not exist", file.name)
+        for symi in symbols:
+            if symi == 0:
+                continue
+            sym = syms[symi]
+            target = sym.section
+            if target is not None:
+                if not target.live:
+                    mark(target, f"{file.name}({sec.name}) references {sym.name or target.name}")
+            elif sym.is_global and not sym.defined and not sym.is_common:
+                refs = external.get(sym.name)
+                if refs is None:
+                    external[sym.name] = [file]
+                elif refs[-1] is not file:
+                    refs.append(file)

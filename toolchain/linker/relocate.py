@@ -1,0 +1,405 @@
+"""Passes: scan relocations (GOT, thunks, imports), copy section contents, apply relocations.
+
+``scan_relocations`` reads the live sections' relocations and writes ``got``,
+``tls_got``, ``got_base_needed`` and ``thunks`` (and the output's import needs, through
+its hook). ``copy_contents`` writes ``image``; ``fill_got``/``fill_thunks`` write the
+linker's GOT and thunk bytes into it; ``apply_relocations`` and ``debug_contents``
+relocate code, data and debug sections through one read/compute/check/write path.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+from toolchain import elf
+from toolchain.errors import DynError
+from toolchain.linker.context import LinkState, OutputSection, merged_addr
+from toolchain.linker.inputs import InputSection, Symbol
+from toolchain.linker.reloc import FastField, Howto, Kind, Overflow, fast_fields
+from toolchain.linker.sections import add_synthetic_section
+
+#: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
+ImportScan = Callable[[InputSection, int, Symbol, Howto], None]
+#: ``import_value(section, offset, symbol, howto, P, A)``: the value to write for a reference to an
+#: import, or None when the output has written the place itself.
+ImportValue = Callable[[InputSection, int, Symbol, Howto, int, int], "int | None"]
+#: ``on_absolute(section, P, symbol, howto, S, A)``: told of each absolute address (dynld modules record them).
+AbsoluteHook = Callable[[InputSection, int, Symbol, Howto, int, int], None]
+
+# Relocation kinds that need a GOT slot holding an address, one holding a TLS offset,
+# or the GOT's own address.
+_GOT_SLOT_KINDS = frozenset({Kind.GOT_PC, Kind.GOT_386})
+_TLS_SLOT_KINDS = frozenset({Kind.GOT_TP_PC, Kind.GOT_TP, Kind.GOT_TP_GOTREL})
+_GOT_BASE_KINDS = frozenset({Kind.GOT_BASE_PC, Kind.GOT_OFF}) | _GOT_SLOT_KINDS | _TLS_SLOT_KINDS
+_SCAN_KINDS = _GOT_BASE_KINDS | {Kind.TLS_GD}
+_DEBUG_KINDS = frozenset({Kind.ABS, Kind.PC, Kind.DTP})
+
+
+def is_import_ref(sym: Symbol) -> bool:
+    """Is a reference to ``sym`` bound at load time rather than by this link?"""
+    return (sym.dynimport is not None or sym.import_index >= 0) and sym.is_global and not sym.defined
+
+
+def scan_relocations(ctx: LinkState, on_import: ImportScan) -> None:
+    """Find GOT, TLS-GOT, thunk and import needs of the live sections, before layout."""
+    target = ctx.target
+    howtos = target.howtos
+    thunks = target.thunk_size > 0
+    special = {rt: h.kind for rt, h in howtos.items() if h.kind in _SCAN_KINDS or (thunks and h.kind is Kind.CALL)}
+    none = {rt for rt, h in howtos.items() if h.kind is Kind.NONE}
+    for sec in ctx.live_sections():
+        syms = sec.file.symbols
+        r = sec.relocs
+        for off, rtype, symi in zip(r.offsets, r.types, r.symbols, strict=True):
+            if rtype in none:
+                continue
+            howto = howtos.get(rtype)
+            if howto is None:
+                raise DynError(
+                    f"unsupported relocation type {rtype} in section {sec.name} at offset {off:#x}", sec.file.name
+                )
+            sym = syms[symi]
+            if is_import_ref(sym):
+                on_import(sec, off, sym, howto)
+                continue
+            kind = special.get(rtype)
+            if kind is None:
+                continue
+            if kind is Kind.CALL:
+                if sym.section is not None:
+                    _maybe_thunk(ctx, howto, sym)
+                continue
+            if kind is Kind.TLS_GD:
+                raise DynError(
+                    f"{howto.name} against {sym.name}: the general/local-dynamic TLS models need "
+                    f"__tls_get_addr: compile with -ftls-model=initial-exec (dyncc's default)",
+                    sec.file.name,
+                )
+            if kind in _GOT_SLOT_KINDS:
+                need_got(ctx, sym)
+            elif kind in _TLS_SLOT_KINDS and sym.tls_got_index < 0:
+                sym.tls_got_index = len(ctx.tls_got)
+                ctx.tls_got.append(sym)
+            ctx.got_base_needed = True
+
+
+def need_got(ctx: LinkState, sym: Symbol) -> None:
+    """Give ``sym`` a GOT slot holding its address."""
+    if sym.got_index < 0:
+        sym.got_index = len(ctx.got)
+        ctx.got.append(sym)
+
+
+def create_got(ctx: LinkState) -> None:
+    """Make ``.got`` when any slot or the GOT's address is needed."""
+    if ctx.got or ctx.tls_got or ctx.got_base_needed:
+        got = add_synthetic_section(ctx, ".got", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, ctx.arch.word)
+        got.size = ctx.got_size()
+
+
+def _target_is_thumb(sym: Symbol) -> bool:
+    return sym.type == elf.STT_FUNC and bool(sym.value & 1)
+
+
+def _maybe_thunk(ctx: LinkState, howto: Howto, sym: Symbol) -> None:
+    target = ctx.target
+    kind = target.thunk_kind(howto, _target_is_thumb(sym))
+    if kind is None or (id(sym), kind) in ctx.thunks:
+        return
+    sec = ctx.synthetic.get(".text.thunks")
+    if sec is None:
+        sec = add_synthetic_section(
+            ctx, ".text.thunks", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 4, output=".text"
+        )
+    ctx.thunks[(id(sym), kind)] = (sym, kind, sec.size)
+    sec.size += target.thunk_size
+
+
+def thunk_target(ctx: LinkState, howto: Howto, sym: Symbol) -> int | None:
+    """The thunk a branch goes through instead of its symbol, if it needs one."""
+    if not ctx.thunks:
+        return None
+    kind = ctx.target.thunk_kind(howto, _target_is_thumb(sym))
+    t = ctx.thunks.get((id(sym), kind)) if kind else None
+    if t is None or kind is None:
+        return None
+    return ctx.target.thunk_entry(kind, ctx.synthetic[".text.thunks"].addr + t[2])
+
+
+def fill_thunks(ctx: LinkState) -> None:
+    """Write the interworking thunks once addresses are known."""
+    if not ctx.thunks:
+        return
+    sec = ctx.synthetic[".text.thunks"]
+    for sym, kind, off in ctx.thunks.values():
+        at = sec.addr + off
+        code = ctx.target.thunk_code(kind, at, ctx.sym_addr(sym))
+        ctx.image[at - ctx.base : at - ctx.base + len(code)] = code
+
+
+def copy_contents(ctx: LinkState) -> None:
+    """Copy every input section's bytes into the image (at address - base)."""
+    ctx.image = bytearray(ctx.data_end() - ctx.base)
+    for out in ctx.outputs:
+        if out.type == elf.SHT_NOBITS:
+            continue
+        for sec in out.inputs:
+            if sec.type == elf.SHT_NOBITS or not sec.size or len(sec.data) != sec.size:
+                continue  # synthetic sections are filled in place later
+            start = sec.addr - ctx.base
+            ctx.image[start : start + sec.size] = sec.data
+
+
+def fill_got(ctx: LinkState) -> None:
+    """Write the GOT's address slots (imports are the loader's) and TLS offset slots."""
+    got = ctx.synthetic.get(".got")
+    if got is None:
+        return
+    w = ctx.arch.word
+    start = got.addr - ctx.base
+    for sym in ctx.got:
+        if ctx.is_import(sym):
+            continue
+        v = ctx.sym_addr(sym)
+        ctx.image[start + sym.got_index * w : start + (sym.got_index + 1) * w] = v.to_bytes(w, "little")
+    for sym in ctx.tls_got:
+        at = start + (len(ctx.got) + sym.tls_got_index) * w
+        ctx.image[at : at + w] = (ctx.tp_offset(ctx.sym_addr(sym)) & ((1 << (8 * w)) - 1)).to_bytes(w, "little")
+
+
+def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: AbsoluteHook | None) -> None:
+    """Apply every live section's relocations to the image."""
+    plan = _plan(ctx)
+    values: dict[int, list[int]] = {}
+    for sec in ctx.live_sections():
+        if not sec.relocs or sec.type == elf.SHT_NOBITS:
+            continue
+        table = values.get(id(sec.file))
+        if table is None:
+            table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=False)
+        _relocate(ctx, sec, ctx.image, sec.addr - ctx.base, plan, table, import_value, on_absolute, None)
+
+
+def collect_debug(ctx: LinkState) -> list[OutputSection]:
+    """Gather the objects' ``.debug_*`` sections into non-allocated output sections.
+
+    Addresses in them are offsets within their output section (DWARF's convention).
+    """
+    outs: dict[str, OutputSection] = {}
+    for obj in ctx.objects:
+        for sec in obj.sections:
+            if (
+                sec is None
+                or sec.flags & elf.SHF_ALLOC
+                or sec.discarded
+                or sec.type == elf.SHT_NOBITS
+                or not sec.name.startswith(".debug_")
+            ):
+                continue
+            out: OutputSection | None = outs.get(sec.name)
+            if out is None:
+                out = outs[sec.name] = OutputSection(
+                    sec.name, elf.SHT_PROGBITS, sec.flags & (elf.SHF_MERGE | elf.SHF_STRINGS)
+                )
+                out.entsize = sec.entsize
+            out.size = (out.size + sec.align - 1) // sec.align * sec.align
+            out.align = max(out.align, sec.align)
+            sec.addr = sec.offset = out.size
+            sec.out = out
+            out.size += sec.size
+            out.inputs.append(sec)
+    return list(outs.values())
+
+
+def debug_contents(ctx: LinkState, outs: list[OutputSection]) -> list[bytes]:
+    """The debug output sections' bytes, relocated; references into dropped code read 0.
+
+    A dropped function's range must not end a range or location list: those read 1, as lld does.
+    """
+    plan = _plan(ctx)
+    values: dict[int, list[int]] = {}
+    result = []
+    for out in outs:
+        buf = bytearray(out.size)
+        for sec in out.inputs:
+            buf[sec.offset : sec.offset + sec.size] = sec.data
+        for sec in out.inputs:
+            table = values.get(id(sec.file))
+            if table is None:
+                table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=True)
+            tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
+            _relocate(ctx, sec, buf, sec.offset, plan, table, None, None, tomb)
+        result.append(bytes(buf))
+    return result
+
+
+# What a symbol's entry in a values table holds when it is not simply its address.
+_IMPORT = -1  # bound at load time: the output decides the value
+_MERGED_PIECE = -2  # a section symbol of merged strings: the addend picks the piece
+_DROPPED = -3  # (debug) in an allocated section that is not in the output
+
+
+def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]:
+    """Each symbol's address for relocation, or one of the markers above."""
+    out = []
+    for sym in syms:
+        sec = sym.section
+        if sec is None:
+            out.append(_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == elf.SHN_ABS else 0))
+        elif debug and sec.flags & elf.SHF_ALLOC and (not sec.live or sec.discarded):
+            out.append(_DROPPED)
+        elif sec.merged is None:
+            out.append(sec.addr + sym.value)
+        elif sym.type == elf.STT_SECTION:
+            out.append(_MERGED_PIECE)
+        else:
+            out.append(merged_addr(sec, sym.value))
+    return out
+
+
+#: How to apply one relocation type: (howto, kind, fast field or None, field size).
+_Step = tuple[Howto, Kind, "FastField | None", int]
+
+
+def _plan(ctx: LinkState) -> dict[int, _Step]:
+    """Each relocation type that does something, with what applying it needs."""
+    fast = fast_fields(ctx.target.howtos)
+    return {
+        rt: (h, h.kind, fast.get(rt), h.field.size)
+        for rt, h in ctx.target.howtos.items()
+        if h.kind is not Kind.NONE and h.field is not None
+    }
+
+
+def _relocate(
+    ctx: LinkState,
+    sec: InputSection,
+    buf: bytearray,
+    pos0: int,
+    plan: dict[int, _Step],
+    values: list[int],
+    import_value: ImportValue | None,
+    on_absolute: AbsoluteHook | None,
+    tomb: int | None,
+) -> None:
+    """Apply one section's relocations to its bytes at ``buf[pos0:]``: read, compute, check, write.
+
+    ``values`` holds the address of each symbol of the section's object (``_symbol_values``).
+    ``tomb`` is None for allocated sections; for a debug section it is the value written
+    for references into dropped sections, and only absolute, PC-relative and DTP kinds occur.
+    """
+    ABS, CALL, PC = Kind.ABS, Kind.CALL, Kind.PC
+    syms = sec.file.symbols
+    r = sec.relocs
+    if r.symbols and max(r.symbols) >= len(syms):
+        raise DynError(
+            f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
+        )
+    if tomb is not None:
+        for rtype in set(r.types):
+            step = plan.get(rtype)
+            if step is not None and step[1] not in _DEBUG_KINDS:
+                raise DynError(f"unsupported relocation {step[0].name} in debug section {sec.name}", sec.file.name)
+    is_rel = sec.rel_type == elf.SHT_REL
+    place0, size = sec.addr, sec.size
+    got = ctx.synthetic.get(".got")
+    got_base = got.addr if got is not None else 0
+    thunks = ctx.thunks
+    unpack_from, pack_into = struct.unpack_from, struct.pack_into
+    for off, rtype, symi, A in zip(r.offsets, r.types, r.symbols, r.addends, strict=True):
+        step = plan.get(rtype)
+        if step is None:
+            continue  # R_*_NONE, or (debug sections only) a type the arch does not know
+        howto, kind, f, fsize = step
+        if off + fsize > size:
+            raise DynError(f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}", sec.file.name)
+        pos = pos0 + off
+        if is_rel:
+            A = unpack_from(f.read, buf, pos)[0] if f is not None else howto.field.read_addend(buf, pos)  # type: ignore[union-attr]
+        P = place0 + off
+        S = values[symi]
+        try:
+            if S < 0:
+                if S == _DROPPED:
+                    v = tomb or 0
+                    S = 0
+                elif S == _IMPORT and import_value is not None:
+                    value = import_value(sec, off, syms[symi], howto, P, A)
+                    if value is None:
+                        continue
+                    v, S = value, 0
+                elif S == _IMPORT:
+                    S = 0
+                    v = _value(ctx, kind, howto, syms[symi], S, A, P, got_base, buf, pos, on_absolute, sec)
+                else:  # a piece of merged strings, picked by the addend
+                    sym = syms[symi]
+                    S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+                    v = _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec)
+            elif kind is PC:
+                v = S + A - P
+            elif kind is ABS:
+                v = S + A
+                if on_absolute is not None:
+                    on_absolute(sec, P, syms[symi], howto, S, A)
+            elif kind is CALL:
+                if thunks:
+                    via = thunk_target(ctx, howto, syms[symi])
+                    if via is not None:
+                        S = via
+                v = S + A - P
+            else:
+                v = _compute(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
+            if f is not None:
+                if not f.lowest <= v <= f.highest:
+                    raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
+                pack_into(f.write, buf, pos, v & f.mask)
+            else:
+                howto.field.write(buf, pos, v, bool(S & 1) if kind is CALL else False)  # type: ignore[union-attr]
+        except Overflow as e:
+            sym = syms[symi]
+            raise DynError(
+                f"relocation {howto.name} against {sym.name or sec.name} in section "
+                f"{sec.name} at offset {off:#x} overflows: {e.msg}",
+                sec.file.name,
+            ) from None
+
+
+def _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec) -> int:
+    """The value of any kind for an address ``S`` (the slower, general path)."""
+    if kind is Kind.PC:
+        return S + A - P
+    if kind is Kind.ABS:
+        if on_absolute is not None:
+            on_absolute(sec, P, sym, howto, S, A)
+        return S + A
+    if kind is Kind.CALL:
+        via = thunk_target(ctx, howto, sym) if ctx.thunks else None
+        return (via if via is not None else S) + A - P
+    return _compute(ctx, kind, sym, S, A, P, got_base, buf, pos)
+
+
+def _compute(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: int, got_base: int, buf, pos: int) -> int:
+    """The value of the GOT and TLS kinds (the common kinds are computed inline)."""
+    if kind is Kind.GOT_PC:
+        return ctx.got_addr(sym) + A - P
+    if kind is Kind.GOT_BASE_PC:
+        return got_base + A - P
+    if kind is Kind.GOT_OFF:
+        return S + A - got_base
+    if kind is Kind.GOT_386:
+        v = ctx.got_addr(sym) + A
+        return v - got_base if ctx.target.got_has_base_register(buf, pos) else v
+    if kind is Kind.TP:
+        return ctx.tp_offset(S) + A
+    if kind is Kind.TP_NEG:
+        return A - ctx.tp_offset(S)
+    if kind is Kind.GOT_TP_PC:
+        return ctx.tls_got_addr(sym) + A - P
+    if kind is Kind.GOT_TP:
+        return ctx.tls_got_addr(sym) + A
+    if kind is Kind.GOT_TP_GOTREL:
+        return ctx.tls_got_addr(sym) + A - got_base
+    if kind is Kind.DTP:
+        return S - ctx.tls[0] + A if ctx.tls else A
+    raise Overflow(f"relocation kind {kind.value} cannot be applied here")

@@ -1,0 +1,63 @@
+"""Pass: report the undefined symbols that live code refers to.
+
+Reads ``external_refs`` (from mark_live) and the global symbols; writes nothing but
+errors. An output may first bind some undefined symbols itself (dynld module imports).
+"""
+
+from __future__ import annotations
+
+from toolchain import elf
+from toolchain.linker.context import LinkState
+from toolchain.linker.inputs import ObjectFile
+
+# Symbols the linker defines itself when they are referenced (linker-defined bounds and tables).
+LINKER_SYMBOLS = frozenset(
+    {
+        "__init_array_start",
+        "__init_array_end",
+        "__fini_array_start",
+        "__fini_array_end",
+        "__preinit_array_start",
+        "__preinit_array_end",
+        "__bss_start",
+        "_edata",
+        "_end",
+        "end",
+        "_etext",
+        "etext",
+        "edata",
+        "__executable_start",
+        "_GLOBAL_OFFSET_TABLE_",
+        "_DYNAMIC",
+    }
+)
+
+TLS_GET_ADDR_HINT = (
+    " (code for the general/local-dynamic TLS models: compile with -ftls-model=initial-exec, dyncc's default)"
+)
+
+
+def undefined_symbols(ctx: LinkState) -> dict[str, ObjectFile]:
+    """Each global symbol live code needs that nothing defines or binds, with the first object referring to it."""
+    out: dict[str, ObjectFile] = {}
+    for name, refs in ctx.external_refs.items():
+        sym = ctx.globals[name]
+        if (
+            not sym.defined
+            and not sym.is_common
+            and sym.bind != elf.STB_WEAK
+            and sym.dynimport is None
+            and sym.import_index < 0
+            and name not in LINKER_SYMBOLS
+        ):
+            out[name] = refs[0]
+    return out
+
+
+def report_undefined(ctx: LinkState) -> None:
+    """Raise one error for the undefined symbols (the first, and how many more), in object order."""
+    undefined = undefined_symbols(ctx)
+    for name, obj in sorted(undefined.items(), key=lambda kv: (kv[1].order, kv[0])):
+        hint = TLS_GET_ADDR_HINT if name == "__tls_get_addr" else ""
+        ctx.errors.append(f"{obj.name}: undefined symbol: {name}{hint}")
+    ctx.flush_errors()
