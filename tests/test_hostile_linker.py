@@ -24,6 +24,8 @@ SOURCES = {
     "imports.c": "extern int impQ(int);\n#pragma dynexport g g\nint g(void) { return impQ(1); }\n",
     "common.c": "int commonQ[4];\nvoid _start(void) { commonQ[1] = 1; for (;;); }\n",
     "usetls.c": "extern int tf(void);\n#pragma dynexport g g\nint g(void) { return tf(); }\n",
+    "dynimp.c": '#pragma dynimport puts puts "libc.so.6"\nint puts(const char *);\n'
+    'void _start(void) { puts("x"); for (;;); }\n',
 }
 # a mergeable string section that is also thread-local (flags M, S and T)
 TLS_MERGE_ASM = (
@@ -78,7 +80,6 @@ def with_common_alignment(objs: str, tmp_path, align: int) -> str:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="linker fix pending")
 def test_map_file_names_symbols_escaped(objs, tmp_path):
     """Finding 2: symbol names with a non-UTF-8 byte, ESC and a newline link, and the map
     names them escaped, one symbol per line."""
@@ -93,7 +94,6 @@ def test_map_file_names_symbols_escaped(objs, tmp_path):
     assert "fo\\x1b\\xff" in text and "ba\\n\\xfe" in text
 
 
-@pytest.mark.xfail(strict=True, reason="linker fix pending")
 def test_module_keeps_a_non_utf8_import_name_as_bytes(objs, tmp_path):
     """Finding 3: an import whose name is not UTF-8 is written to the module byte for byte."""
     obj = patched(objs, tmp_path, "imports.o", b"impQ\0", b"imp\xff\0")
@@ -107,7 +107,6 @@ def test_module_keeps_a_non_utf8_import_name_as_bytes(objs, tmp_path):
     assert names == [b"imp\xff"]
 
 
-@pytest.mark.xfail(strict=True, reason="linker fix pending")
 def test_module_refuses_a_merged_thread_local_section(objs, tmp_path):
     """Finding 4: a mergeable section flagged thread-local is refused (TLS cannot go into a
     module), naming the object, instead of an AttributeError on the merged section."""
@@ -118,7 +117,6 @@ def test_module_refuses_a_merged_thread_local_section(objs, tmp_path):
     assert "thread-local" in r.stderr.decode() and tm in r.stderr.decode()
 
 
-@pytest.mark.xfail(strict=True, reason="linker fix pending")
 def test_common_alignment_beyond_the_output_is_refused_before_allocating(objs, tmp_path):
     """Finding 5: a COMMON symbol asking for alignment 0x40000000008 is refused at once,
     naming the file and the symbol, instead of trying to allocate 4 TiB."""
@@ -131,7 +129,6 @@ def test_common_alignment_beyond_the_output_is_refused_before_allocating(objs, t
     assert r.stderr.decode().startswith(f"dynlink: {obj}: symbol commonQ: alignment 0x40000000008 too large")
 
 
-@pytest.mark.xfail(strict=True, reason="linker fix pending")
 def test_a_large_common_alignment_does_not_blow_up_the_output(objs, tmp_path):
     """Finding 5, the 1 GiB case: either refused cleanly or linked into a small file, in bounded time."""
     obj = with_common_alignment(objs, tmp_path, 1 << 30)
@@ -143,3 +140,14 @@ def test_a_large_common_alignment_does_not_blow_up_the_output(objs, tmp_path):
     else:
         assert os.path.getsize(out) < 1 << 20
     assert time.monotonic() - start < 30
+
+
+def test_a_non_utf8_interpreter_path_is_written_as_given(objs, tmp_path):
+    """-I takes a path as bytes (the command line is decoded with surrogateescape): PT_INTERP holds them."""
+    out = str(tmp_path / "out")
+    interp = b"/lib/ld-\xff.so".decode("utf-8", "surrogateescape")
+    r = run_tool("dynlink", ["-a", "amd64", "-I", interp, "-o", out, os.path.join(objs, "dynimp.o")], timeout=60)
+    assert r.returncode == 0, r.stderr
+    with open(out, "rb") as f:
+        segment = next(s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_INTERP")
+        assert segment.data() == b"/lib/ld-\xff.so\0"

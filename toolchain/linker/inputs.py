@@ -236,6 +236,9 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                         name,
                     )
             elif shndx == elf.SHN_COMMON:
+                if value & (value - 1) or value > MAX_ALIGN:  # checked before anything is allocated for it
+                    what = "too large" if value > MAX_ALIGN else "not a power of 2"
+                    raise DynError(f"symbol {sname}: alignment {value:#x} {what}", name)
                 sym.common_align = max(value, 1)
                 sym.value = 0
             symbols.append(sym)
