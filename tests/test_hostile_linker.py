@@ -24,6 +24,7 @@ SOURCES = {
     "imports.c": "extern int impQ(int);\n#pragma dynexport g g\nint g(void) { return impQ(1); }\n",
     "common.c": "int commonQ[4];\nvoid _start(void) { commonQ[1] = 1; for (;;); }\n",
     "usetls.c": "extern int tf(void);\n#pragma dynexport g g\nint g(void) { return tf(); }\n",
+    "tlsvar.c": "_Thread_local int tzero;\nvoid _start(void) { tzero = 1; for (;;); }\n",
     "dynimp.c": '#pragma dynimport puts puts "libc.so.6"\nint puts(const char *);\n'
     'void _start(void) { puts("x"); for (;;); }\n',
 }
@@ -151,3 +152,22 @@ def test_a_non_utf8_interpreter_path_is_written_as_given(objs, tmp_path):
     with open(out, "rb") as f:
         segment = next(s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_INTERP")
         assert segment.data() == b"/lib/ld-\xff.so\0"
+
+
+def test_a_thread_local_symbol_outside_a_thread_local_section_is_refused(objs, tmp_path):
+    """Found by the linker fuzz target: .tbss with its TLS flag cleared made the symbol table
+    writer fail on a negative TLS offset (struct.error: an internal error)."""
+    src = os.path.join(objs, "tlsvar.o")
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+        elf = ELFFile(f)
+        index = next(i for i, s in enumerate(elf.iter_sections()) if s.name == ".tbss")
+        flags_at = elf["e_shoff"] + index * elf["e_shentsize"] + 8  # Elf64_Shdr.sh_flags
+    struct.pack_into("<Q", data, flags_at, 0x3)  # SHF_WRITE | SHF_ALLOC, no SHF_TLS
+    obj = str(tmp_path / "tlsvar.o")
+    with open(obj, "wb") as f:
+        f.write(bytes(data))
+    out = str(tmp_path / "out")
+    r = run_tool("dynlink", ["-a", "amd64", "-o", out, obj], timeout=60)
+    check_failure("dynlink", r.returncode, r.stderr, (out,))
+    assert r.stderr.decode() == f"dynlink: {obj}: symbol tzero is thread-local but its section .tbss is not\n"
