@@ -171,3 +171,26 @@ def test_a_thread_local_symbol_outside_a_thread_local_section_is_refused(objs, t
     r = run_tool("dynlink", ["-a", "amd64", "-o", out, obj], timeout=60)
     check_failure("dynlink", r.returncode, r.stderr, (out,))
     assert r.stderr.decode() == f"dynlink: {obj}: symbol tzero is thread-local but its section .tbss is not\n"
+
+
+def test_a_thread_local_section_goes_to_tls_whatever_its_name(objs, tmp_path):
+    """Found by the linker fuzz target: .tbss renamed .text went into .text, and the symbol
+    table writer failed on a negative TLS offset. The TLS flag decides."""
+    src = os.path.join(objs, "tlsvar.o")
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+        elf = ELFFile(f)
+        sections = list(elf.iter_sections())
+        tbss = next(i for i, s in enumerate(sections) if s.name == ".tbss")
+        text = next(i for i, s in enumerate(sections) if s.name == ".text")
+        name_at = elf["e_shoff"] + tbss * elf["e_shentsize"]  # Elf64_Shdr.sh_name
+        struct.pack_into("<I", data, name_at, sections[text]["sh_name"])
+    obj = str(tmp_path / "tlsvar.o")
+    with open(obj, "wb") as f:
+        f.write(bytes(data))
+    out = str(tmp_path / "out")
+    r = run_tool("dynlink", ["-a", "amd64", "-o", out, obj], timeout=60)
+    assert r.returncode == 0, r.stderr
+    with open(out, "rb") as f:
+        tls = [s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_TLS"]
+    assert len(tls) == 1 and tls[0]["p_memsz"] >= 4
