@@ -170,7 +170,10 @@ def test_a_thread_local_symbol_outside_a_thread_local_section_is_refused(objs, t
     out = str(tmp_path / "out")
     r = run_tool("dynlink", ["-a", "amd64", "-o", out, obj], timeout=60)
     check_failure("dynlink", r.returncode, r.stderr, (out,))
-    assert r.stderr.decode() == f"dynlink: {obj}: symbol tzero is thread-local but its section .tbss is not\n"
+    assert (
+        r.stderr.decode()
+        == f"dynlink: {obj}: symbol tzero is thread-local but its section .tbss is not thread-local storage\n"
+    )
 
 
 def test_a_thread_local_section_goes_to_tls_whatever_its_name(objs, tmp_path):

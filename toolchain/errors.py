@@ -147,7 +147,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
         self.add_argument("--version", action="version", version=f"{self.prog} (dyntools) {__version__}")
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise UsageError(f"{message} (see --help)")
 
 

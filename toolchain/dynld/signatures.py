@@ -695,7 +695,7 @@ class _Builder:
             ft = decl.type
             if not isinstance(ft, c_ast.FuncDecl):
                 raise self.error(decl.coord, "function definition without a function type")
-            t = Function(self.conv(ft.type), self.params(ft.args, ft.coord, node.param_decls or []))
+            t: CType = Function(self.conv(ft.type), self.params(ft.args, ft.coord, node.param_decls or []))
             return [(decl, t)]
         if isinstance(node, c_ast.Decl):
             t = self.conv(node.type)

@@ -230,8 +230,11 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 if shndx >= nsec:
                     raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
                 sec = sym.section = sections[shndx]
-                if sec is not None and sym.type == elf.STT_TLS and not sec.flags & elf.SHF_TLS:
-                    raise DynError(f"symbol {sname} is thread-local but its section {sec.name} is not", name)
+                tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
+                if sec is not None and sym.type == elf.STT_TLS and sec.flags & tls_alloc != tls_alloc:
+                    raise DynError(
+                        f"symbol {sname} is thread-local but its section {sec.name} is not thread-local storage", name
+                    )
                 if sec is not None and not 0 <= value <= sec.size:
                     raise DynError(
                         f"symbol {sname!r}: value {value:#x} is outside its section {sec.name} (size {sec.size:#x})",
