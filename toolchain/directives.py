@@ -18,6 +18,11 @@ The first line is the architecture name (``386``, ``amd64``, ``arm``).  dyncc al
 writes the section, even with no directives, so the linker can check every object's
 architecture line.  The parser also accepts the seed's shorter forms: the
 architecture line alone, or a dynimport section without a dynexport section.
+
+Names are bytes until printed: the text is UTF-8, but a library path may hold any
+byte but whitespace, quotes, backslashes and control characters (a file name is bytes
+to the kernel).  In a ``str`` such a byte is kept as a lone surrogate (Python's
+``surrogateescape``), both when the text is written and when it is read back.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 
 from toolchain.elf import ElfFile
-from toolchain.errors import DynError
+from toolchain.errors import DynError, printable
 
 SECTION = ".dynpragma"
 
@@ -51,8 +56,19 @@ def is_remote_name(name: str) -> bool:
 
 
 def is_library_path(path: str) -> bool:
-    """True if ``path`` is a usable library path: non-empty, no whitespace, quotes or control characters."""
-    return _PATH_RE.fullmatch(path) is not None
+    """True if ``path`` is a usable library path: non-empty, no whitespace, quotes or control characters.
+
+    A byte that is not UTF-8 (a surrogate from ``surrogateescape``) is allowed.
+    """
+    return _PATH_RE.fullmatch(path) is not None and _encodable(path)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -87,24 +103,25 @@ class Directives:
 
 def _check(d: Directives) -> None:
     if not _ARCH_RE.fullmatch(d.arch):
-        raise DynError(f"invalid architecture name in directives: {d.arch!r}")
+        raise DynError(f"invalid architecture name in directives: {printable(d.arch)}")
     for imp in d.imports:
         if not (is_identifier(imp.local) and is_remote_name(imp.remote) and is_library_path(imp.path)):
-            raise DynError(f"invalid dynimport: {imp.local} {imp.remote} {imp.path}")
+            raise DynError(f"invalid dynimport: {printable(f'{imp.local} {imp.remote} {imp.path}')}")
     for exp in d.exports:
         if not (is_identifier(exp.local) and is_identifier(exp.remote)):
-            raise DynError(f"invalid dynexport: {exp.local} {exp.remote}")
+            raise DynError(f"invalid dynexport: {printable(f'{exp.local} {exp.remote}')}")
 
 
 def format_directives(d: Directives) -> bytes:
-    """The directive text of ``d`` (always the full form, with both sections)."""
+    """The directive text of ``d`` (always the full form, with both sections), as bytes:
+    a surrogate in a library path becomes the byte it stands for."""
     _check(d)
     out = [d.arch, "", IMPORT_HEADER]
     out += [f"dynimport {i.local} {i.remote} {i.path}" for i in d.imports]
     out += ["", EXPORT_HEADER]
     out += [f"dynexport {e.local} {e.remote}" for e in d.exports]
     out += ["", "$$", "", ""]
-    return "\n".join(out).encode()
+    return "\n".join(out).encode("utf-8", "surrogateescape")
 
 
 def _parse_import(line: str) -> DynImport | None:
@@ -127,21 +144,35 @@ def _parse_export(line: str) -> DynExport | None:
     return DynExport(local, remote)
 
 
+def _line_error(what: str, line: str, filename: str) -> DynError:
+    if not _is_utf8(line):
+        what = "directive text is not valid UTF-8 outside a library path"
+    return DynError(f"{what}: {printable(line[:200])}", filename)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_directives(text: bytes, filename: str) -> Directives:
     """Parse directive text; DynError naming ``filename`` for anything malformed.
 
     Errors (as the seed's linker words them): ``invalid dynimport line: LINE``,
     ``invalid dynexport line: LINE``, ``cannot find end of // dynimport section``
-    (``dynexport`` likewise).  Blank lines inside a section are ignored.
+    (``dynexport`` likewise).  Blank lines inside a section are ignored.  A byte that is
+    not UTF-8 is kept as a surrogate (it is only valid in a library path).
     """
-    try:
-        s = bytes(text).decode("utf-8")
-    except UnicodeDecodeError:
-        raise DynError("directive text is not valid UTF-8", filename) from None
+    s = bytes(text).decode("utf-8", "surrogateescape")
     lines = s.split("\n")
     arch = lines[0].strip()
+    if not _is_utf8(lines[0]):
+        raise _line_error("", lines[0], filename)
     if not arch or not _ARCH_RE.fullmatch(arch):
-        raise DynError(f"directive text does not start with an architecture name: {lines[0][:80]!r}", filename)
+        raise DynError(f"directive text does not start with an architecture name: {printable(lines[0][:80])}", filename)
     d = Directives(arch)
     i, n = 1, len(lines)
     seen_import = seen_export = False
@@ -172,17 +203,17 @@ def parse_directives(text: bytes, filename: str) -> Directives:
                 if kind == "dynimport":
                     imp = _parse_import(body)
                     if imp is None:
-                        raise DynError(f"invalid dynimport line: {body}", filename)
+                        raise _line_error("invalid dynimport line", body, filename)
                     d.imports.append(imp)
                 else:
                     exp = _parse_export(body)
                     if exp is None:
-                        raise DynError(f"invalid dynexport line: {body}", filename)
+                        raise _line_error("invalid dynexport line", body, filename)
                     d.exports.append(exp)
             if not ended:
                 raise DynError(f"cannot find end of // {kind} section", filename)
             continue
-        raise DynError(f"unexpected line in directives: {line[:200]}", filename)
+        raise _line_error("unexpected line in directives", line, filename)
     return d
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -23,14 +24,64 @@ class DynError(Exception):
         super().__init__(f"{file}: {msg}" if file else msg)
 
 
+class DynErrors(DynError):
+    """Several user-facing errors found in one run (every undefined symbol of a link): one line each."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("\n".join(messages))
+
+
 class UsageError(DynError):
     """A bad command line (exit status 2)."""
 
 
+def _escape_char(c: str) -> str:
+    code = ord(c)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (decoded with surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    if c in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[c]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable(name: bytes | str) -> str:
+    """``name`` as text safe to print on one line of a terminal or a text file.
+
+    Bytes are decoded as UTF-8; a byte that is not part of valid UTF-8 is shown as ``\\xNN``.
+    Control characters and other non-printable characters are shown as ``\\n``, ``\\t``,
+    ``\\r``, ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``; everything else, backslashes included,
+    is kept, so that ``printable(printable(x)) == printable(x)``.
+    """
+    text = name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+
+
+def encode_text(text: str) -> bytes:
+    """``text`` as UTF-8 for a text output (a map file); a non-UTF-8 byte kept from an input
+    name (a surrogate, from surrogateescape) is written as the four characters ``\\xNN``."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return "".join(_escape_char(c) if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode()
+
+
 def write_output(path: str, data: bytes | str, executable: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically: the file appears whole or not at all."""
+    """Write ``data`` to ``path`` atomically: the file appears whole or not at all.
+
+    A ``str`` is written as UTF-8 text by :func:`encode_text`.
+    """
     if isinstance(data, str):
-        data = data.encode()
+        data = encode_text(data)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".dyntmp-", dir=directory)
@@ -57,23 +108,42 @@ def _unlink_quietly(path: str) -> None:
 
 
 def read_input(path: str) -> bytes:
-    """Read a whole input file; DynError naming it if that fails."""
+    """Read a whole input file; DynError naming it if that fails or if it is not a regular file.
+
+    The file is opened without blocking, so a FIFO is refused instead of waited on.
+    """
     try:
-        with open(path, "rb") as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError) as e:
+        raise DynError(getattr(e, "strerror", None) or "cannot read", path) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DynError("not a regular file", path)
+        with os.fdopen(fd, "rb", closefd=False) as f:
             return f.read()
     except OSError as e:
         raise DynError(e.strerror or "cannot read", path) from None
+    finally:
+        os.close(fd)
 
 
 def unreadable_reason(path: str) -> str | None:
-    """Why ``path`` cannot be read as a regular file, or None when it can."""
-    if os.path.isfile(path):
-        return None
+    """Why ``path`` cannot be read as a regular file, or None when it can.
+
+    Anything but a regular file (a FIFO, a device, a directory) is refused from its
+    ``stat`` alone: opening a FIFO for reading would wait for a writer forever.
+    """
     try:
-        open(path, "rb").close()
+        st = os.stat(path)
+    except (OSError, ValueError) as e:
+        return getattr(e, "strerror", None) or "cannot read"
+    if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
+    try:
+        os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
     except OSError as e:
         return e.strerror or "cannot read"
+    return None
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -85,41 +155,48 @@ class ArgumentParser(argparse.ArgumentParser):
 
         self.add_argument("--version", action="version", version=f"{self.prog} (dyntools) {__version__}")
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise UsageError(f"{message} (see --help)")
 
 
-def _print_error(prog: str, e: DynError) -> None:
-    """One ``prog: ...`` line per line of the message (a linker reports every undefined symbol)."""
-    for line in str(e).split("\n"):
-        print(f"{prog}: {line}", file=sys.stderr)
+def report(prog: str, message: object) -> None:
+    """Print ``prog: message`` on stderr as one line, non-printable characters escaped.
+
+    A ``DynErrors`` prints one such line per error it holds.
+    """
+    messages = message.messages if isinstance(message, DynErrors) else [message]
+    for m in messages:
+        print(printable(f"{prog}: {m}"), file=sys.stderr)
 
 
 def run_main(prog: str, body: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> int:
-    """Run a tool's body with the conventions: 0 ok, 1 bad input, 2 bad usage."""
+    """Run a tool's body with the conventions: 0 ok, 1 bad input, 2 bad usage.
+
+    Every message goes through :func:`report`: one line, whatever characters the input had.
+    """
     if argv is None:
         argv = sys.argv[1:]
     try:
         return body(list(argv)) or 0
     except UsageError as e:
-        _print_error(prog, e)
+        report(prog, e)
         return 2
     except DynError as e:
-        _print_error(prog, e)
+        report(prog, e)
         return 1
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        report(prog, "interrupted")
         return 130
     except SystemExit as e:  # argparse --help
         return int(e.code or 0) if isinstance(e.code, int) else 0
     except RecursionError:
-        print(f"{prog}: input too deeply nested", file=sys.stderr)
+        report(prog, "input too deeply nested")
         return 1
     except MemoryError:
-        print(f"{prog}: out of memory", file=sys.stderr)
+        report(prog, "out of memory")
         return 1
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, never a traceback
-        print(f"{prog}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        report(prog, f"internal error: {type(e).__name__}: {e}")
         if os.environ.get("DYNTOOLS_TRACEBACK"):
             raise
         return 1

@@ -54,7 +54,7 @@ from toolchain.cc.flags import (
     split_dependency_flags,
     wants_c_library_headers,
 )
-from toolchain.errors import DynError, UsageError, run_main
+from toolchain.errors import DynError, UsageError, report, run_main
 
 if TYPE_CHECKING:
     import argparse
@@ -229,7 +229,7 @@ def _report(res: ScanResult) -> None:
     if not res.errors:
         return
     for e in res.errors[:-1]:
-        print(f"{PROG}: {e}", file=sys.stderr)
+        report(PROG, e)
     last = res.errors[-1]
     raise DynError(last.msg, f"{last.file}:{last.line}")
 
@@ -764,7 +764,8 @@ def _body(argv: Sequence[str]) -> int:
 
         res = preprocess_and_scan(inv.arch, inv.source, inv.flags, inv.cc)
         _report(res)
-        sys.stdout.write(format_directives(res.directives).decode())
+        sys.stdout.flush()
+        sys.stdout.buffer.write(format_directives(res.directives))  # bytes: a library path may not be UTF-8
         return 0
     if inv.mode == "preprocess":
         return _preprocess(inv)

@@ -50,8 +50,17 @@ class ScanResult:
     locations: set[tuple[str, int]] = field(default_factory=set)
 
 
+def _unescape_one(m: re.Match[bytes]) -> bytes:
+    body = m[1]
+    return bytes([int(body, 8) & 0xFF]) if body[:1] in b"01234567" and body[:1] else body
+
+
 def _unescape(name: str) -> str:
-    return re.sub(r"\\(.)", r"\1", name)
+    """A line marker's file name: the preprocessor writes a byte that is not printable as an
+    octal escape (``\\033``); a byte that is not UTF-8 comes back as a surrogate."""
+    raw = name.encode("utf-8", "surrogateescape")
+    raw = re.sub(rb"\\([0-7]{1,3}|.)", _unescape_one, raw, flags=re.S)
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _parse_import(args: str) -> DynImport | None:

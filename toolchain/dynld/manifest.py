@@ -231,7 +231,8 @@ class _Loader:
         where: dict[str, tuple[str, int]] = {}
         for e in entries:
             if e.decl is not None:
-                name, decl = self.check_decl(e, items[id(e)])
+                assert tr is not None
+                name, decl = self.check_decl(e, items[id(e)], tr)
             else:
                 assert e.name is not None
                 found = builder.symbols.get(e.name) if builder is not None else None
@@ -250,7 +251,7 @@ class _Loader:
             result[e.section].append(ManifestSymbol(name, sig, kind, signatures.decl_text(decl), e.line))
         return Manifest(self.path, headers, result["exports"], result["imports"])
 
-    def check_decl(self, e: _Entry, items) -> tuple[str, c_ast.Decl]:
+    def check_decl(self, e: _Entry, items, tr: signatures.Translation) -> tuple[str, c_ast.Decl]:
         line = e.decl_line
         if len(items) != 1:
             raise self.err(line, f"expected one function or object declaration, found {len(items)} declarations")
@@ -267,6 +268,7 @@ class _Loader:
             raise self.err(line, f"'{d.name}' has an initializer")
         if e.name is not None and e.name != d.name:
             raise self.err(line, f"name '{e.name}' does not match the declaration's '{d.name}'")
+        tr.check_declaration(d)
         return d.name, d
 
 

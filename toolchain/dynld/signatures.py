@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -399,12 +400,9 @@ def preprocess(
     for h in headers:
         cmd += ["-include", os.path.abspath(h)]
     cmd.append("-")
-    try:
-        proc = subprocess.run(cmd, input=text.encode(), capture_output=True, check=False)
-    except OSError as e:
-        raise DynError(f"cannot run the C preprocessor ({' '.join(cmd[:4])}): {e.strerror}") from None
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace")
+    stdout, stderr, status = _run_preprocessor(cmd, text.encode())
+    if status != 0:
+        err = stderr.decode(errors="replace")
         for diag in err.splitlines():
             m = _DIAG_RE.match(diag.strip())
             if m:
@@ -412,9 +410,44 @@ def preprocess(
                 if display is not None:
                     file, lineno = display(file, lineno)
                 raise DynError(m.group(4), f"{file}:{lineno}")
-        first = next((ln.strip() for ln in err.splitlines() if ln.strip()), f"exit status {proc.returncode}")
+        first = next((ln.strip() for ln in err.splitlines() if ln.strip()), f"exit status {status}")
         raise DynError(f"C preprocessor failed: {first}")
-    return proc.stdout.decode(errors="replace")
+    return stdout.decode(errors="replace")
+
+
+PREPROCESS_TIMEOUT = 120.0  # seconds; preprocessing a header takes well under one
+
+
+def _run_preprocessor(cmd: list[str], stdin: bytes) -> tuple[bytes, bytes, int]:
+    """Run the preprocessor in its own process group; kill the group if it takes too long.
+
+    A header can ``#include`` a FIFO or a device, which the preprocessor would read forever.
+    """
+    try:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
+    except OSError as e:
+        raise DynError(f"cannot run the C preprocessor ({' '.join(cmd[:4])}): {e.strerror}") from None
+    try:
+        stdout, stderr = proc.communicate(stdin, timeout=PREPROCESS_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise DynError(
+            f"C preprocessor still running after {PREPROCESS_TIMEOUT:g} s (does a header include a FIFO or a device?)"
+        ) from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return stdout, stderr, proc.returncode
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.communicate()
 
 
 class _Builder:
@@ -662,7 +695,7 @@ class _Builder:
             ft = decl.type
             if not isinstance(ft, c_ast.FuncDecl):
                 raise self.error(decl.coord, "function definition without a function type")
-            t = Function(self.conv(ft.type), self.params(ft.args, ft.coord, node.param_decls or []))
+            t: CType = Function(self.conv(ft.type), self.params(ft.args, ft.coord, node.param_decls or []))
             return [(decl, t)]
         if isinstance(node, c_ast.Decl):
             t = self.conv(node.type)
@@ -681,6 +714,151 @@ class _Builder:
             old[0] = _tmerge(t, old[0])
             old[1] = decl
         self.events.append((decl.name, file, line))
+
+
+# Byte sizes in the smallest data model a host can have (ILP32: 386, arm), for the size bound.
+_ILP32_SIZE = {CHAR: 1, UCHAR: 1, SHORT: 2, USHORT: 2, INT: 4, UINT: 4, LONG: 4, ULONG: 4, VLONG: 8, UVLONG: 8}
+_ILP32_SIZE.update({FLOAT: 4, DOUBLE: 8, IND: 4, ENUM: 4})
+MAX_OBJECT_SIZE = 0xFFFFFFFF  # what a 32-bit host can hold
+MAX_INTEGER_LITERAL = 0xFFFFFFFFFFFFFFFF  # the largest value of any C integer type here
+
+
+def _min_size(t: CType, depth: int = 0) -> int:
+    """A lower bound of ``sizeof(t)`` on a 32-bit target (padding ignored; unknown parts count 0)."""
+    if depth > 50:
+        return 0
+    if isinstance(t, Array):
+        return max(t.length or 0, 0) * _min_size(t.of, depth + 1)
+    if isinstance(t, Aggregate):
+        sizes = [_min_size(m, depth + 1) for m in t.members or ()]
+        return (max(sizes) if t.kind == UNION else sum(sizes)) if sizes else 0
+    return _ILP32_SIZE.get(t.kind, 0)
+
+
+class _DeclarationChecker:
+    """Checks that a declaration is valid C, in the ways pycparser's grammar does not.
+
+    What a compiler would refuse in the generated export table is refused here, naming
+    the place it was written: a function returning an array or a function, an array of
+    functions, of ``void`` or of an incomplete type, an array size that is negative, zero
+    (ISO C; a zero-length last member of a struct is allowed, as in GNU C) or not a
+    constant, ``sizeof`` of an incomplete type, ``void`` as one parameter among others,
+    an integer literal no C integer type holds, and an object larger than a 32-bit host
+    can hold.
+    """
+
+    def __init__(self, builder: _Builder):
+        self.b = builder
+
+    def error(self, node, msg: str) -> DynError:
+        return self.b.error(getattr(node, "coord", None), msg)
+
+    def declaration(self, decl: c_ast.Decl) -> None:
+        self.type(decl.type, "object")
+        t = self.b.conv(decl.type)
+        if not isinstance(t, Function):
+            size = _min_size(t)
+            if size > MAX_OBJECT_SIZE:
+                raise self.error(
+                    decl, f"'{decl.name}' is too large: {size} bytes (a 32-bit host holds at most 4 GiB - 1)"
+                )
+
+    def type(self, node, where: str) -> None:
+        """``where``: 'object' (file scope), 'param', 'member' or 'last member' (of a struct)."""
+        if isinstance(node, c_ast.Typename):
+            self.type(node.type, where)
+        elif isinstance(node, c_ast.TypeDecl):
+            self.specifier(node.type)
+        elif isinstance(node, c_ast.PtrDecl):
+            self.type(node.type, "pointer")
+        elif isinstance(node, c_ast.ArrayDecl):
+            self.array(node, where)
+        elif isinstance(node, c_ast.FuncDecl):
+            self.function(node)
+
+    def specifier(self, node) -> None:
+        if isinstance(node, (c_ast.Struct, c_ast.Union)) and node.decls:
+            members = [d for d in node.decls if isinstance(d, c_ast.Decl)]
+            for i, d in enumerate(members):
+                last = i == len(members) - 1 and isinstance(node, c_ast.Struct)
+                self.type(d.type, "last member" if last else "member")
+                if d.bitsize is not None:
+                    self.expression(d.bitsize)
+        elif isinstance(node, c_ast.Enum) and node.values is not None:
+            for e in node.values.enumerators:
+                if e.value is not None:
+                    self.expression(e.value)
+
+    def array(self, node: c_ast.ArrayDecl, where: str) -> None:
+        of = self.b.conv(node.type)
+        if isinstance(of, Function):
+            raise self.error(node, "array of functions")
+        if of.kind == VOID:
+            raise self.error(node, "array of void")
+        if isinstance(of, Array) and of.length is None:
+            raise self.error(node, "array of arrays of unknown size")
+        if isinstance(of, Aggregate) and not of.defined:
+            what = "struct" if of.kind == STRUCT else "union"
+            raise self.error(node, f"array of incomplete type '{what} {of.tag or '<anonymous>'}'")
+        if node.dim is not None:
+            self.expression(node.dim)
+            n = self.b.const(node.dim)
+            if n is not None and n < 0:
+                raise self.error(node, f"array size is negative ({n})")
+            if n == 0 and where not in ("last member", "member"):
+                raise self.error(node, "array size is zero")
+            if n is None and where in ("object", "member", "last member") and not self.has_sizeof(node.dim):
+                raise self.error(node, "array size is not an integer constant")
+        self.type(node.type, "element")
+
+    def function(self, node: c_ast.FuncDecl) -> None:
+        ret = self.b.conv(node.type)
+        if isinstance(ret, Array):
+            raise self.error(node, "function returning an array")
+        if isinstance(ret, Function):
+            raise self.error(node, "function returning a function")
+        params = [p for p in (node.args.params if node.args is not None else []) if not isinstance(p, c_ast.ID)]
+        for p in params:
+            if isinstance(p, c_ast.EllipsisParam):
+                continue
+            if self.b.conv(p.type).kind == VOID and (len(params) > 1 or getattr(p, "name", None)):
+                raise self.error(p, "'void' must be the only parameter")
+            self.type(p.type, "param")
+        self.type(node.type, "return")
+
+    def expression(self, node) -> None:
+        if isinstance(node, c_ast.Constant) and "int" in node.type:
+            try:
+                value = self.b._const(node)
+            except ValueError:
+                raise self.error(node, f"invalid integer literal {node.value}") from None
+            if value is not None and value > MAX_INTEGER_LITERAL:
+                raise self.error(node, f"integer literal {node.value} is too large for any integer type")
+            return
+        if (
+            isinstance(node, c_ast.UnaryOp)
+            and node.op in ("sizeof", "_Alignof")
+            and isinstance(node.expr, c_ast.Typename)
+        ):
+            t = self.b.conv(node.expr)
+            if isinstance(t, Aggregate) and not t.defined:
+                what = "struct" if t.kind == STRUCT else "union"
+                raise self.error(node, f"{node.op} of incomplete type '{what} {t.tag or '<anonymous>'}'")
+            if isinstance(t, Array) and t.length is None:
+                raise self.error(node, f"{node.op} of an array of unknown size")
+            self.type(node.expr, "sizeof")
+            return
+        if isinstance(node, c_ast.Typename):
+            self.type(node, "sizeof")
+            return
+        for _name, child in node.children():
+            self.expression(child)
+
+    @staticmethod
+    def has_sizeof(node) -> bool:
+        if isinstance(node, c_ast.UnaryOp) and node.op in ("sizeof", "_Alignof"):
+            return True
+        return any(_DeclarationChecker.has_sizeof(child) for _name, child in node.children())
 
 
 def _paramconv(t: CType) -> CType:
@@ -776,8 +954,20 @@ def _parse(text: str, filename: str, b: _Builder, typedef_names: Iterable[str] =
         raise DynError(f"syntax error: {msg}") from None
     except RecursionError:
         raise DynError("declaration too deeply nested", filename) from None
+    except AssertionError:  # pycparser asserts on a '}' that closes no scope
+        file, line = b.display(*_lexer_position(parser, filename))
+        raise DynError("syntax error: '}' without a matching '{'", f"{file}:{line}") from None
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
         raise DynError(f"cannot parse: {e}", filename) from None
+
+
+def _lexer_position(parser: c_parser.CParser, filename: str) -> tuple[str, int]:
+    """Where pycparser's lexer is (file from the line markers, line), in pycparser 2 or 3."""
+    lexer = parser.clex
+    inner = getattr(lexer, "lexer", None)  # pycparser 2: a PLY lexer
+    line = getattr(inner, "lineno", None) if inner is not None else getattr(lexer, "_lineno", None)
+    file = getattr(lexer, "filename", None) or getattr(lexer, "_filename", None) or filename
+    return file, line if isinstance(line, int) else 0
 
 
 class Translation:
@@ -843,6 +1033,14 @@ class Translation:
                 if not got:
                     items.append((ext, None, None))
             self.snippet_items.append(items)
+
+    def check_declaration(self, decl: c_ast.Decl) -> None:
+        """DynError, naming where it was written, unless ``decl`` is a valid C declaration
+        (beyond the grammar: see ``_DeclarationChecker``)."""
+        try:
+            _DeclarationChecker(self.builder).declaration(decl)
+        except RecursionError:
+            raise DynError("declaration nested too deeply", self.builder.where(decl.coord)) from None
 
     def _display(self, file: str, line: int) -> tuple[str, int]:
         m = _SNIPPET_RE.match(file)

@@ -259,8 +259,10 @@ class LinkState:
 def merged_addr(sec: InputSection, offset: int) -> int:
     """Where byte ``offset`` of a merged input section ended up."""
     starts, outs = sec.merge_map
+    assert sec.merged is not None
+    if not starts:  # an empty input section: nothing of it was merged
+        return sec.merged.addr + offset
     i = bisect.bisect_right(starts, offset) - 1
     if i < 0:
         i = 0
-    assert sec.merged is not None
     return sec.merged.addr + outs[i] + (offset - starts[i])

@@ -72,14 +72,14 @@ class DynldModule(Output):
             found[sym.dynexport] = (sym.dynexport, sym, sig)
         if not found:
             raise DynError("a module needs exports: give a manifest (-m) or #pragma dynexport")
-        self.exports = [found[k] for k in sorted(found, key=lambda n: n.encode())]
+        self.exports = [found[k] for k in sorted(found, key=_name_bytes)]
         return [(sym, f"export {name}") for name, sym, _sig in self.exports]
 
     def bind_undefined(self) -> None:
         """Every undefined symbol becomes an import (each must be in the manifest when one is given)."""
         ctx = self.ctx
         undefined = undefined_symbols(ctx)
-        names = sorted(undefined, key=lambda n: n.encode())
+        names = sorted(undefined, key=_name_bytes)
         if self.import_sigs is not None:
             missing = [n for n in names if n not in self.import_sigs]
             if missing:
@@ -117,7 +117,7 @@ class DynldModule(Output):
             st = add_synthetic_section(ctx, ".stubs", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_EXECINSTR, 8)
             st.size = len(self.stubs) * ctx.target.module_stub_size
         self.table = add_synthetic_section(ctx, ".exporttab", elf.SHT_PROGBITS, elf.SHF_ALLOC | elf.SHF_WRITE, word)
-        names = b"".join(n.encode() + b"\0" for n, _s, _g in self.exports)
+        names = b"".join(_name_bytes(n) + b"\0" for n, _s, _g in self.exports)
         self.table.size = 3 * word * (len(self.exports) + 1) + len(names)
 
     def layout_start(self) -> tuple[int, int, int, bool]:
@@ -236,7 +236,12 @@ class DynldModule(Output):
         for n, (name, sym, sig) in enumerate(self.exports):
             entry = table.addr + n * 3 * w
             out += struct.pack(fmt, sig & 0xFFFFFFFF, ctx.sym_addr(sym), names_at + len(strings))
-            strings += name.encode() + b"\0"
+            strings += _name_bytes(name) + b"\0"
             self.relocs += [(entry + w, 0), (entry + 2 * w, 0)]
         out += b"\0" * (3 * w) + strings
         ctx.image[table.addr : table.addr + len(out)] = out
+
+
+def _name_bytes(name: str) -> bytes:
+    """A symbol name's bytes as the object held them (names are read with surrogateescape)."""
+    return name.encode("utf-8", "surrogateescape")

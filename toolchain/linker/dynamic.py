@@ -333,7 +333,7 @@ class DynamicInfo:
         lk, w = self.lk, self.word
         syn = lk.synthetic
         if self.interp:
-            self._put(".interp", self.interp.encode() + b"\0")
+            self._put(".interp", self.interp.encode("utf-8", "surrogateescape") + b"\0")
         self._put(".dynstr", bytes(self.dynstr))
         self._put(".dynsym", self._dynsym())
         names = [b""] + [e[0].encode("utf-8", "surrogateescape") for e in self.entries]

@@ -31,7 +31,7 @@ import os
 from collections.abc import Sequence
 
 from toolchain import elf
-from toolchain.errors import DynError, read_input
+from toolchain.errors import DynError, DynErrors, read_input
 from toolchain.linker import glibc, libsearch
 from toolchain.linker.autoimport import (
     SharedInput,
@@ -259,4 +259,4 @@ def check_against_machine(ctx: LinkState, used: Sequence[Symbol]) -> None:
                 f"machine's {lib.path}: the program would not start here"
             )
     if problems:
-        raise DynError("\n".join(problems))
+        raise DynErrors(problems)

@@ -230,12 +230,20 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 if shndx >= nsec:
                     raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
                 sec = sym.section = sections[shndx]
+                tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
+                if sec is not None and sym.type == elf.STT_TLS and sec.flags & tls_alloc != tls_alloc:
+                    raise DynError(
+                        f"symbol {sname} is thread-local but its section {sec.name} is not thread-local storage", name
+                    )
                 if sec is not None and not 0 <= value <= sec.size:
                     raise DynError(
                         f"symbol {sname!r}: value {value:#x} is outside its section {sec.name} (size {sec.size:#x})",
                         name,
                     )
             elif shndx == elf.SHN_COMMON:
+                if value & (value - 1) or value > MAX_ALIGN:  # checked before anything is allocated for it
+                    what = "too large" if value > MAX_ALIGN else "not a power of 2"
+                    raise DynError(f"symbol {sname}: alignment {value:#x} {what}", name)
                 sym.common_align = max(value, 1)
                 sym.value = 0
             symbols.append(sym)

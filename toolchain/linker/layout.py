@@ -113,6 +113,9 @@ def layout(ctx: LinkState, base: int, header_size: int, page: int, pack_segments
         ctx.tls = (start, tls[-1].addr + tls[-1].size - start, max(o.align for o in tls))
     if addr >= 1 << ctx.arch.bits:
         raise DynError(f"output does not fit the {ctx.arch.bits}-bit address space (ends at {addr:#x})")
+    if ctx.tls is not None and ctx.tls[0] + ctx.tls[1] >= 1 << ctx.arch.bits:
+        end = ctx.tls[0] + ctx.tls[1]
+        raise DynError(f"thread-local storage does not fit the {ctx.arch.bits}-bit address space (ends at {end:#x})")
 
 
 def define_linker_symbols(ctx: LinkState) -> None:

@@ -5,11 +5,15 @@ Reads the finished link state (outputs, discarded sections, global symbols); wri
 
 from __future__ import annotations
 
+from toolchain.errors import printable
 from toolchain.linker.context import LinkState
 
 
 def write_map(ctx: LinkState) -> str:
-    """A text map: output sections, the input sections in each and why each was kept; discards; symbols."""
+    """A text map: output sections, the input sections in each and why each was kept; discards; symbols.
+
+    Names are shown by ``errors.printable``: one line each, whatever bytes the objects held.
+    """
     lines = ["# dynlink map", "", "Output sections:"]
     for out in ctx.outputs:
         lines.append(f"{out.name:<16} {out.addr:#010x} {out.size:#8x} align {out.align}")
@@ -26,4 +30,4 @@ def write_map(ctx: LinkState) -> str:
             lines.append(f"    {ctx.sym_addr(g):#010x} {name}  ({g.file.name if g.file else 'linker'})")
         elif g.dynimport is not None:
             lines.append(f"    {'import':>10} {name}  ({g.dynimport.remote} from {g.dynimport.path})")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"

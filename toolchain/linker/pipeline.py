@@ -135,5 +135,8 @@ def _refuse_tls(ctx: LinkState) -> None:
         out = ctx.by_name.get(name)
         if out is not None and out.inputs:
             sec = out.inputs[0]
+            if sec.file is None:  # a section of the linker's (merged strings): blame what went into it
+                merged = (s for o in ctx.objects for s in o.sections if s is not None and s.merged is sec)
+                sec = next(merged, sec)
             file = sec.file.name if sec.file is not None else None
             raise DynError(f"thread-local storage ({sec.name}) cannot go into a dynld module", file)

@@ -17,6 +17,8 @@ ARRAY_SECTIONS = (".init_array", ".fini_array", ".preinit_array")
 def output_section_name(sec: InputSection) -> str:
     """Which output section an allocated input section belongs to."""
     n = sec.name
+    if sec.flags & elf.SHF_TLS:  # by its flag, whatever its name says
+        return ".tbss" if sec.type == elf.SHT_NOBITS else ".tdata"
     for prefix in (".text", ".rodata", ".data", ".bss", *ARRAY_SECTIONS):
         if n == prefix or n.startswith(prefix + "."):
             return prefix

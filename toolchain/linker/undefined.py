@@ -9,7 +9,7 @@ first few, and how many more). An output may first bind some undefined symbols i
 from __future__ import annotations
 
 from toolchain import elf
-from toolchain.errors import DynError
+from toolchain.errors import DynError, DynErrors
 from toolchain.linker.autoimport import undefined_report
 from toolchain.linker.context import LinkState
 from toolchain.linker.inputs import ObjectFile
@@ -72,4 +72,4 @@ def report_undefined(ctx: LinkState) -> None:
     lines = undefined_report(refs, [o.name for o in ctx.objects], {"__tls_get_addr": TLS_GET_ADDR_HINT})
     if len(lines) > 1:
         lines.append(f"{len(lines)} undefined symbols")
-    raise DynError("\n".join(lines))
+    raise DynErrors(lines)

@@ -1,0 +1,1 @@
+"""Fuzzing dyntools: coverage-guided targets, their seed corpora, and the invariant they check."""
