@@ -9,7 +9,7 @@ first few, and how many more). An output may first bind some undefined symbols i
 from __future__ import annotations
 
 from toolchain import elf
-from toolchain.errors import DynError, DynErrors
+from toolchain.errors import DynErrors
 from toolchain.linker.autoimport import undefined_report
 from toolchain.linker.context import LinkState
 from toolchain.linker.inputs import ObjectFile
