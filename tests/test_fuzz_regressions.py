@@ -17,13 +17,7 @@ from fuzz.targets import TARGETS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGRESSIONS = os.path.join(ROOT, "fuzz", "regressions")
 # Findings whose fix is on another branch: name -> what fixes it. Remove an entry when it lands.
-PENDING = {
-    "differential/unsorted-export-names-quoted": "module.decode quotes names with repr(); the runtime prints "
-    "them as they are, in '...' (toolchain/dynld/module.py _exports)",
-    "differential/export-name-checked-after-relocation": "issue 10 finding 8: the runtime checks an export's name "
-    "after relocation, decode() before (toolchain/dynld/runtime, module.py)",
-    "differential/runtime-accepts-decode-empty-name": "issue 10 finding 8 (as the issue states it)",
-}
+PENDING: dict[str, str] = {}  # regression inputs whose fix has not landed yet: name -> why (strict xfail)
 
 
 def _regressions() -> list:
