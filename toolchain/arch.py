@@ -11,8 +11,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from toolchain.elf import EM_386, EM_ARM, EM_X86_64
-from toolchain.errors import DynError, UsageError
+from .elf import EM_386, EM_ARM, EM_X86_64
+from .errors import DynError, UsageError
 
 
 def _aout_magic(b: int, flags: int = 0) -> int:

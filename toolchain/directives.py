@@ -30,8 +30,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from toolchain.elf import ElfFile
-from toolchain.errors import DynError, printable
+from .elf import ElfFile
+from .errors import DynError, printable
 
 SECTION = ".dynpragma"
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import NamedTuple
 
-from toolchain.errors import DynError
+from .errors import DynError
 
 
 # ------------------------------------------------------------------ tables

@@ -151,7 +151,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from toolchain import __version__
+        from . import __version__
 
         self.add_argument("--version", action="version", version=f"{self.prog} (dyntools) {__version__}")
 

@@ -31,9 +31,9 @@ import struct
 import sys
 from collections.abc import Sequence
 
-from toolchain import elf
-from toolchain.arch import ARCHES, arch_for_machine
-from toolchain.errors import ArgumentParser, DynError, UsageError, read_input, run_main
+from . import elf
+from .arch import ARCHES, arch_for_machine
+from .errors import ArgumentParser, DynError, UsageError, read_input, run_main
 
 PROG = "dyninfo"
 
@@ -181,7 +181,7 @@ class _Summary:
         return {"count": len(syms), "imports": imports, "exports": exports}
 
     def directives(self) -> dict | None:
-        from toolchain.directives import SECTION, parse_directives
+        from .directives import SECTION, parse_directives
 
         sec = self.f.section_by_name(SECTION)
         if sec is None:
@@ -403,14 +403,14 @@ def elf_info(data: bytes, name: str, with_hash: bool = False) -> dict:
 # ---------------------------------------------------------------- modules
 def module_magics() -> dict[int, str]:
     """Module magic -> arch name."""
-    from toolchain.dynld.module import dyn_magic
+    from .dynld.module import dyn_magic
 
     return {dyn_magic(a): a.name for a in ARCHES.values()}
 
 
 def module_info(data: bytes, name: str, with_hash: bool = False) -> dict:
     """The summary of a dynld module as a JSON-ready dict (stable key order)."""
-    from toolchain.dynld import module as dlm
+    from .dynld import module as dlm
 
     mod = dlm.decode(data, name, check_pages=False)
     try:
@@ -564,7 +564,7 @@ def _format_module(d: dict) -> str:
     lines.append(f"Imports ({len(d['imports'])}):")
     for i in d["imports"]:
         lines.append(f"  {i['name']:<24} sig 0x{i['sig']:08x}")
-    from toolchain.dynld.module import MODE_NAMES
+    from .dynld.module import MODE_NAMES
 
     r = d["relocs"]
     modes = ", ".join(f"mode {m} ({MODE_NAMES.get(int(m), '?')}): {n}" for m, n in r["by_mode"].items())
@@ -751,7 +751,7 @@ def _body(argv: Sequence[str]) -> int:
         raise UsageError("--hash belongs to the summary; it does not combine with the views")
     data = read_input(a.file)
     if a.svg:
-        from toolchain import svgmap
+        from . import svgmap
 
         _write_stdout(svgmap.draw(data, a.file))
         return 0

@@ -22,9 +22,9 @@ import struct
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-from toolchain import elf
-from toolchain.arch import get_arch
-from toolchain.errors import DynError
+from . import elf
+from .arch import get_arch
+from .errors import DynError
 
 WIDTH = 980
 BAR_X, BAR_W = 340, 200
@@ -43,7 +43,7 @@ def draw(data: bytes, name: str) -> str:
     try:
         if data[:4] == b"\x7fELF":
             return _render(_elf_map(data, name))
-        from toolchain.info import module_magics
+        from .info import module_magics
 
         if len(data) >= 4 and struct.unpack(">I", data[:4])[0] in module_magics():
             return _render(_module_map(data, name))
@@ -128,7 +128,7 @@ def _elf_map(data: bytes, name: str) -> MemoryMap:
 
 
 def _module_map(data: bytes, name: str) -> MemoryMap:
-    from toolchain.dynld import module as dlm
+    from .dynld import module as dlm
 
     mod = dlm.decode(data, name, check_pages=False)
     text, dat = len(mod.text), len(mod.data)

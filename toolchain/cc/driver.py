@@ -43,8 +43,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from toolchain.arch import Arch, arch_argument, get_arch
-from toolchain.cc.flags import (
+from ..arch import Arch, arch_argument, get_arch
+from ..errors import DynError, UsageError, report, run_main
+from .flags import (
     SEPARATE_VALUE,
     complete_dependency_flags,
     dependency_file,
@@ -54,13 +55,12 @@ from toolchain.cc.flags import (
     split_dependency_flags,
     wants_c_library_headers,
 )
-from toolchain.errors import DynError, UsageError, report, run_main
 
 if TYPE_CHECKING:
     import argparse
 
-    from toolchain.cc.pragmas import ScanResult
-    from toolchain.directives import Directives
+    from ..directives import Directives
+    from .pragmas import ScanResult
 
 PROG = "dyncc"
 PRAGMA_STAGE_ONLY = "--pragmas"  # the option that only runs the pragma stage and prints the directive text
@@ -119,7 +119,7 @@ class Invocation:
 
 def zig_command() -> list[str]:
     """How to run zig: ``python -m ziglang``, or directly the binary that would exec (saves a Python start-up)."""
-    from toolchain.cc.hosted import ziglang_dir
+    from .hosted import ziglang_dir
 
     base = ziglang_dir()
     if os.name == "posix" and base is not None:
@@ -136,7 +136,7 @@ def default_compiler(arch: Arch) -> list[str]:
 
 def hosted_flags(arch: Arch) -> tuple[list[str], list[str]]:
     """(macros before the user's flags, include directories after them) of a hosted compile for ``arch``."""
-    from toolchain.cc.hosted import glibc_include_flags, glibc_version_flags
+    from .hosted import glibc_include_flags, glibc_version_flags
 
     return glibc_version_flags(arch), glibc_include_flags(arch)
 
@@ -209,8 +209,8 @@ def preprocess_and_scan(
     arch: Arch | str, src: str, flags: Sequence[str] = (), cc: Sequence[str] | str | None = None, out: str | None = None
 ) -> ScanResult:
     """Run the preprocessor on ``src`` and the pragma stage on its output (errors are in the result)."""
-    from toolchain.cc.pragmas import scan_preprocessed
-    from toolchain.errors import read_input
+    from ..errors import read_input
+    from .pragmas import scan_preprocessed
 
     del out  # dependency files come from the compiling step
     if isinstance(arch, str):
@@ -236,7 +236,7 @@ def _report(res: ScanResult) -> None:
 
 def _files_to_search(src: str, dep_file: str | None) -> list[str]:
     """The source and the headers its dependency file lists, without the ziglang package's own."""
-    from toolchain.cc.hosted import ziglang_dir
+    from .hosted import ziglang_dir
 
     files = [src]
     if dep_file is not None:
@@ -330,7 +330,7 @@ def _recount(line: str, removed: dict[str, int]) -> str:
 
 def check_object(data: bytes, arch: Arch, name: str) -> None:
     """DynError unless ``data`` is an ELF relocatable object for ``arch``."""
-    from toolchain import elf as elfmod
+    from .. import elf as elfmod
 
     f = elfmod.ElfFile(data, name)
     if f.type != elfmod.ET_REL:
@@ -357,7 +357,7 @@ def compile_c(
     ``language``: a ``-x`` language for the source.  Raises DynError (compiler messages
     already written to stderr); ``out`` is then untouched.
     """
-    from toolchain.errors import read_input
+    from ..errors import read_input
 
     if isinstance(arch, str):
         arch = get_arch(arch)
@@ -386,9 +386,9 @@ def compile_c(
                 os.unlink(path)
             except OSError:
                 pass
-    from toolchain import elf as elfmod
-    from toolchain.directives import SECTION, Directives, format_directives
-    from toolchain.errors import write_output
+    from .. import elf as elfmod
+    from ..directives import SECTION, Directives, format_directives
+    from ..errors import write_output
 
     check_object(data, arch, src)
     directives = res.directives if res is not None else Directives(arch.name)
@@ -438,7 +438,7 @@ def _compile_and_scan(
 def _scan(arch: Arch, base: list[str], lang: list[str], src: str) -> ScanResult | None:
     """The pragma stage on ``src`` preprocessed with the compile's flags (None if that fails:
     the compile's own messages say why)."""
-    from toolchain.cc.pragmas import scan_preprocessed
+    from .pragmas import scan_preprocessed
 
     p = _run_captured([*base, *lang, "-E", src], src)
     if p.returncode != 0:
@@ -451,7 +451,7 @@ def _scan(arch: Arch, base: list[str], lang: list[str], src: str) -> ScanResult 
 
 def build_parser() -> argparse.ArgumentParser:
     """dyncc's options, for ``--help`` and man pages (dyncc parses its command line like gcc, by hand)."""
-    from toolchain.errors import ArgumentParser
+    from ..errors import ArgumentParser
 
     p = ArgumentParser(
         prog=PROG,
@@ -487,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _version_banner(arch: Arch) -> str:
     """``--version``: clang's banner (build systems recognise the compiler by it) and ours."""
-    from toolchain import __version__
+    from .. import __version__
 
     zig = _zig_clang_version()
     return (
@@ -511,7 +511,7 @@ def _triple(arch: Arch) -> str:
 
 
 def _linker_banner() -> str:
-    from toolchain import __version__
+    from .. import __version__
 
     return f"dynlink (dyntools) {__version__}, options compatible with GNU ld\n"
 
@@ -686,7 +686,7 @@ def _dynlink_options() -> frozenset[str]:
     import contextlib
     import io
 
-    from toolchain.linker import main as dynlink_main
+    from ..linker import main as dynlink_main
 
     build = getattr(dynlink_main, "build_parser", None)
     buf = io.StringIO()
@@ -736,7 +736,7 @@ def link_command(inv: Invocation, objects: Sequence[str]) -> list[str]:
 def _link(inv: Invocation) -> int:
     import tempfile
 
-    from toolchain.linker import main as dynlink_main
+    from ..linker import main as dynlink_main
 
     with tempfile.TemporaryDirectory(prefix="dyncc-") as tmp:
         objects = []
@@ -760,7 +760,7 @@ def _body(argv: Sequence[str]) -> int:
         sys.stdout.write(text or "")
         return 0
     if inv.mode == "pragmas":
-        from toolchain.directives import format_directives
+        from ..directives import format_directives
 
         res = preprocess_and_scan(inv.arch, inv.source, inv.flags, inv.cc)
         _report(res)

@@ -24,7 +24,7 @@ import functools
 import importlib.util
 import os
 
-from toolchain.arch import Arch, get_arch
+from ..arch import Arch, get_arch
 
 #: zig's name for the header family of a glibc target's CPU, where it is not the CPU itself
 _HEADER_FAMILY = {"x86_64": "x86", "i386": "x86", "i686": "x86"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from toolchain.directives import (
+from ..directives import (
     Directives,
     DynExport,
     DynImport,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from toolchain.arch import Arch, get_arch
+from ..arch import Arch, get_arch
 
 RT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rt")
 RT_SOURCES = ("start.c", "sys.c", "string.c", "print.c", "divide.c")
@@ -30,7 +30,7 @@ def rt_sources() -> list[str]:
 
 def build_rt(arch: Arch | str, outdir: str, flags: Sequence[str] = ()) -> list[str]:
     """Compile the rt for ``arch`` with dyncc (``-ffreestanding``) into ``outdir``; return the object paths."""
-    from toolchain.cc.driver import compile_c
+    from .driver import compile_c
 
     if isinstance(arch, str):
         arch = get_arch(arch)

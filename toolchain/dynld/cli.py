@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from toolchain.errors import ArgumentParser, run_main
+from ..errors import ArgumentParser, run_main
 
 
 def _dynsig(argv: Sequence[str]) -> int:
-    from toolchain.dynld.signatures import header_declarations
+    from .signatures import header_declarations
 
     ap = ArgumentParser(
         prog="dynsig",
@@ -25,9 +25,9 @@ def _dynsig(argv: Sequence[str]) -> int:
 
 
 def _dynexport(argv: Sequence[str]) -> int:
-    from toolchain.dynld.exporttab import generate_c
-    from toolchain.dynld.manifest import load_manifest
-    from toolchain.errors import write_output
+    from ..errors import write_output
+    from .exporttab import generate_c
+    from .manifest import load_manifest
 
     ap = ArgumentParser(
         prog="dynexport",
@@ -42,7 +42,7 @@ def _dynexport(argv: Sequence[str]) -> int:
     args = ap.parse_args(argv)
     text = generate_c(load_manifest(args.manifest), args.output)
     if args.depfile:
-        from toolchain.dynld.depfile import depfile_text
+        from .depfile import depfile_text
 
         write_output(args.depfile, depfile_text(args.output, [args.manifest]))
     write_output(args.output, text)
@@ -61,6 +61,6 @@ def dynexport_main(argv: Sequence[str] | None = None) -> int:
 
 def config_main(argv=None) -> int:
     """``dynld-config --cflags | --sources`` (implemented in toolchain.dynld.config)."""
-    from toolchain.dynld.config import main
+    from .config import main
 
     return main(argv)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from toolchain.errors import ArgumentParser, DynError, run_main
+from ..errors import ArgumentParser, DynError, run_main
 
 PROG = "dynld-config"
 

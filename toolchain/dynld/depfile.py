@@ -7,7 +7,7 @@ that read depfiles (ninja, Meson, make) then rebuild exactly what an edited head
 
 from __future__ import annotations
 
-from toolchain.dynld.manifest import manifest_headers
+from .manifest import manifest_headers
 
 
 def _escape(path: str) -> str:

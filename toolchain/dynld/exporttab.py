@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from toolchain.dynld.manifest import Manifest, ManifestSymbol
-from toolchain.errors import DynError
+from ..errors import DynError
+from .manifest import Manifest, ManifestSymbol
 
 RESERVED = frozenset({"_exporttab", "Dynsym", "Dynobj", "ulong", "vlong", "uchar"})  # types dynld.h defines
 

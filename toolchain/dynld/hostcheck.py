@@ -8,8 +8,8 @@ naming both manifests and the lines that disagree.
 
 from __future__ import annotations
 
-from toolchain.dynld.manifest import Manifest, ManifestSymbol, load_manifest
-from toolchain.errors import DynError
+from ..errors import DynError
+from .manifest import Manifest, ManifestSymbol, load_manifest
 
 
 def mismatches(module: Manifest, host: Manifest) -> list[tuple[ManifestSymbol, str]]:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import yaml
 from pycparser import c_ast
 
-from toolchain.dynld import signatures
-from toolchain.errors import DynError, read_input, unreadable_reason
+from ..errors import DynError, read_input, unreadable_reason
+from . import signatures
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"

@@ -16,8 +16,8 @@ import bisect
 import struct
 from dataclasses import dataclass, field
 
-from toolchain.arch import ARCHES, Arch, get_arch
-from toolchain.errors import DynError
+from ..arch import ARCHES, Arch, get_arch
+from ..errors import DynError
 
 DYN_MAGIC = 0x80000000
 PAGE = 4096  # text layouts are judged against this page size (the runtime maps text R+X, data R+W)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast, c_generator, c_parser
 
-from toolchain.errors import DynError, unreadable_reason
+from ..errors import DynError, unreadable_reason
 
 MASK = 0xFFFFFFFF
 THASH1 = 0x2EDAB8C9

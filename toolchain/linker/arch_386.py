@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import struct
 
-from toolchain.linker.reloc import S32, WORD8, WORD16, WORD32, Field, Howto, Kind, Overflow
-from toolchain.linker.target import Target
+from .reloc import S32, WORD8, WORD16, WORD32, Field, Howto, Kind, Overflow
+from .target import Target
 
 
 class Target386(Target):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from toolchain.dynld import module as dlm
-from toolchain.linker.reloc import S32, U32, WORD8, WORD16, WORD64, Field, Howto, Kind, Overflow
-from toolchain.linker.target import Target
+from ..dynld import module as dlm
+from .reloc import S32, U32, WORD8, WORD16, WORD64, Field, Howto, Kind, Overflow
+from .target import Target
 
 
 class TargetAmd64(Target):

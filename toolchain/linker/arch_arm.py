@@ -6,8 +6,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from toolchain.linker.reloc import WORD32, Howto, Kind, Overflow, check_range, sign_extend
-from toolchain.linker.target import Target
+from .reloc import WORD32, Howto, Kind, Overflow, check_range, sign_extend
+from .target import Target
 
 R_ABS_WORD, R_COPY, R_GLOB_DAT, R_JUMP_SLOT, R_RELATIVE = 2, 20, 21, 22, 23
 

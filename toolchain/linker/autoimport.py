@@ -22,8 +22,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from toolchain.directives import DynImport
-from toolchain.linker.shlib import DynamicSymbol, SharedLibrary
+from ..directives import DynImport
+from .shlib import DynamicSymbol, SharedLibrary
 
 MAX_REFERENCES_SHOWN = 3  # objects named per undefined symbol before "and N more"
 

@@ -13,18 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from toolchain import elf
-from toolchain.arch import Arch
-from toolchain.errors import DynError
-from toolchain.linker.inputs import Archive, InputSection, ObjectFile, Symbol
-from toolchain.linker.libsearch import InputArg
-from toolchain.linker.reloc import NO_RELOCS, Overflow
-from toolchain.linker.target import Target, get_target
+from .. import elf
+from ..arch import Arch
+from ..errors import DynError
+from .inputs import Archive, InputSection, ObjectFile, Symbol
+from .libsearch import InputArg
+from .reloc import NO_RELOCS, Overflow
+from .target import Target, get_target
 
 if TYPE_CHECKING:
-    from toolchain.directives import DynImport
-    from toolchain.linker.autoimport import SharedInput, SharedSet
-    from toolchain.linker.glibc import CLibrary
+    from ..directives import DynImport
+    from .autoimport import SharedInput, SharedSet
+    from .glibc import CLibrary
 
 
 @dataclass

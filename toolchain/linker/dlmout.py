@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import struct
 
-from toolchain import elf
-from toolchain.dynld import module as dlm
-from toolchain.errors import DynError
-from toolchain.linker.context import LinkState, SyntheticSection
-from toolchain.linker.inputs import InputSection, Symbol
-from toolchain.linker.pipeline import Output
-from toolchain.linker.reloc import WORD32, WORD64, Howto, Overflow
-from toolchain.linker.relocate import AbsoluteHook, compute_value, need_got
-from toolchain.linker.sections import add_synthetic_section
-from toolchain.linker.undefined import undefined_symbols
+from .. import elf
+from ..dynld import module as dlm
+from ..errors import DynError
+from .context import LinkState, SyntheticSection
+from .inputs import InputSection, Symbol
+from .pipeline import Output
+from .reloc import WORD32, WORD64, Howto, Overflow
+from .relocate import AbsoluteHook, compute_value, need_got
+from .sections import add_synthetic_section
+from .undefined import undefined_symbols
 
 PAGE = 4096
 
@@ -49,7 +49,7 @@ class DynldModule(Output):
         self.stubs: list[Symbol] = []
         self.table: SyntheticSection | None = None
         if ctx.opts.manifest:
-            from toolchain.dynld.manifest import load_manifest
+            from ..dynld.manifest import load_manifest
 
             m = load_manifest(ctx.opts.manifest)
             self.import_sigs = {s.name: s.sig for s in m.imports}

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import struct
 
-from toolchain import elf
-from toolchain.directives import DynImport
-from toolchain.elf import DT
-from toolchain.errors import DynError
-from toolchain.linker import hosted
-from toolchain.linker.context import LinkState
-from toolchain.linker.inputs import Symbol
-from toolchain.linker.sections import add_synthetic_section
+from .. import elf
+from ..directives import DynImport
+from ..elf import DT
+from ..errors import DynError
+from . import hosted
+from .context import LinkState
+from .inputs import Symbol
+from .sections import add_synthetic_section
 
 DF_BIND_NOW, DF_1_NOW = 8, 1  # DT_FLAGS and DT_FLAGS_1 bits of -z now
 

@@ -12,15 +12,15 @@ import hashlib
 import os
 import struct
 
-from toolchain import elf
-from toolchain.errors import DynError
-from toolchain.linker import dynamic
-from toolchain.linker.context import OutputSection
-from toolchain.linker.inputs import InputSection, Symbol
-from toolchain.linker.pipeline import Output
-from toolchain.linker.reloc import Howto, Kind
-from toolchain.linker.relocate import collect_debug, debug_contents, need_got
-from toolchain.linker.sections import add_synthetic_section, output_section_name
+from .. import elf
+from ..errors import DynError
+from . import dynamic
+from .context import OutputSection
+from .inputs import InputSection, Symbol
+from .pipeline import Output
+from .reloc import Howto, Kind
+from .relocate import collect_debug, debug_contents, need_got
+from .sections import add_synthetic_section, output_section_name
 
 # -z relro: what ld.so may make read-only once it has relocated it (first in the writable segment).
 RELRO_SECTIONS = (".tdata", ".tbss", ".preinit_array", ".init_array", ".fini_array", ".dynamic", ".got")

@@ -7,11 +7,11 @@ the live objects that refer to it (what ``report_undefined`` and the imports wor
 
 from __future__ import annotations
 
-from toolchain import elf
-from toolchain.errors import DynError
-from toolchain.linker.context import LinkState
-from toolchain.linker.inputs import InputSection, Symbol
-from toolchain.linker.sections import ARRAY_SECTIONS, output_section_name
+from .. import elf
+from ..errors import DynError
+from .context import LinkState
+from .inputs import InputSection, Symbol
+from .sections import ARRAY_SECTIONS, output_section_name
 
 SHF_GNU_RETAIN = 0x200000
 

@@ -42,10 +42,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from toolchain.arch import Arch
-from toolchain.errors import DynError, read_input
-from toolchain.linker.inputs import Archive
-from toolchain.linker.shlib import read_shared_library
+from ..arch import Arch
+from ..errors import DynError, read_input
+from .inputs import Archive
+from .shlib import read_shared_library
 
 LAYOUT_VERSION = 1  # bump when what goes into the directory changes
 MANIFEST = "dyntools-libc.json"
@@ -160,7 +160,7 @@ def _read_manifest(directory: str) -> CLibrary:
 
 
 def _zig() -> list[str]:
-    from toolchain.cc.driver import zig_command
+    from ..cc.driver import zig_command
 
     return [*zig_command(), "cc"]
 
@@ -275,7 +275,7 @@ def real_library(arch: Arch, soname: str) -> str | None:
 
 
 if __name__ == "__main__":  # python -m toolchain.linker.glibc ARCH...: build (or find) and print the directories
-    from toolchain.arch import get_arch
+    from ..arch import get_arch
 
     for name in sys.argv[1:]:
         print(c_library(get_arch(name)).directory)

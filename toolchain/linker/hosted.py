@@ -30,10 +30,10 @@ import fnmatch
 import os
 from collections.abc import Sequence
 
-from toolchain import elf
-from toolchain.errors import DynError, DynErrors, read_input
-from toolchain.linker import glibc, libsearch
-from toolchain.linker.autoimport import (
+from .. import elf
+from ..errors import DynError, DynErrors, read_input
+from . import glibc, libsearch
+from .autoimport import (
     SharedInput,
     SharedSet,
     automatic_imports,
@@ -41,12 +41,12 @@ from toolchain.linker.autoimport import (
     find_named_library,
     needed_libraries,
 )
-from toolchain.linker.context import LinkState
-from toolchain.linker.inputs import Archive, Symbol, load_object
-from toolchain.linker.ldscript import parse_dynamic_list
-from toolchain.linker.libsearch import LinkInput
-from toolchain.linker.shlib import DynamicSymbol, SharedLibrary, read_shared_library
-from toolchain.linker.undefined import LINKER_SYMBOLS
+from .context import LinkState
+from .inputs import Archive, Symbol, load_object
+from .ldscript import parse_dynamic_list
+from .libsearch import LinkInput
+from .shlib import DynamicSymbol, SharedLibrary, read_shared_library
+from .undefined import LINKER_SYMBOLS
 
 # The names glibc answers for (glibc 2.34 folded pthread, dl, rt, util and anl into libc).
 C_LIBRARY_NAMES = frozenset({"c", "m", "resolv", *glibc.FOLDED_INTO_LIBC})
@@ -87,7 +87,7 @@ def add_shared(ctx: LinkState, inp: LinkInput) -> None:
 
 def add_start_files(ctx: LinkState) -> None:
     """crt1.o, libc_nonshared.a and compiler-rt, when the program links against libc."""
-    from toolchain.linker.resolve import _add_archive, _add_object
+    from .resolve import _add_archive, _add_object
 
     if ctx.opts.module or not any(s.soname == LIBC_SONAME for s in ctx.shared):
         return
@@ -123,7 +123,7 @@ def _wants_definition(ctx: LinkState, name: str, g: Symbol) -> bool:
 
 def bind_shared(ctx: LinkState) -> None:
     """Import what the shared inputs define; pull fallback archive members for the rest; repeat."""
-    from toolchain.linker.resolve import _load_member
+    from .resolve import _load_member
 
     if not ctx.shared and not ctx.fallback_archives:
         return

@@ -7,14 +7,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from toolchain import elf
-from toolchain.arch import Arch, arch_for_machine
-from toolchain.errors import DynError
-from toolchain.linker.reloc import NO_RELOCS, Relocs
+from .. import elf
+from ..arch import Arch, arch_for_machine
+from ..errors import DynError
+from .reloc import NO_RELOCS, Relocs
 
 if TYPE_CHECKING:
-    from toolchain.directives import Directives, DynImport
-    from toolchain.linker.context import OutputSection
+    from ..directives import Directives, DynImport
+    from .context import OutputSection
 
 MAX_ALIGN = 1 << 16  # larger section alignments are refused (a page is enough for anything here)
 

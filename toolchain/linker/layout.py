@@ -8,9 +8,9 @@ rest their values.
 
 from __future__ import annotations
 
-from toolchain import elf
-from toolchain.errors import DynError
-from toolchain.linker.context import LinkState, OutputSection
+from .. import elf
+from ..errors import DynError
+from .context import LinkState, OutputSection
 
 # Output sections in address order, grouped by segment permissions.
 SEGMENT_ORDER: list[tuple[int, tuple[str, ...]]] = [

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from toolchain.errors import DynError
+from ..errors import DynError
 
 # A token: punctuation, a quoted name, or a run of name characters (file names may hold / . - + = : ~ etc.).
 _TOKEN_RE = re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[(),;]|[^\s(),;"]+', re.S)

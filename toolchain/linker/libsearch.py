@@ -26,9 +26,9 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from toolchain import elf
-from toolchain.errors import DynError, UsageError
-from toolchain.linker.ldscript import looks_like_script, parse_linker_script
+from .. import elf
+from ..errors import DynError, UsageError
+from .ldscript import looks_like_script, parse_linker_script
 
 KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED = "object", "archive", "shared"
 MAX_SCRIPT_DEPTH = 16  # scripts naming scripts: deeper than this is taken for a cycle

@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Sequence
 
-from toolchain.arch import arch_argument
-from toolchain.errors import ArgumentParser, DynError, run_main, write_output
-from toolchain.linker.context import LinkOptions
-from toolchain.linker.libsearch import split_inputs
+from ..arch import arch_argument
+from ..errors import ArgumentParser, DynError, run_main, write_output
+from .context import LinkOptions
+from .libsearch import split_inputs
 
 PROG = "dynlink"
 
@@ -81,7 +81,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
     if a.host and not a.manifest:
         p.error("--host needs -u and -m")
     if a.host:  # before linking: a mismatch fails the build with nothing written
-        from toolchain.dynld.hostcheck import check_host
+        from ..dynld.hostcheck import check_host
 
         check_host(a.manifest, a.host)
     relro, now = True, False
@@ -135,8 +135,8 @@ def _is_hex_build_id(text: str) -> bool:
 
 def link(opts: LinkOptions) -> bytes:
     """Run one link and write the output (and map) files atomically."""
-    from toolchain.linker import pipeline
-    from toolchain.linker.mapfile import write_map
+    from . import pipeline
+    from .mapfile import write_map
 
     # A link makes hundreds of thousands of small objects and frees them all at the end:
     # the cyclic collector would only re-scan them over and over (a third of the time).
@@ -158,7 +158,7 @@ def _body(argv: Sequence[str]) -> int:
     try:
         link(opts)
         if depfile and opts.manifest:
-            from toolchain.dynld.depfile import depfile_text
+            from ..dynld.depfile import depfile_text
 
             write_output(depfile, depfile_text(opts.output, [opts.manifest]))
     except DynError as e:

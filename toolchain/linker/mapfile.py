@@ -5,8 +5,8 @@ Reads the finished link state (outputs, discarded sections, global symbols); wri
 
 from __future__ import annotations
 
-from toolchain.errors import printable
-from toolchain.linker.context import LinkState
+from ..errors import printable
+from .context import LinkState
 
 
 def write_map(ctx: LinkState) -> str:

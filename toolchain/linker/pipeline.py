@@ -7,14 +7,14 @@ sequence through a few hooks; it never restates it. As one ``8l`` ran one sequen
 
 from __future__ import annotations
 
-from toolchain.errors import DynError
-from toolchain.linker import hosted
-from toolchain.linker.context import LinkOptions, LinkState
-from toolchain.linker.gc import mark_live
-from toolchain.linker.inputs import InputSection, Symbol
-from toolchain.linker.layout import define_linker_symbols, layout
-from toolchain.linker.reloc import Howto
-from toolchain.linker.relocate import (
+from ..errors import DynError
+from . import hosted
+from .context import LinkOptions, LinkState
+from .gc import mark_live
+from .inputs import InputSection, Symbol
+from .layout import define_linker_symbols, layout
+from .reloc import Howto
+from .relocate import (
     AbsoluteHook,
     apply_relocations,
     copy_contents,
@@ -23,9 +23,9 @@ from toolchain.linker.relocate import (
     fill_thunks,
     scan_relocations,
 )
-from toolchain.linker.resolve import apply_directives, load_inputs, supply_linker_functions
-from toolchain.linker.sections import assign_output_sections
-from toolchain.linker.undefined import report_undefined
+from .resolve import apply_directives, load_inputs, supply_linker_functions
+from .sections import assign_output_sections
+from .undefined import report_undefined
 
 
 class Output:
@@ -81,10 +81,10 @@ class Output:
 def make_output(ctx: LinkState) -> Output:
     """The output writer the options ask for."""
     if ctx.opts.module:
-        from toolchain.linker.dlmout import DynldModule
+        from .dlmout import DynldModule
 
         return DynldModule(ctx)
-    from toolchain.linker.elfout import ElfExecutable
+    from .elfout import ElfExecutable
 
     return ElfExecutable(ctx)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple, Protocol
 
-from toolchain.errors import DynError
+from ..errors import DynError
 
 
 class Kind(Enum):

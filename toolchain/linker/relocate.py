@@ -12,12 +12,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from toolchain import elf
-from toolchain.errors import DynError
-from toolchain.linker.context import LinkState, OutputSection, merged_addr
-from toolchain.linker.inputs import InputSection, Symbol
-from toolchain.linker.reloc import FastField, Howto, Kind, Overflow, fast_fields
-from toolchain.linker.sections import add_synthetic_section
+from .. import elf
+from ..errors import DynError
+from .context import LinkState, OutputSection, merged_addr
+from .inputs import InputSection, Symbol
+from .reloc import FastField, Howto, Kind, Overflow, fast_fields
+from .sections import add_synthetic_section
 
 #: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
 ImportScan = Callable[[InputSection, int, Symbol, Howto], None]

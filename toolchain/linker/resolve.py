@@ -8,14 +8,14 @@ libraries, start files and automatic imports), ``dynexports`` and ``dynexport_or
 
 from __future__ import annotations
 
-from toolchain import elf
-from toolchain.directives import read_object_directives
-from toolchain.errors import DynError, read_input
-from toolchain.linker import hosted
-from toolchain.linker.context import LinkState, SyntheticSection
-from toolchain.linker.inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object
-from toolchain.linker.libsearch import KIND_ARCHIVE, KIND_SHARED
-from toolchain.linker.sections import add_synthetic_section
+from .. import elf
+from ..directives import read_object_directives
+from ..errors import DynError, read_input
+from . import hosted
+from .context import LinkState, SyntheticSection
+from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object
+from .libsearch import KIND_ARCHIVE, KIND_SHARED
+from .sections import add_synthetic_section
 
 # Symbol ranks, best first. When two files define or name the same global symbol, the
 # one of better (lower) rank wins:

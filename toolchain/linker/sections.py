@@ -7,9 +7,9 @@ sections; ``add_synthetic_section`` is how every pass adds a section of the link
 
 from __future__ import annotations
 
-from toolchain import elf
-from toolchain.linker.context import LinkState, OutputSection, SyntheticSection
-from toolchain.linker.inputs import InputSection
+from .. import elf
+from .context import LinkState, OutputSection, SyntheticSection
+from .inputs import InputSection
 
 ARRAY_SECTIONS = (".init_array", ".fini_array", ".preinit_array")
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from toolchain import elf
-from toolchain.errors import DynError, read_input
+from .. import elf
+from ..errors import DynError, read_input
 
 STT_GNU_IFUNC = 10
 STV_PROTECTED = 3

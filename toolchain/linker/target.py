@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from toolchain.arch import Arch
-from toolchain.linker.reloc import Howto, Overflow
+from ..arch import Arch
+from .reloc import Howto, Overflow
 
 
 class Target:
@@ -121,7 +121,7 @@ def get_target(arch: Arch) -> Target:
     """The registered target of ``arch`` (the arch modules register on first use)."""
     target = _TARGETS.get(arch.name)
     if target is None:
-        from toolchain.linker import arch_386, arch_amd64, arch_arm
+        from . import arch_386, arch_amd64, arch_arm
 
         for cls in (arch_386.Target386, arch_amd64.TargetAmd64, arch_arm.TargetArm):
             _TARGETS.setdefault(cls.name, cls(_arch_named(cls.name)))
@@ -130,6 +130,6 @@ def get_target(arch: Arch) -> Target:
 
 
 def _arch_named(name: str) -> Arch:
-    from toolchain.arch import get_arch
+    from ..arch import get_arch
 
     return get_arch(name)

@@ -8,11 +8,11 @@ first few, and how many more). An output may first bind some undefined symbols i
 
 from __future__ import annotations
 
-from toolchain import elf
-from toolchain.errors import DynErrors
-from toolchain.linker.autoimport import undefined_report
-from toolchain.linker.context import LinkState
-from toolchain.linker.inputs import ObjectFile
+from .. import elf
+from ..errors import DynErrors
+from .autoimport import undefined_report
+from .context import LinkState
+from .inputs import ObjectFile
 
 # Symbols the linker defines itself when they are referenced (linker-defined bounds and tables).
 LINKER_SYMBOLS = frozenset(
