@@ -16,7 +16,7 @@ from toolchain import elf
 from toolchain.errors import DynError
 from toolchain.linker.context import LinkState, OutputSection, merged_addr
 from toolchain.linker.inputs import InputSection, Symbol
-from toolchain.linker.reloc import FastField, Howto, Kind, Overflow, fast_fields
+from toolchain.linker.reloc import Howto, Kind, Overflow, fast_fields
 from toolchain.linker.sections import add_synthetic_section
 
 #: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
@@ -47,25 +47,41 @@ def scan_relocations(ctx: LinkState, on_import: ImportScan) -> None:
     howtos = target.howtos
     thunks = target.thunk_size > 0
     special = {rt: h.kind for rt, h in howtos.items() if h.kind in _SCAN_KINDS or (thunks and h.kind is Kind.CALL)}
+    special_types = frozenset(special)
     none = {rt for rt, h in howtos.items() if h.kind is Kind.NONE}
+    known = frozenset(howtos)
+    import_refs: dict[int, list[bool]] = {}  # per object: is each symbol an import reference?
     for sec in ctx.live_sections():
-        syms = sec.file.symbols
         r = sec.relocs
+        if not r:
+            continue
+        syms = sec.file.symbols
+        if max(r.symbols) >= len(syms):
+            raise DynError(
+                f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
+            )
+        types = set(r.types)
+        if not types <= known:
+            off, rtype = next((o, t) for o, t in zip(r.offsets, r.types, strict=True) if t not in known)
+            raise DynError(
+                f"unsupported relocation type {rtype} in section {sec.name} at offset {off:#x}", sec.file.name
+            )
+        imports = import_refs.get(id(sec.file))
+        if imports is None:
+            imports = import_refs[id(sec.file)] = [is_import_ref(sym) for sym in syms]
+        if not types & special_types and not any(imports):
+            continue  # nothing here needs a GOT slot, a thunk or an import
         for off, rtype, symi in zip(r.offsets, r.types, r.symbols, strict=True):
             if rtype in none:
                 continue
-            howto = howtos.get(rtype)
-            if howto is None:
-                raise DynError(
-                    f"unsupported relocation type {rtype} in section {sec.name} at offset {off:#x}", sec.file.name
-                )
-            sym = syms[symi]
-            if is_import_ref(sym):
-                on_import(sec, off, sym, howto)
+            if imports[symi]:
+                on_import(sec, off, syms[symi], howtos[rtype])
                 continue
             kind = special.get(rtype)
             if kind is None:
                 continue
+            sym = syms[symi]
+            howto = howtos[rtype]
             if kind is Kind.CALL:
                 if sym.section is not None:
                     _maybe_thunk(ctx, howto, sym)
@@ -170,7 +186,7 @@ def fill_got(ctx: LinkState) -> None:
 
 def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: AbsoluteHook | None) -> None:
     """Apply every live section's relocations to the image."""
-    plan = _plan(ctx)
+    plan = _Plan(ctx, plain_abs=on_absolute is None)
     values: dict[int, list[int]] = {}
     for sec in ctx.live_sections():
         if not sec.relocs or sec.type == elf.SHT_NOBITS:
@@ -217,7 +233,7 @@ def debug_contents(ctx: LinkState, outs: list[OutputSection]) -> list[bytes]:
 
     A dropped function's range must not end a range or location list: those read 1, as lld does.
     """
-    plan = _plan(ctx)
+    plan = _Plan(ctx, plain_abs=True)
     values: dict[int, list[int]] = {}
     result = []
     for out in outs:
@@ -242,34 +258,53 @@ _DROPPED = -3  # (debug) in an allocated section that is not in the output
 
 def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]:
     """Each symbol's address for relocation, or one of the markers above."""
-    out = []
+    out: list[int] = []
+    append = out.append
+    ALLOC, SECTION, ABS = elf.SHF_ALLOC, elf.STT_SECTION, elf.SHN_ABS
     for sym in syms:
         sec = sym.section
         if sec is None:
-            out.append(_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == elf.SHN_ABS else 0))
-        elif debug and sec.flags & elf.SHF_ALLOC and (not sec.live or sec.discarded):
-            out.append(_DROPPED)
+            append(_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == ABS else 0))
+        elif debug and sec.flags & ALLOC and (not sec.live or sec.discarded):
+            append(_DROPPED)
         elif sec.merged is None:
-            out.append(sec.addr + sym.value)
-        elif sym.type == elf.STT_SECTION:
-            out.append(_MERGED_PIECE)
+            append(sec.addr + sym.value)
+        elif sym.type == SECTION:
+            append(_MERGED_PIECE)
         else:
-            out.append(merged_addr(sec, sym.value))
+            append(merged_addr(sec, sym.value))
     return out
 
 
-#: How to apply one relocation type: (howto, kind, fast field or None, field size).
-_Step = tuple[Howto, Kind, "FastField | None", int]
+#: How to apply one relocation type: (kind, field size, howto, then for a plain integer field
+#: its addend reader, value writer, lowest and highest value and mask, else Nones and zeros).
+_Step = tuple[Kind, int, Howto, "Callable | None", "Callable | None", int, int, int]
+#: A relocation type whose value is S + A (``pc`` False) or S + A - P (``pc`` True) into a plain
+#: integer field: (pc, addend reader, value writer, lowest, highest, mask).
+_PlainStep = tuple[bool, Callable, Callable, int, int, int]
 
 
-def _plan(ctx: LinkState) -> dict[int, _Step]:
-    """Each relocation type that does something, with what applying it needs."""
-    fast = fast_fields(ctx.target.howtos)
-    return {
-        rt: (h, h.kind, fast.get(rt), h.field.size)
-        for rt, h in ctx.target.howtos.items()
-        if h.kind is not Kind.NONE and h.field is not None
-    }
+class _Plan:
+    """How each relocation type is applied in one pass: ``steps`` for every type that does
+    something, ``plain`` for the types needing nothing but the symbol's address (the common case)."""
+
+    def __init__(self, ctx: LinkState, plain_abs: bool):
+        fast = fast_fields(ctx.target.howtos)
+        thunks = ctx.target.thunk_size > 0
+        self.steps: dict[int, _Step] = {}
+        self.plain: dict[int, _PlainStep] = {}
+        for rt, h in ctx.target.howtos.items():
+            if h.kind is Kind.NONE or h.field is None:
+                continue
+            f = fast.get(rt)
+            if f is None:
+                self.steps[rt] = (h.kind, h.field.size, h, None, None, 0, 0, 0)
+                continue
+            read, write = struct.Struct(f.read).unpack_from, struct.Struct(f.write).pack_into
+            self.steps[rt] = (h.kind, h.field.size, h, read, write, f.lowest, f.highest, f.mask)
+            if h.kind is Kind.PC or (h.kind is Kind.CALL and not thunks) or (h.kind is Kind.ABS and plain_abs):
+                self.plain[rt] = (h.kind is not Kind.ABS, read, write, f.lowest, f.highest, f.mask)
+        self.plain_types = frozenset(self.plain)
 
 
 def _relocate(
@@ -277,7 +312,7 @@ def _relocate(
     sec: InputSection,
     buf: bytearray,
     pos0: int,
-    plan: dict[int, _Step],
+    plan: _Plan,
     values: list[int],
     import_value: ImportValue | None,
     on_absolute: AbsoluteHook | None,
@@ -289,53 +324,95 @@ def _relocate(
     ``tomb`` is None for allocated sections; for a debug section it is the value written
     for references into dropped sections, and only absolute, PC-relative and DTP kinds occur.
     """
-    ABS, CALL, PC = Kind.ABS, Kind.CALL, Kind.PC
-    syms = sec.file.symbols
     r = sec.relocs
-    if r.symbols and max(r.symbols) >= len(syms):
+    offsets = r.offsets
+    if not offsets:
+        return
+    syms = sec.file.symbols
+    if max(r.symbols) >= len(syms):
         raise DynError(
             f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
         )
+    steps = plan.steps
+    types = set(r.types)
     if tomb is not None:
-        for rtype in set(r.types):
-            step = plan.get(rtype)
-            if step is not None and step[1] not in _DEBUG_KINDS:
-                raise DynError(f"unsupported relocation {step[0].name} in debug section {sec.name}", sec.file.name)
+        for rtype in types:
+            step = steps.get(rtype)
+            if step is not None and step[0] not in _DEBUG_KINDS:
+                raise DynError(f"unsupported relocation {step[2].name} in debug section {sec.name}", sec.file.name)
     is_rel = sec.rel_type == elf.SHT_REL
     place0, size = sec.addr, sec.size
+    # Check each relocation's place only when the farthest one might not fit.
+    widest = max((steps[t][1] for t in types if t in steps), default=0)
+    check_place = max(offsets) + widest > size
+    if check_place or not types <= plan.plain_types:
+        _relocate_all(ctx, sec, buf, pos0, steps, values, import_value, on_absolute, tomb, check_place)
+        return
+    # Every relocation is S + A or S + A - P into a plain field: only symbols without a
+    # plain address take the general path.
+    plain = plan.plain
+    for off, rtype, symi, A in zip(offsets, r.types, r.symbols, r.addends, strict=True):
+        pc, read, write, lowest, highest, mask = plain[rtype]
+        pos = pos0 + off
+        if is_rel:
+            A = read(buf, pos)[0]
+        S = values[symi]
+        if S < 0:
+            _relocate_one(ctx, sec, buf, pos0, steps[rtype], off, symi, A, S, import_value, on_absolute, tomb)
+            continue
+        v = S + A - place0 - off if pc else S + A
+        if lowest <= v <= highest:
+            write(buf, pos, v & mask)
+        else:
+            _overflow(sec, steps[rtype][2], off, syms[symi], f"value {v:#x} does not fit in {steps[rtype][1] * 8} bits")
+
+
+def _overflow(sec: InputSection, howto: Howto, off: int, sym: Symbol, msg: str) -> None:
+    raise DynError(
+        f"relocation {howto.name} against {sym.name or sec.name} in section "
+        f"{sec.name} at offset {off:#x} overflows: {msg}",
+        sec.file.name,
+    )
+
+
+def _relocate_all(
+    ctx: LinkState,
+    sec: InputSection,
+    buf: bytearray,
+    pos0: int,
+    steps: dict[int, _Step],
+    values: list[int],
+    import_value: ImportValue | None,
+    on_absolute: AbsoluteHook | None,
+    tomb: int | None,
+    check_place: bool,
+) -> None:
+    """``_relocate`` for a section with relocations of any kind (the general loop)."""
+    ABS, CALL, PC = Kind.ABS, Kind.CALL, Kind.PC
+    r = sec.relocs
+    syms = sec.file.symbols
+    place0, size = sec.addr, sec.size
+    is_rel = sec.rel_type == elf.SHT_REL
     got_base = ctx.got_base()
     thunks = ctx.thunks
-    unpack_from, pack_into = struct.unpack_from, struct.pack_into
+    steps_get = steps.get
     for off, rtype, symi, A in zip(r.offsets, r.types, r.symbols, r.addends, strict=True):
-        step = plan.get(rtype)
+        step = steps_get(rtype)
         if step is None:
             continue  # R_*_NONE, or (debug sections only) a type the arch does not know
-        howto, kind, f, fsize = step
-        if off + fsize > size:
+        kind, fsize, howto, read, write, lowest, highest, mask = step
+        if check_place and off + fsize > size:
             raise DynError(f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}", sec.file.name)
         pos = pos0 + off
         if is_rel:
-            A = unpack_from(f.read, buf, pos)[0] if f is not None else howto.field.read_addend(buf, pos)  # type: ignore[union-attr]
-        P = place0 + off
+            A = read(buf, pos)[0] if read is not None else howto.field.read_addend(buf, pos)  # type: ignore[union-attr]
         S = values[symi]
+        if S < 0:
+            _relocate_one(ctx, sec, buf, pos0, step, off, symi, A, S, import_value, on_absolute, tomb)
+            continue
+        P = place0 + off
         try:
-            if S < 0:
-                if S == _DROPPED:
-                    v = tomb or 0
-                    S = 0
-                elif S == _IMPORT and import_value is not None:
-                    value = import_value(sec, off, syms[symi], howto, P, A)
-                    if value is None:
-                        continue
-                    v, S = value, 0
-                elif S == _IMPORT:
-                    S = 0
-                    v = _value(ctx, kind, howto, syms[symi], S, A, P, got_base, buf, pos, on_absolute, sec)
-                else:  # a piece of merged strings, picked by the addend
-                    sym = syms[symi]
-                    S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
-                    v = _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec)
-            elif kind is PC:
+            if kind is PC:
                 v = S + A - P
             elif kind is ABS:
                 v = S + A
@@ -349,19 +426,60 @@ def _relocate(
                 v = S + A - P
             else:
                 v = compute_value(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
-            if f is not None:
-                if not f.lowest <= v <= f.highest:
+            if write is not None:
+                if not lowest <= v <= highest:
                     raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
-                pack_into(f.write, buf, pos, v & f.mask)
+                write(buf, pos, v & mask)
             else:
                 howto.field.write(buf, pos, v, bool(S & 1) if kind is CALL else False)  # type: ignore[union-attr]
         except Overflow as e:
+            _overflow(sec, howto, off, syms[symi], e.msg)
+
+
+def _relocate_one(
+    ctx: LinkState,
+    sec: InputSection,
+    buf: bytearray,
+    pos0: int,
+    step: _Step,
+    off: int,
+    symi: int,
+    A: int,
+    S: int,
+    import_value: ImportValue | None,
+    on_absolute: AbsoluteHook | None,
+    tomb: int | None,
+) -> None:
+    """Apply one relocation whose symbol has no plain address (``S``, its entry in the values
+    table, is one of the markers): dropped, imported or a piece of merged strings."""
+    kind, fsize, howto, _read, write, lowest, highest, mask = step
+    syms = sec.file.symbols
+    pos = pos0 + off
+    P = sec.addr + off
+    try:
+        if S == _DROPPED:
+            v = tomb or 0
+            S = 0
+        elif S == _IMPORT and import_value is not None:
+            value = import_value(sec, off, syms[symi], howto, P, A)
+            if value is None:
+                return
+            v, S = value, 0
+        elif S == _IMPORT:
+            S = 0
+            v = _value(ctx, kind, howto, syms[symi], S, A, P, ctx.got_base(), buf, pos, on_absolute, sec)
+        else:  # a piece of merged strings, picked by the addend
             sym = syms[symi]
-            raise DynError(
-                f"relocation {howto.name} against {sym.name or sec.name} in section "
-                f"{sec.name} at offset {off:#x} overflows: {e.msg}",
-                sec.file.name,
-            ) from None
+            S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+            v = _value(ctx, kind, howto, sym, S, A, P, ctx.got_base(), buf, pos, on_absolute, sec)
+        if write is not None:
+            if not lowest <= v <= highest:
+                raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
+            write(buf, pos, v & mask)
+        else:
+            howto.field.write(buf, pos, v, bool(S & 1) if kind is Kind.CALL else False)  # type: ignore[union-attr]
+    except Overflow as e:
+        _overflow(sec, howto, off, syms[symi], e.msg)
 
 
 def _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec) -> int:
