@@ -747,15 +747,16 @@ class ElfFile:
             raise DynError("bad section name table index", self.name)
         strtab = fields[shstrndx]
         names = bytes(self._bytes(strtab[4], strtab[5]))
-        decoded: dict[int, str] = {}
+        # An ASCII table's byte offsets are its text's: names are cut from the text decoded once.
+        text = names.decode("ascii") if names.isascii() else ""
+        find = text.find
         size = len(self.data)
         sections = self.sections
         for i, (n, t, f, a, o, s, lk, inf, al, es) in enumerate(fields):
             if t != SHT_NOBITS and t != SHT_NULL and o + s > size:
                 raise DynError(f"truncated ELF file (section {i})", self.name)
-            name = decoded.get(n)
-            if name is None:
-                name = decoded[n] = _cstr_bytes(names, n, self.name)
+            end = find("\0", n)
+            name = text[n:end] if end >= 0 else _cstr_bytes(names, n, self.name)
             sections.append(Section(i, name, t, f, a, o, s, lk, inf, al, es))
 
     def _bytes(self, off: int, size: int) -> memoryview:
@@ -889,15 +890,26 @@ class ElfFile:
             s = cache[n] = strtab[n:end].decode("utf-8", "surrogateescape")
             return s
 
+        rows = list(struct.iter_unpack(self._sym_fmt, data))
+        if rows and strtab[:1] == b"\0" and strtab[-1:] == b"\0" and strtab.isascii():
+            # Every offset inside an ASCII table ending in NUL names a string: cut them from its text.
+            text = strtab.decode("ascii")
+            find = text.find
+            if max(row[0] for row in rows) < len(text):
+                if self.bits == 32:
+                    return [
+                        (text[n : find("\0", n)], v, sz, info, other, shndx) for n, v, sz, info, other, shndx in rows
+                    ]
+                return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, info, other, shndx, v, sz in rows]
         known = cache.get
         if self.bits == 32:
             return [
                 (s if (s := known(n)) is not None else name(n), v, sz, info, other, shndx)
-                for n, v, sz, info, other, shndx in struct.iter_unpack(self._sym_fmt, data)
+                for n, v, sz, info, other, shndx in rows
             ]
         return [
             (s if (s := known(n)) is not None else name(n), v, sz, info, other, shndx)
-            for n, info, other, shndx, v, sz in struct.iter_unpack(self._sym_fmt, data)
+            for n, info, other, shndx, v, sz in rows
         ]
 
     def symbols(self, symtab: Section) -> list[Symbol]:

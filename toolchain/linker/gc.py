@@ -47,7 +47,7 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
         if symbols and max(symbols) >= len(syms):
             bad = max(symbols)
             raise DynError(f"relocation in {sec.name} refers to symbol {bad}, which does not exist", file.name)
-        for symi in symbols:
+        for symi in dict.fromkeys(symbols):  # each symbol once, in order of first reference
             if symi == 0:
                 continue
             sym = syms[symi]
