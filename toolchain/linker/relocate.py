@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from operator import add, sub
 
 from toolchain import elf
 from toolchain.errors import DynError
 from toolchain.linker.context import LinkState, OutputSection, merged_addr
 from toolchain.linker.inputs import InputSection, Symbol
-from toolchain.linker.reloc import Howto, Kind, Overflow, fast_fields
+from toolchain.linker.reloc import Howto, Kind, Overflow, Relocs, fast_fields
 from toolchain.linker.sections import add_synthetic_section
 
 #: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
@@ -351,6 +352,8 @@ def _relocate(
     # Every relocation is S + A or S + A - P into a plain field: only symbols without a
     # plain address take the general path.
     plain = plan.plain
+    if not is_rel and _relocate_columns(buf, pos0, place0, r, types, plain, values, syms, tomb):
+        return
     for off, rtype, symi, A in zip(offsets, r.types, r.symbols, r.addends, strict=True):
         pc, read, write, lowest, highest, mask = plain[rtype]
         pos = pos0 + off
@@ -365,6 +368,63 @@ def _relocate(
             write(buf, pos, v & mask)
         else:
             _overflow(sec, steps[rtype][2], off, syms[symi], f"value {v:#x} does not fit in {steps[rtype][1] * 8} bits")
+
+
+def _relocate_columns(
+    buf: bytearray,
+    pos0: int,
+    place0: int,
+    r: Relocs,
+    types: set[int],
+    plain: dict[int, _PlainStep],
+    values: list[int],
+    syms: list[Symbol],
+    tomb: int | None,
+) -> bool:
+    """Apply a section's plain relocations with explicit addends as whole columns, when no
+    symbol is an import, all are of one kind and every value fits every field's range
+    (nothing to report). False when the section needs the per-relocation loop instead."""
+    first = plain[next(iter(types))]
+    if any(plain[t][0] != first[0] for t in types):
+        return False
+    S = list(map(values.__getitem__, r.symbols))
+    dropped: list[int] = []
+    if min(S) < 0:
+        for i in [i for i, s in enumerate(S) if s < 0]:
+            if S[i] == _DROPPED:
+                dropped.append(i)
+                S[i] = 0
+            elif S[i] == _MERGED_PIECE:  # the addend picks the piece
+                sym = syms[r.symbols[i]]
+                A = r.addends[i]
+                S[i] = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+            else:
+                return False  # an import: the output decides
+    if first[0]:  # S + A - P
+        v = list(map(sub, map(add, S, r.addends), map(place0.__add__, r.offsets)))
+    else:  # S + A
+        v = list(map(add, S, r.addends))
+    for i in dropped:
+        v[i] = tomb or 0
+    lowest = max(plain[t][3] for t in types)
+    highest = min(plain[t][4] for t in types)
+    low = min(v)
+    if low < lowest or max(v) > highest:
+        return False
+    positions = map(pos0.__add__, r.offsets)
+    if len(types) == 1:
+        write = first[2]
+        if low < 0:
+            v = list(map(first[5].__and__, v))
+        for pos, value in zip(positions, v, strict=True):
+            write(buf, pos, value)
+    elif low >= 0:  # no value needs its field's mask
+        writers = {t: plain[t][2] for t in types}
+        for pos, rtype, value in zip(positions, r.types, v, strict=True):
+            writers[rtype](buf, pos, value)
+    else:
+        return False
+    return True
 
 
 def _overflow(sec: InputSection, howto: Howto, off: int, sym: Symbol, msg: str) -> None:
