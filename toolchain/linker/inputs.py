@@ -210,7 +210,9 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         else:
             if s.align & (s.align - 1) or s.align > MAX_ALIGN:
                 raise DynError(f"section {s.name}: bad alignment {s.align:#x}", name)
-            obj.sections[s.index] = InputSection(obj, s, e.section_data(s))
+            # ElfFile checked that every section's bytes are in the file.
+            body = e.data[s.offset : s.offset + s.size] if s.type != elf.SHT_NOBITS else e.data[:0]
+            obj.sections[s.index] = InputSection(obj, s, body)
     for s in e.sections:
         if s.type in (elf.SHT_REL, elf.SHT_RELA):
             if not 0 <= s.info < len(e.sections):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from operator import add, sub
+from typing import NamedTuple
 
 from toolchain import elf
 from toolchain.errors import DynError
@@ -306,6 +307,48 @@ class _Plan:
             if h.kind is Kind.PC or (h.kind is Kind.CALL and not thunks) or (h.kind is Kind.ABS and plain_abs):
                 self.plain[rt] = (h.kind is not Kind.ABS, read, write, f.lowest, f.highest, f.mask)
         self.plain_types = frozenset(self.plain)
+        self._sets: dict[frozenset[int], _TypeSet] = {}
+
+    def type_set(self, types: frozenset[int]) -> _TypeSet:
+        """What applying a section whose relocations are of ``types`` needs (worked out once per set)."""
+        facts = self._sets.get(types)
+        if facts is None:
+            steps, plain = self.steps, self.plain
+            known = [t for t in types if t in steps]
+            bad = next((steps[t][2].name for t in known if steps[t][0] not in _DEBUG_KINDS), None)
+            widest = max((steps[t][1] for t in known), default=0)
+            kinds = {plain[t][0] for t in types if t in plain}
+            columns = types <= self.plain_types and len(kinds) == 1
+            lowest = max((plain[t][3] for t in types if t in plain), default=0)
+            highest = min((plain[t][4] for t in types if t in plain), default=0)
+            one = plain[next(iter(types))] if columns and len(types) == 1 else None
+            writers = {t: plain[t][2] for t in types if t in plain}
+            facts = self._sets[types] = _TypeSet(
+                bad,
+                widest,
+                types <= self.plain_types,
+                columns,
+                columns and kinds == {True},
+                lowest,
+                highest,
+                one,
+                writers,
+            )
+        return facts
+
+
+class _TypeSet(NamedTuple):
+    """Facts about a set of relocation types, for applying a section of them."""
+
+    bad_in_debug: str | None  # the name of a type that cannot occur in a debug section
+    widest: int  # the largest field
+    plain: bool  # every type is a _PlainStep
+    columns: bool  # ... and all are of one kind
+    pc: bool  # that kind is S + A - P
+    lowest: int  # a value in [lowest, highest] fits every type's field
+    highest: int
+    one: _PlainStep | None  # the step, when there is only one type
+    writers: dict[int, Callable]  # each plain type's writer
 
 
 def _relocate(
@@ -335,24 +378,20 @@ def _relocate(
             f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
         )
     steps = plan.steps
-    types = set(r.types)
-    if tomb is not None:
-        for rtype in types:
-            step = steps.get(rtype)
-            if step is not None and step[0] not in _DEBUG_KINDS:
-                raise DynError(f"unsupported relocation {step[2].name} in debug section {sec.name}", sec.file.name)
+    facts = plan.type_set(frozenset(r.types))
+    if tomb is not None and facts.bad_in_debug is not None:
+        raise DynError(f"unsupported relocation {facts.bad_in_debug} in debug section {sec.name}", sec.file.name)
     is_rel = sec.rel_type == elf.SHT_REL
     place0, size = sec.addr, sec.size
     # Check each relocation's place only when the farthest one might not fit.
-    widest = max((steps[t][1] for t in types if t in steps), default=0)
-    check_place = max(offsets) + widest > size
-    if check_place or not types <= plan.plain_types:
+    check_place = max(offsets) + facts.widest > size
+    if check_place or not facts.plain:
         _relocate_all(ctx, sec, buf, pos0, steps, values, import_value, on_absolute, tomb, check_place)
         return
     # Every relocation is S + A or S + A - P into a plain field: only symbols without a
     # plain address take the general path.
     plain = plan.plain
-    if not is_rel and _relocate_columns(buf, pos0, place0, r, types, plain, values, syms, tomb):
+    if not is_rel and facts.columns and _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb):
         return
     for off, rtype, symi, A in zip(offsets, r.types, r.symbols, r.addends, strict=True):
         pc, read, write, lowest, highest, mask = plain[rtype]
@@ -375,56 +414,62 @@ def _relocate_columns(
     pos0: int,
     place0: int,
     r: Relocs,
-    types: set[int],
-    plain: dict[int, _PlainStep],
+    facts: _TypeSet,
     values: list[int],
     syms: list[Symbol],
     tomb: int | None,
 ) -> bool:
-    """Apply a section's plain relocations with explicit addends as whole columns, when no
-    symbol is an import, all are of one kind and every value fits every field's range
-    (nothing to report). False when the section needs the per-relocation loop instead."""
-    first = plain[next(iter(types))]
-    if any(plain[t][0] != first[0] for t in types):
-        return False
+    """Apply a section's plain relocations of one kind with explicit addends as whole columns,
+    when no symbol is an import and every value fits every field's range (nothing to report).
+    False when the section needs the per-relocation loop instead."""
     S = list(map(values.__getitem__, r.symbols))
     dropped: list[int] = []
     if min(S) < 0:
-        for i in [i for i, s in enumerate(S) if s < 0]:
-            if S[i] == _DROPPED:
-                dropped.append(i)
-                S[i] = 0
-            elif S[i] == _MERGED_PIECE:  # the addend picks the piece
-                sym = syms[r.symbols[i]]
-                A = r.addends[i]
-                S[i] = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
-            else:
-                return False  # an import: the output decides
-    if first[0]:  # S + A - P
+        if _IMPORT in S:
+            return False  # the output decides
+        dropped = _indexes(S, _DROPPED)
+        for i in dropped:
+            S[i] = 0
+        for i in _indexes(S, _MERGED_PIECE):  # the addend picks the piece
+            sym = syms[r.symbols[i]]
+            A = r.addends[i]
+            S[i] = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+    if facts.pc:  # S + A - P
         v = list(map(sub, map(add, S, r.addends), map(place0.__add__, r.offsets)))
     else:  # S + A
         v = list(map(add, S, r.addends))
     for i in dropped:
         v[i] = tomb or 0
-    lowest = max(plain[t][3] for t in types)
-    highest = min(plain[t][4] for t in types)
     low = min(v)
-    if low < lowest or max(v) > highest:
+    if low < facts.lowest or max(v) > facts.highest:
         return False
     positions = map(pos0.__add__, r.offsets)
-    if len(types) == 1:
-        write = first[2]
+    one = facts.one
+    if one is not None:
+        write = one[2]
         if low < 0:
-            v = list(map(first[5].__and__, v))
+            v = list(map(one[5].__and__, v))
         for pos, value in zip(positions, v, strict=True):
             write(buf, pos, value)
     elif low >= 0:  # no value needs its field's mask
-        writers = {t: plain[t][2] for t in types}
+        writers = facts.writers
         for pos, rtype, value in zip(positions, r.types, v, strict=True):
             writers[rtype](buf, pos, value)
     else:
         return False
     return True
+
+
+def _indexes(column: list[int], value: int) -> list[int]:
+    """Where ``value`` occurs in ``column`` (searched in C: markers are rare)."""
+    found: list[int] = []
+    i = -1
+    try:
+        while True:
+            i = column.index(value, i + 1)
+            found.append(i)
+    except ValueError:
+        return found
 
 
 def _overflow(sec: InputSection, howto: Howto, off: int, sym: Symbol, msg: str) -> None:
@@ -448,12 +493,14 @@ def _relocate_all(
     check_place: bool,
 ) -> None:
     """``_relocate`` for a section with relocations of any kind (the general loop)."""
-    ABS, CALL, PC = Kind.ABS, Kind.CALL, Kind.PC
+    ABS, CALL, PC, GOT_PC = Kind.ABS, Kind.CALL, Kind.PC, Kind.GOT_PC
     r = sec.relocs
     syms = sec.file.symbols
     place0, size = sec.addr, sec.size
     is_rel = sec.rel_type == elf.SHT_REL
     got_base = ctx.got_base()
+    got = ctx.synthetic.get(".got")
+    got0, word = (got.addr if got is not None else 0), ctx.arch.word
     thunks = ctx.thunks
     steps_get = steps.get
     for off, rtype, symi, A in zip(r.offsets, r.types, r.symbols, r.addends, strict=True):
@@ -484,6 +531,8 @@ def _relocate_all(
                     if via is not None:
                         S = via
                 v = S + A - P
+            elif kind is GOT_PC:  # ctx.got_addr(sym) + A - P
+                v = got0 + syms[symi].got_index * word + A - P
             else:
                 v = compute_value(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
             if write is not None:
