@@ -33,7 +33,7 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
             if sec is None or sec.discarded or not sec.flags & elf.SHF_ALLOC:
                 continue
             if sec.type in (elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY) or (
-                output_section_name(sec) in ARRAY_SECTIONS
+                sec.name.startswith(ARRAY_SECTIONS) and output_section_name(sec) in ARRAY_SECTIONS
             ):
                 mark(sec, "an init/fini array is always kept")
             elif sec.flags & SHF_GNU_RETAIN:

@@ -134,7 +134,12 @@ def _resolve(ctx: LinkState, obj: ObjectFile, s: Symbol, pending: list[str]) -> 
         old = RANK_UNDEFINED  # a new global is an undefined reference
     else:
         old = rank(g)
-    new = rank(s)
+    # rank(s), inlined: this runs for every global symbol of every object.
+    shndx = s.shndx
+    if s.section is not None or (shndx != elf.SHN_UNDEF and shndx != elf.SHN_COMMON):
+        new = RANK_WEAK if s.bind == elf.STB_WEAK else RANK_STRONG
+    else:
+        new = RANK_COMMON if shndx == elf.SHN_COMMON else RANK_UNDEFINED
     if ctx.loading_fallback and g.dynimport is not None and old == RANK_UNDEFINED:
         return g  # compiler-rt's definitions never replace what a shared library provides
     if new == RANK_UNDEFINED:
