@@ -166,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: GNU time not found: peak memory from os.wait4 (apt-get install time)", file=sys.stderr)
     rows: list[tuple[str, int, int, list[Result]]] = []
     notes: list[str] = []
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        notes.append(
+            "PYTHONDONTWRITEBYTECODE is set: dynlink as a command compiles its modules from source on every run"
+        )
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         for arch in arches:
             for n in sizes:
