@@ -4,7 +4,9 @@
 ``tls_got``, ``got_base_needed`` and ``thunks`` (and the output's import needs, through
 its hook). ``copy_contents`` writes ``image``; ``fill_got``/``fill_thunks`` write the
 linker's GOT and thunk bytes into it; ``apply_relocations`` and ``debug_contents``
-relocate code, data and debug sections through one read/compute/check/write path.
+relocate code, data and debug sections through one read/compute/check/write path:
+sections whose relocations are all S + A or S + A - P into plain integer fields are
+computed as whole columns, the others one relocation at a time.
 """
 
 from __future__ import annotations
