@@ -47,6 +47,26 @@ def test_negative_pc_relative_values_in_one_section(tmp_path):
     assert all(v < 0 for v in values)
 
 
+def test_got_relative_loads_among_pc_relative_ones(tmp_path):
+    # R_X86_64_GOTPCREL (G + A - P) in a section of PC-relative relocations; _start's
+    # references are backwards, so some values are negative.
+    R_X86_64_GOTPCREL, R_X86_64_PLT32 = 9, 4
+    relocs = [
+        eb.Rel(".text", 0, R_X86_64_GOTPCREL, "target", -4),
+        eb.Rel(".text", 4, R_X86_64_PC32, "_start", -4),
+        eb.Rel(".text", 8, R_X86_64_PLT32, "_start", -4),
+        eb.Rel(".text", 12, R_X86_64_GOTPCREL, "target", -4),
+    ]
+    f = link(tmp_path, "amd64", start_obj("amd64", bytes(20), relocs))
+    sy = symbols(f)
+    start, target = sy["_start"], sy["target"]
+    words = struct.unpack("<4i", read_at(f, start, 16))
+    slots = {words[k] + start + 4 * k + 4 for k in (0, 3)}
+    assert len(slots) == 1  # one GOT slot for target, holding its address
+    assert struct.unpack("<Q", read_at(f, slots.pop(), 8))[0] == target
+    assert words[1] == start - 4 - (start + 4) and words[2] == start - 4 - (start + 8)
+
+
 def test_overflow_among_many_names_the_first_that_overflows(tmp_path):
     relocs = [eb.Rel(".data", 0, R_X86_64_64, "far"), eb.Rel(".data", 8, R_X86_64_32, "far", 0)]
     relocs += [eb.Rel(".data", 12, R_X86_64_32, "target")]

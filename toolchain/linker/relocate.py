@@ -297,6 +297,10 @@ class _Plan:
         thunks = ctx.target.thunk_size > 0
         self.steps: dict[int, _Step] = {}
         self.plain: dict[int, _PlainStep] = {}
+        # GOT-relative loads (G + A - P) join S + A - P sections' columns with G for S.
+        self.got_pc: dict[int, _PlainStep] = {}
+        got = ctx.synthetic.get(".got")
+        self.got0, self.word = (got.addr if got is not None else 0), ctx.arch.word
         for rt, h in ctx.target.howtos.items():
             if h.kind is Kind.NONE or h.field is None:
                 continue
@@ -308,6 +312,8 @@ class _Plan:
             self.steps[rt] = (h.kind, h.field.size, h, read, write, f.lowest, f.highest, f.mask)
             if h.kind is Kind.PC or (h.kind is Kind.CALL and not thunks) or (h.kind is Kind.ABS and plain_abs):
                 self.plain[rt] = (h.kind is not Kind.ABS, read, write, f.lowest, f.highest, f.mask)
+            elif h.kind is Kind.GOT_PC:
+                self.got_pc[rt] = (True, read, write, f.lowest, f.highest, f.mask)
         self.plain_types = frozenset(self.plain)
         self._sets: dict[frozenset[int], _TypeSet] = {}
 
@@ -315,12 +321,13 @@ class _Plan:
         """What applying a section whose relocations are of ``types`` needs (worked out once per set)."""
         facts = self._sets.get(types)
         if facts is None:
-            steps, plain = self.steps, self.plain
+            steps = self.steps
+            plain = {**self.plain, **self.got_pc}
             known = [t for t in types if t in steps]
             bad = next((steps[t][2].name for t in known if steps[t][0] not in _DEBUG_KINDS), None)
             widest = max((steps[t][1] for t in known), default=0)
             kinds = {plain[t][0] for t in types if t in plain}
-            columns = types <= self.plain_types and len(kinds) == 1
+            columns = types <= plain.keys() and len(kinds) == 1
             lowest = max((plain[t][3] for t in types if t in plain), default=0)
             highest = min((plain[t][4] for t in types if t in plain), default=0)
             one = plain[next(iter(types))] if columns and len(types) == 1 else None
@@ -335,6 +342,8 @@ class _Plan:
                 highest,
                 one,
                 writers,
+                types & self.got_pc.keys(),
+                masks.pop() if len(masks := {plain[t][5] for t in types if t in plain}) == 1 else 0,
             )
         return facts
 
@@ -345,12 +354,14 @@ class _TypeSet(NamedTuple):
     bad_in_debug: str | None  # the name of a type that cannot occur in a debug section
     widest: int  # the largest field
     plain: bool  # every type is a _PlainStep
-    columns: bool  # ... and all are of one kind
+    columns: bool  # every type is a _PlainStep or a GOT-relative load, all of one kind
     pc: bool  # that kind is S + A - P
     lowest: int  # a value in [lowest, highest] fits every type's field
     highest: int
     one: _PlainStep | None  # the step, when there is only one type
     writers: dict[int, Callable]  # each plain type's writer
+    got_types: frozenset[int] | set[int]  # the GOT-relative loads among them
+    mask: int  # the mask of every type's field when they share one, else 0
 
 
 def _relocate(
@@ -387,14 +398,15 @@ def _relocate(
     place0, size = sec.addr, sec.size
     # Check each relocation's place only when the farthest one might not fit.
     check_place = max(offsets) + facts.widest > size
+    if not check_place and not is_rel and facts.columns:
+        if _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb, plan):
+            return
     if check_place or not facts.plain:
         _relocate_all(ctx, sec, buf, pos0, steps, values, import_value, on_absolute, tomb, check_place)
         return
     # Every relocation is S + A or S + A - P into a plain field: only symbols without a
     # plain address take the general path.
     plain = plan.plain
-    if not is_rel and facts.columns and _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb):
-        return
     for off, rtype, symi, A in zip(offsets, r.types, r.symbols, r.addends, strict=True):
         pc, read, write, lowest, highest, mask = plain[rtype]
         pos = pos0 + off
@@ -420,6 +432,7 @@ def _relocate_columns(
     values: list[int],
     syms: list[Symbol],
     tomb: int | None,
+    plan: _Plan,
 ) -> bool:
     """Apply a section's plain relocations of one kind with explicit addends as whole columns,
     when no symbol is an import and every value fits every field's range (nothing to report).
@@ -436,6 +449,11 @@ def _relocate_columns(
             sym = syms[r.symbols[i]]
             A = r.addends[i]
             S[i] = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+    got_types = facts.got_types
+    if got_types:  # G, the symbol's GOT slot, for S
+        got0, word, symbols = plan.got0, plan.word, r.symbols
+        for i in [i for i, t in enumerate(r.types) if t in got_types]:
+            S[i] = got0 + syms[symbols[i]].got_index * word
     if facts.pc:  # S + A - P
         v = list(map(sub, map(add, S, r.addends), map(place0.__add__, r.offsets)))
     else:  # S + A
@@ -445,20 +463,20 @@ def _relocate_columns(
     low = min(v)
     if low < facts.lowest or max(v) > facts.highest:
         return False
+    if low < 0:  # negative values are written masked to their field
+        if not facts.mask:
+            return False
+        v = list(map(facts.mask.__and__, v))
     positions = map(pos0.__add__, r.offsets)
     one = facts.one
     if one is not None:
         write = one[2]
-        if low < 0:
-            v = list(map(one[5].__and__, v))
         for pos, value in zip(positions, v, strict=True):
             write(buf, pos, value)
-    elif low >= 0:  # no value needs its field's mask
+    else:
         writers = facts.writers
         for pos, rtype, value in zip(positions, r.types, v, strict=True):
             writers[rtype](buf, pos, value)
-    else:
-        return False
     return True
 
 
