@@ -742,15 +742,22 @@ class ElfFile:
         end = self.shoff + shnum * entsize
         if end > len(self.data):
             raise DynError("truncated ELF file (section headers)", self.name)
-        fields = [struct.unpack_from(self._shdr_fmt, self.data, self.shoff + i * entsize) for i in range(shnum)]
+        fields = list(struct.iter_unpack(self._shdr_fmt, self.data[self.shoff : end]))
         if not 0 <= shstrndx < shnum:
             raise DynError("bad section name table index", self.name)
         strtab = fields[shstrndx]
-        names = self._bytes(strtab[4], strtab[5])
+        names = bytes(self._bytes(strtab[4], strtab[5]))
+        # An ASCII table's byte offsets are its text's: names are cut from the text decoded once.
+        text = names.decode("ascii") if names.isascii() else ""
+        find = text.find
+        size = len(self.data)
+        sections = self.sections
         for i, (n, t, f, a, o, s, lk, inf, al, es) in enumerate(fields):
-            if t != SHT_NOBITS and t != SHT_NULL and o + s > len(self.data):
+            if t != SHT_NOBITS and t != SHT_NULL and o + s > size:
                 raise DynError(f"truncated ELF file (section {i})", self.name)
-            self.sections.append(Section(i, _cstr(names, n, self.name), t, f, a, o, s, lk, inf, al, es))
+            end = find("\0", n)
+            name = text[n:end] if end >= 0 else _cstr_bytes(names, n, self.name)
+            sections.append(Section(i, name, t, f, a, o, s, lk, inf, al, es))
 
     def _bytes(self, off: int, size: int) -> memoryview:
         if off < 0 or size < 0 or off + size > len(self.data):
@@ -883,14 +890,26 @@ class ElfFile:
             s = cache[n] = strtab[n:end].decode("utf-8", "surrogateescape")
             return s
 
+        rows = list(struct.iter_unpack(self._sym_fmt, data))
+        if rows and strtab[:1] == b"\0" and strtab[-1:] == b"\0" and strtab.isascii():
+            # Every offset inside an ASCII table ending in NUL names a string: cut them from its text.
+            text = strtab.decode("ascii")
+            find = text.find
+            if max(row[0] for row in rows) < len(text):
+                if self.bits == 32:
+                    return [
+                        (text[n : find("\0", n)], v, sz, info, other, shndx) for n, v, sz, info, other, shndx in rows
+                    ]
+                return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, info, other, shndx, v, sz in rows]
+        known = cache.get
         if self.bits == 32:
             return [
-                (cache.get(n) or name(n), v, sz, info, other, shndx)
-                for n, v, sz, info, other, shndx in struct.iter_unpack(self._sym_fmt, data)
+                (s if (s := known(n)) is not None else name(n), v, sz, info, other, shndx)
+                for n, v, sz, info, other, shndx in rows
             ]
         return [
-            (cache.get(n) or name(n), v, sz, info, other, shndx)
-            for n, info, other, shndx, v, sz in struct.iter_unpack(self._sym_fmt, data)
+            (s if (s := known(n)) is not None else name(n), v, sz, info, other, shndx)
+            for n, info, other, shndx, v, sz in rows
         ]
 
     def symbols(self, symtab: Section) -> list[Symbol]:
@@ -1054,6 +1073,16 @@ class ElfFile:
         if name is None:
             return None
         return name, parse_gnu_hash(data, self.bits, name, self.name)
+
+
+def _cstr_bytes(buf: bytes, off: int, fname: str) -> str:
+    """The NUL-terminated string at ``off`` of a string table held as bytes (as ``_cstr``)."""
+    if off >= len(buf) and off != 0:
+        raise DynError("string table index out of range", fname)
+    end = buf.find(b"\0", off)
+    if end < 0:
+        raise DynError("unterminated string in string table", fname)
+    return buf[off:end].decode("utf-8", "surrogateescape")
 
 
 def _cstr(buf: memoryview, off: int, fname: str) -> str:

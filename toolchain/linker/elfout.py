@@ -321,16 +321,20 @@ class ElfExecutable(Output):
 
         tls_start = self.ctx.tls[0] if self.ctx.tls else 0
 
+        entry64, entry32 = struct.Struct("<IBBHQQ").pack, struct.Struct("<IIIBBH").pack
+        STT_TLS = elf.STT_TLS
+
         def pack(name: str, value: int, size: int, info: int, shndx: int) -> bytes:
-            if info & 0xF == elf.STT_TLS:
+            if info & 0xF == STT_TLS:
                 value -= tls_start  # st_value of a TLS symbol: its offset in the TLS template
             off = 0
             if name:
                 off = len(strtab)
-                strtab.extend(name.encode("utf-8", "surrogateescape") + b"\0")
+                strtab.extend(name.encode("utf-8", "surrogateescape"))
+                strtab.append(0)
             if is64:
-                return struct.pack("<IBBHQQ", off, info, 0, shndx, value, size)
-            return struct.pack("<IIIBBH", off, value, size, info, 0, shndx)
+                return entry64(off, info, 0, shndx, value, size)
+            return entry32(off, value, size, info, 0, shndx)
 
         def shndx_of(sym: Symbol) -> int:
             sec = sym.section.merged or sym.section if sym.section is not None else None
@@ -341,14 +345,17 @@ class ElfExecutable(Output):
             return elf.SHN_ABS if sym.shndx == elf.SHN_ABS else elf.SHN_UNDEF
 
         entries_local.append(pack("", 0, 0, 0, 0))
+        sym_addr = self.ctx.sym_addr
+        unnamed_types = (elf.STT_SECTION, elf.STT_FILE)
         for obj in self.ctx.objects:
             for sym in obj.symbols[1 : obj.first_global]:
-                if sym.type in (elf.STT_SECTION, elf.STT_FILE) or not sym.name or sym.name.startswith(".L"):
+                if sym.type in unnamed_types or not sym.name or sym.name.startswith(".L"):
                     continue
-                if sym.section is None or not sym.section.live or sym.section.discarded:
+                sec = sym.section
+                if sec is None or not sec.live or sec.discarded:
                     continue
                 entries_local.append(
-                    pack(sym.name, self.ctx.sym_addr(sym), sym.size, (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym))
+                    pack(sym.name, sym_addr(sym), sym.size, (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym))
                 )
         for name in sorted(self.ctx.globals):
             g = self.ctx.globals[name]

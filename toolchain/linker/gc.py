@@ -33,7 +33,7 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
             if sec is None or sec.discarded or not sec.flags & elf.SHF_ALLOC:
                 continue
             if sec.type in (elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY) or (
-                output_section_name(sec) in ARRAY_SECTIONS
+                sec.name.startswith(ARRAY_SECTIONS) and output_section_name(sec) in ARRAY_SECTIONS
             ):
                 mark(sec, "an init/fini array is always kept")
             elif sec.flags & SHF_GNU_RETAIN:
@@ -47,7 +47,7 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
         if symbols and max(symbols) >= len(syms):
             bad = max(symbols)
             raise DynError(f"relocation in {sec.name} refers to symbol {bad}, which does not exist", file.name)
-        for symi in symbols:
+        for symi in dict.fromkeys(symbols):  # each symbol once, in order of first reference
             if symi == 0:
                 continue
             sym = syms[symi]

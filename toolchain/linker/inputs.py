@@ -164,11 +164,19 @@ def read_relocs(e: elf.ElfFile, sec: elf.Section) -> Relocs:
     if len(data) % (word * fields):
         raise DynError(f"relocation section {sec.name}: bad size", e.name)
     shift, mask = (8, 0xFF) if word == 4 else (32, 0xFFFFFFFF)
+    if _LITTLE_ENDIAN_HOST and word == 8:
+        # r_info's halves are the type (low) and the symbol (high): read them as 32-bit columns.
+        halves = data.cast("I")
+        offsets = data.cast("Q")[0::fields].tolist()
+        types = halves[2 :: 2 * fields].tolist()
+        symbols = halves[3 :: 2 * fields].tolist()
+        addends = data.cast("q")[2::3].tolist() if rela else [0] * len(offsets)
+        return Relocs(offsets, types, symbols, addends)
     if _LITTLE_ENDIAN_HOST:
-        unsigned = data.cast("I" if word == 4 else "Q")
+        unsigned = data.cast("I")
         offsets = unsigned[0::fields].tolist()
         info = unsigned[1::fields].tolist()
-        addends = data.cast("i" if word == 4 else "q")[2::3].tolist() if rela else [0] * len(offsets)
+        addends = data.cast("i")[2::3].tolist() if rela else [0] * len(offsets)
     else:  # memoryview.cast reads in the host's byte order
         w = "I" if word == 4 else "Q"
         rows = list(struct.iter_unpack("<" + w + w + (w.lower() if rela else ""), data))
@@ -202,7 +210,9 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         else:
             if s.align & (s.align - 1) or s.align > MAX_ALIGN:
                 raise DynError(f"section {s.name}: bad alignment {s.align:#x}", name)
-            obj.sections[s.index] = InputSection(obj, s, e.section_data(s))
+            # ElfFile checked that every section's bytes are in the file.
+            body = e.data[s.offset : s.offset + s.size] if s.type != elf.SHT_NOBITS else e.data[:0]
+            obj.sections[s.index] = InputSection(obj, s, body)
     for s in e.sections:
         if s.type in (elf.SHT_REL, elf.SHT_RELA):
             if not 0 <= s.info < len(e.sections):
@@ -219,14 +229,16 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         nsec = len(e.sections)
         sections = obj.sections
         symbols = obj.symbols
+        append = symbols.append
+        LOCAL, ABS = elf.STB_LOCAL, elf.SHN_ABS
         for i, (sname, value, size, info, other, shndx) in enumerate(e.symbol_tuples(symtab)):
             bind = info >> 4
-            sym = Symbol(sname, i >= first_global and bind != elf.STB_LOCAL)
+            sym = Symbol(sname, i >= first_global and bind != LOCAL)
             sym.file, sym.value, sym.size, sym.bind, sym.type = obj, value, size, bind, info & 0xF
             sym.shndx = shndx
             if other:
                 sym.visibility = other & 3
-            if 0 < shndx < elf.SHN_ABS:
+            if 0 < shndx < ABS:
                 if shndx >= nsec:
                     raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
                 sec = sym.section = sections[shndx]
@@ -246,7 +258,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                     raise DynError(f"symbol {sname}: alignment {value:#x} {what}", name)
                 sym.common_align = max(value, 1)
                 sym.value = 0
-            symbols.append(sym)
+            append(sym)
     return obj
 
 

@@ -4,19 +4,23 @@
 ``tls_got``, ``got_base_needed`` and ``thunks`` (and the output's import needs, through
 its hook). ``copy_contents`` writes ``image``; ``fill_got``/``fill_thunks`` write the
 linker's GOT and thunk bytes into it; ``apply_relocations`` and ``debug_contents``
-relocate code, data and debug sections through one read/compute/check/write path.
+relocate code, data and debug sections through one read/compute/check/write path:
+sections whose relocations are all S + A or S + A - P into plain integer fields are
+computed as whole columns, the others one relocation at a time.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from operator import add, sub
+from typing import NamedTuple
 
 from .. import elf
 from ..errors import DynError
 from .context import LinkState, OutputSection, merged_addr
 from .inputs import InputSection, Symbol
-from .reloc import FastField, Howto, Kind, Overflow, fast_fields
+from .reloc import Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
 
 #: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
@@ -47,25 +51,41 @@ def scan_relocations(ctx: LinkState, on_import: ImportScan) -> None:
     howtos = target.howtos
     thunks = target.thunk_size > 0
     special = {rt: h.kind for rt, h in howtos.items() if h.kind in _SCAN_KINDS or (thunks and h.kind is Kind.CALL)}
+    special_types = frozenset(special)
     none = {rt for rt, h in howtos.items() if h.kind is Kind.NONE}
+    known = frozenset(howtos)
+    import_refs: dict[int, list[bool]] = {}  # per object: is each symbol an import reference?
     for sec in ctx.live_sections():
-        syms = sec.file.symbols
         r = sec.relocs
+        if not r:
+            continue
+        syms = sec.file.symbols
+        if max(r.symbols) >= len(syms):
+            raise DynError(
+                f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
+            )
+        types = set(r.types)
+        if not types <= known:
+            off, rtype = next((o, t) for o, t in zip(r.offsets, r.types, strict=True) if t not in known)
+            raise DynError(
+                f"unsupported relocation type {rtype} in section {sec.name} at offset {off:#x}", sec.file.name
+            )
+        imports = import_refs.get(id(sec.file))
+        if imports is None:
+            imports = import_refs[id(sec.file)] = [is_import_ref(sym) for sym in syms]
+        if not types & special_types and not any(imports):
+            continue  # nothing here needs a GOT slot, a thunk or an import
         for off, rtype, symi in zip(r.offsets, r.types, r.symbols, strict=True):
             if rtype in none:
                 continue
-            howto = howtos.get(rtype)
-            if howto is None:
-                raise DynError(
-                    f"unsupported relocation type {rtype} in section {sec.name} at offset {off:#x}", sec.file.name
-                )
-            sym = syms[symi]
-            if is_import_ref(sym):
-                on_import(sec, off, sym, howto)
+            if imports[symi]:
+                on_import(sec, off, syms[symi], howtos[rtype])
                 continue
             kind = special.get(rtype)
             if kind is None:
                 continue
+            sym = syms[symi]
+            howto = howtos[rtype]
             if kind is Kind.CALL:
                 if sym.section is not None:
                     _maybe_thunk(ctx, howto, sym)
@@ -170,7 +190,7 @@ def fill_got(ctx: LinkState) -> None:
 
 def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: AbsoluteHook | None) -> None:
     """Apply every live section's relocations to the image."""
-    plan = _plan(ctx)
+    plan = _Plan(ctx, plain_abs=on_absolute is None)
     values: dict[int, list[int]] = {}
     for sec in ctx.live_sections():
         if not sec.relocs or sec.type == elf.SHT_NOBITS:
@@ -217,7 +237,7 @@ def debug_contents(ctx: LinkState, outs: list[OutputSection]) -> list[bytes]:
 
     A dropped function's range must not end a range or location list: those read 1, as lld does.
     """
-    plan = _plan(ctx)
+    plan = _Plan(ctx, plain_abs=True)
     values: dict[int, list[int]] = {}
     result = []
     for out in outs:
@@ -242,34 +262,106 @@ _DROPPED = -3  # (debug) in an allocated section that is not in the output
 
 def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]:
     """Each symbol's address for relocation, or one of the markers above."""
-    out = []
+    out: list[int] = []
+    append = out.append
+    ALLOC, SECTION, ABS = elf.SHF_ALLOC, elf.STT_SECTION, elf.SHN_ABS
     for sym in syms:
         sec = sym.section
         if sec is None:
-            out.append(_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == elf.SHN_ABS else 0))
-        elif debug and sec.flags & elf.SHF_ALLOC and (not sec.live or sec.discarded):
-            out.append(_DROPPED)
+            append(_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == ABS else 0))
+        elif debug and sec.flags & ALLOC and (not sec.live or sec.discarded):
+            append(_DROPPED)
         elif sec.merged is None:
-            out.append(sec.addr + sym.value)
-        elif sym.type == elf.STT_SECTION:
-            out.append(_MERGED_PIECE)
+            append(sec.addr + sym.value)
+        elif sym.type == SECTION:
+            append(_MERGED_PIECE)
         else:
-            out.append(merged_addr(sec, sym.value))
+            append(merged_addr(sec, sym.value))
     return out
 
 
-#: How to apply one relocation type: (howto, kind, fast field or None, field size).
-_Step = tuple[Howto, Kind, "FastField | None", int]
+#: How to apply one relocation type: (kind, field size, howto, then for a plain integer field
+#: its addend reader, value writer, lowest and highest value and mask, else Nones and zeros).
+_Step = tuple[Kind, int, Howto, "Callable | None", "Callable | None", int, int, int]
+#: A relocation type whose value is S + A (``pc`` False) or S + A - P (``pc`` True) into a plain
+#: integer field: (pc, addend reader, value writer, lowest, highest, mask).
+_PlainStep = tuple[bool, Callable, Callable, int, int, int]
 
 
-def _plan(ctx: LinkState) -> dict[int, _Step]:
-    """Each relocation type that does something, with what applying it needs."""
-    fast = fast_fields(ctx.target.howtos)
-    return {
-        rt: (h, h.kind, fast.get(rt), h.field.size)
-        for rt, h in ctx.target.howtos.items()
-        if h.kind is not Kind.NONE and h.field is not None
-    }
+class _Plan:
+    """How each relocation type is applied in one pass: ``steps`` for every type that does
+    something, ``plain`` for the types needing nothing but the symbol's address (the common case)."""
+
+    def __init__(self, ctx: LinkState, plain_abs: bool):
+        fast = fast_fields(ctx.target.howtos)
+        thunks = ctx.target.thunk_size > 0
+        self.steps: dict[int, _Step] = {}
+        self.plain: dict[int, _PlainStep] = {}
+        # GOT-relative loads (G + A - P) join S + A - P sections' columns with G for S.
+        self.got_pc: dict[int, _PlainStep] = {}
+        got = ctx.synthetic.get(".got")
+        self.got0, self.word = (got.addr if got is not None else 0), ctx.arch.word
+        for rt, h in ctx.target.howtos.items():
+            if h.kind is Kind.NONE or h.field is None:
+                continue
+            f = fast.get(rt)
+            if f is None:
+                self.steps[rt] = (h.kind, h.field.size, h, None, None, 0, 0, 0)
+                continue
+            read, write = struct.Struct(f.read).unpack_from, struct.Struct(f.write).pack_into
+            self.steps[rt] = (h.kind, h.field.size, h, read, write, f.lowest, f.highest, f.mask)
+            if h.kind is Kind.PC or (h.kind is Kind.CALL and not thunks) or (h.kind is Kind.ABS and plain_abs):
+                self.plain[rt] = (h.kind is not Kind.ABS, read, write, f.lowest, f.highest, f.mask)
+            elif h.kind is Kind.GOT_PC:
+                self.got_pc[rt] = (True, read, write, f.lowest, f.highest, f.mask)
+        self.plain_types = frozenset(self.plain)
+        self._sets: dict[frozenset[int], _TypeSet] = {}
+
+    def type_set(self, types: frozenset[int]) -> _TypeSet:
+        """What applying a section whose relocations are of ``types`` needs (worked out once per set)."""
+        facts = self._sets.get(types)
+        if facts is None:
+            steps = self.steps
+            plain = {**self.plain, **self.got_pc}
+            known = [t for t in types if t in steps]
+            bad = next((steps[t][2].name for t in known if steps[t][0] not in _DEBUG_KINDS), None)
+            widest = max((steps[t][1] for t in known), default=0)
+            kinds = {plain[t][0] for t in types if t in plain}
+            columns = types <= plain.keys() and len(kinds) == 1
+            lowest = max((plain[t][3] for t in types if t in plain), default=0)
+            highest = min((plain[t][4] for t in types if t in plain), default=0)
+            one = plain[next(iter(types))] if columns and len(types) == 1 else None
+            writers = {t: plain[t][2] for t in types if t in plain}
+            facts = self._sets[types] = _TypeSet(
+                bad,
+                widest,
+                types <= self.plain_types,
+                columns,
+                columns and kinds == {True},
+                lowest,
+                highest,
+                one,
+                writers,
+                types & self.got_pc.keys(),
+                masks.pop() if len(masks := {plain[t][5] for t in types if t in plain}) == 1 else 0,
+            )
+        return facts
+
+
+class _TypeSet(NamedTuple):
+    """Facts about a set of relocation types, for applying a section of them."""
+
+    bad_in_debug: str | None  # the name of a type that cannot occur in a debug section
+    widest: int  # the largest field
+    plain: bool  # every type is a _PlainStep
+    columns: bool  # every type is a _PlainStep or a GOT-relative load, all of one kind
+    pc: bool  # that kind is S + A - P
+    lowest: int  # a value in [lowest, highest] fits every type's field
+    highest: int
+    one: _PlainStep | None  # the step, when there is only one type
+    writers: dict[int, Callable]  # each plain type's writer
+    got_types: frozenset[int] | set[int]  # the GOT-relative loads among them
+    mask: int  # the mask of every type's field when they share one, else 0
 
 
 def _relocate(
@@ -277,7 +369,7 @@ def _relocate(
     sec: InputSection,
     buf: bytearray,
     pos0: int,
-    plan: dict[int, _Step],
+    plan: _Plan,
     values: list[int],
     import_value: ImportValue | None,
     on_absolute: AbsoluteHook | None,
@@ -289,53 +381,165 @@ def _relocate(
     ``tomb`` is None for allocated sections; for a debug section it is the value written
     for references into dropped sections, and only absolute, PC-relative and DTP kinds occur.
     """
-    ABS, CALL, PC = Kind.ABS, Kind.CALL, Kind.PC
-    syms = sec.file.symbols
     r = sec.relocs
-    if r.symbols and max(r.symbols) >= len(syms):
+    offsets = r.offsets
+    if not offsets:
+        return
+    syms = sec.file.symbols
+    if max(r.symbols) >= len(syms):
         raise DynError(
             f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
         )
-    if tomb is not None:
-        for rtype in set(r.types):
-            step = plan.get(rtype)
-            if step is not None and step[1] not in _DEBUG_KINDS:
-                raise DynError(f"unsupported relocation {step[0].name} in debug section {sec.name}", sec.file.name)
+    steps = plan.steps
+    facts = plan.type_set(frozenset(r.types))
+    if tomb is not None and facts.bad_in_debug is not None:
+        raise DynError(f"unsupported relocation {facts.bad_in_debug} in debug section {sec.name}", sec.file.name)
     is_rel = sec.rel_type == elf.SHT_REL
     place0, size = sec.addr, sec.size
+    # Check each relocation's place only when the farthest one might not fit.
+    check_place = max(offsets) + facts.widest > size
+    if not check_place and not is_rel and facts.columns:
+        if _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb, plan):
+            return
+    if check_place or not facts.plain:
+        _relocate_all(ctx, sec, buf, pos0, steps, values, import_value, on_absolute, tomb, check_place)
+        return
+    # Every relocation is S + A or S + A - P into a plain field: only symbols without a
+    # plain address take the general path.
+    plain = plan.plain
+    for off, rtype, symi, A in zip(offsets, r.types, r.symbols, r.addends, strict=True):
+        pc, read, write, lowest, highest, mask = plain[rtype]
+        pos = pos0 + off
+        if is_rel:
+            A = read(buf, pos)[0]
+        S = values[symi]
+        if S < 0:
+            _relocate_one(ctx, sec, buf, pos0, steps[rtype], off, symi, A, S, import_value, on_absolute, tomb)
+            continue
+        v = S + A - place0 - off if pc else S + A
+        if lowest <= v <= highest:
+            write(buf, pos, v & mask)
+        else:
+            _overflow(sec, steps[rtype][2], off, syms[symi], f"value {v:#x} does not fit in {steps[rtype][1] * 8} bits")
+
+
+def _relocate_columns(
+    buf: bytearray,
+    pos0: int,
+    place0: int,
+    r: Relocs,
+    facts: _TypeSet,
+    values: list[int],
+    syms: list[Symbol],
+    tomb: int | None,
+    plan: _Plan,
+) -> bool:
+    """Apply a section's plain relocations of one kind with explicit addends as whole columns,
+    when no symbol is an import and every value fits every field's range (nothing to report).
+    False when the section needs the per-relocation loop instead."""
+    S = list(map(values.__getitem__, r.symbols))
+    dropped: list[int] = []
+    if min(S) < 0:
+        if _IMPORT in S:
+            return False  # the output decides
+        dropped = _indexes(S, _DROPPED)
+        for i in dropped:
+            S[i] = 0
+        for i in _indexes(S, _MERGED_PIECE):  # the addend picks the piece
+            sym = syms[r.symbols[i]]
+            A = r.addends[i]
+            S[i] = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+    got_types = facts.got_types
+    if got_types:  # G, the symbol's GOT slot, for S
+        got0, word, symbols = plan.got0, plan.word, r.symbols
+        for i in [i for i, t in enumerate(r.types) if t in got_types]:
+            S[i] = got0 + syms[symbols[i]].got_index * word
+    if facts.pc:  # S + A - P
+        v = list(map(sub, map(add, S, r.addends), map(place0.__add__, r.offsets)))
+    else:  # S + A
+        v = list(map(add, S, r.addends))
+    for i in dropped:
+        v[i] = tomb or 0
+    low = min(v)
+    if low < facts.lowest or max(v) > facts.highest:
+        return False
+    if low < 0:  # negative values are written masked to their field
+        if not facts.mask:
+            return False
+        v = list(map(facts.mask.__and__, v))
+    positions = map(pos0.__add__, r.offsets)
+    one = facts.one
+    if one is not None:
+        write = one[2]
+        for pos, value in zip(positions, v, strict=True):
+            write(buf, pos, value)
+    else:
+        writers = facts.writers
+        for pos, rtype, value in zip(positions, r.types, v, strict=True):
+            writers[rtype](buf, pos, value)
+    return True
+
+
+def _indexes(column: list[int], value: int) -> list[int]:
+    """Where ``value`` occurs in ``column`` (searched in C: markers are rare)."""
+    found: list[int] = []
+    i = -1
+    try:
+        while True:
+            i = column.index(value, i + 1)
+            found.append(i)
+    except ValueError:
+        return found
+
+
+def _overflow(sec: InputSection, howto: Howto, off: int, sym: Symbol, msg: str) -> None:
+    raise DynError(
+        f"relocation {howto.name} against {sym.name or sec.name} in section "
+        f"{sec.name} at offset {off:#x} overflows: {msg}",
+        sec.file.name,
+    )
+
+
+def _relocate_all(
+    ctx: LinkState,
+    sec: InputSection,
+    buf: bytearray,
+    pos0: int,
+    steps: dict[int, _Step],
+    values: list[int],
+    import_value: ImportValue | None,
+    on_absolute: AbsoluteHook | None,
+    tomb: int | None,
+    check_place: bool,
+) -> None:
+    """``_relocate`` for a section with relocations of any kind (the general loop)."""
+    ABS, CALL, PC, GOT_PC = Kind.ABS, Kind.CALL, Kind.PC, Kind.GOT_PC
+    r = sec.relocs
+    syms = sec.file.symbols
+    place0, size = sec.addr, sec.size
+    is_rel = sec.rel_type == elf.SHT_REL
     got_base = ctx.got_base()
+    got = ctx.synthetic.get(".got")
+    got0, word = (got.addr if got is not None else 0), ctx.arch.word
     thunks = ctx.thunks
-    unpack_from, pack_into = struct.unpack_from, struct.pack_into
+    steps_get = steps.get
     for off, rtype, symi, A in zip(r.offsets, r.types, r.symbols, r.addends, strict=True):
-        step = plan.get(rtype)
+        step = steps_get(rtype)
         if step is None:
             continue  # R_*_NONE, or (debug sections only) a type the arch does not know
-        howto, kind, f, fsize = step
-        if off + fsize > size:
+        kind, fsize, howto, read, write, lowest, highest, mask = step
+        if check_place and off + fsize > size:
             raise DynError(f"relocation {howto.name} at offset {off:#x} is outside section {sec.name}", sec.file.name)
         pos = pos0 + off
         if is_rel:
-            A = unpack_from(f.read, buf, pos)[0] if f is not None else howto.field.read_addend(buf, pos)  # type: ignore[union-attr]
-        P = place0 + off
+            A = read(buf, pos)[0] if read is not None else howto.field.read_addend(buf, pos)  # type: ignore[union-attr]
         S = values[symi]
+        if S < 0:
+            _relocate_one(ctx, sec, buf, pos0, step, off, symi, A, S, import_value, on_absolute, tomb)
+            continue
+        P = place0 + off
         try:
-            if S < 0:
-                if S == _DROPPED:
-                    v = tomb or 0
-                    S = 0
-                elif S == _IMPORT and import_value is not None:
-                    value = import_value(sec, off, syms[symi], howto, P, A)
-                    if value is None:
-                        continue
-                    v, S = value, 0
-                elif S == _IMPORT:
-                    S = 0
-                    v = _value(ctx, kind, howto, syms[symi], S, A, P, got_base, buf, pos, on_absolute, sec)
-                else:  # a piece of merged strings, picked by the addend
-                    sym = syms[symi]
-                    S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
-                    v = _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec)
-            elif kind is PC:
+            if kind is PC:
                 v = S + A - P
             elif kind is ABS:
                 v = S + A
@@ -347,21 +551,64 @@ def _relocate(
                     if via is not None:
                         S = via
                 v = S + A - P
+            elif kind is GOT_PC:  # ctx.got_addr(sym) + A - P
+                v = got0 + syms[symi].got_index * word + A - P
             else:
                 v = compute_value(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
-            if f is not None:
-                if not f.lowest <= v <= f.highest:
+            if write is not None:
+                if not lowest <= v <= highest:
                     raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
-                pack_into(f.write, buf, pos, v & f.mask)
+                write(buf, pos, v & mask)
             else:
                 howto.field.write(buf, pos, v, bool(S & 1) if kind is CALL else False)  # type: ignore[union-attr]
         except Overflow as e:
+            _overflow(sec, howto, off, syms[symi], e.msg)
+
+
+def _relocate_one(
+    ctx: LinkState,
+    sec: InputSection,
+    buf: bytearray,
+    pos0: int,
+    step: _Step,
+    off: int,
+    symi: int,
+    A: int,
+    S: int,
+    import_value: ImportValue | None,
+    on_absolute: AbsoluteHook | None,
+    tomb: int | None,
+) -> None:
+    """Apply one relocation whose symbol has no plain address (``S``, its entry in the values
+    table, is one of the markers): dropped, imported or a piece of merged strings."""
+    kind, fsize, howto, _read, write, lowest, highest, mask = step
+    syms = sec.file.symbols
+    pos = pos0 + off
+    P = sec.addr + off
+    try:
+        if S == _DROPPED:
+            v = tomb or 0
+            S = 0
+        elif S == _IMPORT and import_value is not None:
+            value = import_value(sec, off, syms[symi], howto, P, A)
+            if value is None:
+                return
+            v, S = value, 0
+        elif S == _IMPORT:
+            S = 0
+            v = _value(ctx, kind, howto, syms[symi], S, A, P, ctx.got_base(), buf, pos, on_absolute, sec)
+        else:  # a piece of merged strings, picked by the addend
             sym = syms[symi]
-            raise DynError(
-                f"relocation {howto.name} against {sym.name or sec.name} in section "
-                f"{sec.name} at offset {off:#x} overflows: {e.msg}",
-                sec.file.name,
-            ) from None
+            S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+            v = _value(ctx, kind, howto, sym, S, A, P, ctx.got_base(), buf, pos, on_absolute, sec)
+        if write is not None:
+            if not lowest <= v <= highest:
+                raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
+            write(buf, pos, v & mask)
+        else:
+            howto.field.write(buf, pos, v, bool(S & 1) if kind is Kind.CALL else False)  # type: ignore[union-attr]
+    except Overflow as e:
+        _overflow(sec, howto, off, syms[symi], e.msg)
 
 
 def _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec) -> int:

@@ -108,13 +108,15 @@ def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
         else:
             ctx.comdat_seen[sig] = obj
     pending: list[str] = []
-    for i in range(obj.first_global, len(obj.symbols)):
-        sym = obj.symbols[i]
-        if sym.bind == elf.STB_LOCAL:
+    symbols = obj.symbols
+    LOCAL = elf.STB_LOCAL
+    for i in range(obj.first_global, len(symbols)):
+        sym = symbols[i]
+        if sym.bind == LOCAL:
             continue
         if sym.section is not None and sym.section.discarded:
             sym.section, sym.shndx = None, elf.SHN_UNDEF
-        obj.symbols[i] = _resolve(ctx, obj, sym, pending)
+        symbols[i] = _resolve(ctx, obj, sym, pending)
     for name in pending:
         if name in ctx.dynimported:
             continue
@@ -129,7 +131,15 @@ def _resolve(ctx: LinkState, obj: ObjectFile, s: Symbol, pending: list[str]) -> 
     if g is None:
         g = ctx.globals[s.name] = Symbol(s.name, True)
         g.bind = s.bind
-    new, old = rank(s), rank(g)
+        old = RANK_UNDEFINED  # a new global is an undefined reference
+    else:
+        old = rank(g)
+    # rank(s), inlined: this runs for every global symbol of every object.
+    shndx = s.shndx
+    if s.section is not None or (shndx != elf.SHN_UNDEF and shndx != elf.SHN_COMMON):
+        new = RANK_WEAK if s.bind == elf.STB_WEAK else RANK_STRONG
+    else:
+        new = RANK_COMMON if shndx == elf.SHN_COMMON else RANK_UNDEFINED
     if ctx.loading_fallback and g.dynimport is not None and old == RANK_UNDEFINED:
         return g  # compiler-rt's definitions never replace what a shared library provides
     if new == RANK_UNDEFINED:
