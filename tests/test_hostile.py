@@ -138,6 +138,22 @@ def test_a_header_including_a_fifo_is_stopped_in_bounded_time(fifo_dir, monkeypa
         os.close(os.open(fifo_dir / "fifo.h", os.O_WRONLY | os.O_NONBLOCK))
 
 
+def test_dyncc_on_a_source_including_a_fifo_is_stopped_in_bounded_time(fifo_dir, monkeypatch, capsys):
+    """The compiler would wait on the FIFO for ever: dyncc runs it under a time limit, killed with its children."""
+    from toolchain.cc import driver
+
+    monkeypatch.setenv("DYNCC_TIMEOUT", "3")
+    src = fifo_dir / "uses.c"
+    src.write_text('#include "fifo.h"\nint z;\n')
+    out = str(fifo_dir / "uses.o")
+    start = time.monotonic()
+    rc = driver.main(["-a", "amd64", "-c", str(src), "-o", out])
+    assert time.monotonic() - start < 30
+    check_failure("dyncc", rc, capsys.readouterr().err, (out,))
+    with pytest.raises(OSError):  # nothing is left reading the FIFO
+        os.close(os.open(fifo_dir / "fifo.h", os.O_WRONLY | os.O_NONBLOCK))
+
+
 def test_the_readability_checks_never_block(fifo_dir):
     fifo = str(fifo_dir / "fifo.h")
     assert unreadable_reason(fifo) == "not a regular file"

@@ -177,12 +177,35 @@ def _verbose(cmd: Sequence[str]) -> None:
         print(f"{PROG}: running {shlex.join(cmd)}", file=sys.stderr)
 
 
+def compiler_time_limit() -> float:
+    """Seconds one compiler run may take (``$DYNCC_TIMEOUT``, default 900): a source that
+    includes a FIFO or a device would otherwise wait for ever."""
+    try:
+        return max(1.0, float(os.environ.get("DYNCC_TIMEOUT", "900")))
+    except ValueError:
+        return 900.0
+
+
 def _run_captured(cmd: list[str], src: str) -> subprocess.CompletedProcess[bytes]:
     _verbose(cmd)
+    limit = compiler_time_limit()
     try:
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
     except OSError as e:
         raise DynError(f"cannot run compiler {cmd[0]}: {e.strerror}", src) from None
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGKILL)  # the compiler and what it started
+        proc.communicate()
+        raise DynError(
+            f"the compiler did not finish in {limit:g} s (does the source include a FIFO or a device?)", src
+        ) from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _run_through(cmd: list[str], what: str) -> int:
