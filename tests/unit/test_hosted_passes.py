@@ -19,7 +19,7 @@ from tests.unit.test_shlib import DEMO, build_shared_object
 from toolchain.arch import get_arch
 from toolchain.directives import Directives, DynImport, format_directives
 from toolchain.errors import DynError
-from toolchain.linker import pipeline
+from toolchain.linker import outputs
 from toolchain.linker.context import LinkOptions
 from toolchain.linker.libsearch import InputArg
 
@@ -48,7 +48,7 @@ def link(tmp_path, objs: list[eb.Obj], libs: list[tuple[str, bytes, bool]]) -> E
         p.write_bytes(data)
         args.append(InputArg(str(p), as_needed=as_needed))
     opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=[], input_args=args)
-    data, _ctx = pipeline.link(opts)
+    data, _ctx = outputs.link(opts)
     return ELFFile(io.BytesIO(data))
 
 
@@ -117,7 +117,7 @@ def test_a_module_cannot_link_a_shared_library(tmp_path):
     )
     opts.module = True
     with pytest.raises(DynError, match="a dynld module cannot link against a shared library"):
-        pipeline.link(opts)
+        outputs.link(opts)
 
 
 def test_definitions_a_library_expects_are_exported(tmp_path):

@@ -16,7 +16,7 @@ from elftools.elf.elffile import ELFFile
 from tests.unit import elfbuild as eb
 from toolchain.arch import get_arch
 from toolchain.errors import DynError
-from toolchain.linker import inputs, pipeline
+from toolchain.linker import inputs, outputs
 from toolchain.linker.context import LinkOptions
 from toolchain.linker.layout import align_up
 from toolchain.linker.reloc import Overflow
@@ -31,7 +31,7 @@ def link(tmp_path, arch: str, *objs: eb.Obj, module: bool = False) -> ELFFile:
         p.write_bytes(eb.build(obj))
         paths.append(str(p))
     opts = LinkOptions(arch=get_arch(arch), output=str(tmp_path / "out"), inputs=paths, module=module)
-    data, _ctx = pipeline.link(opts)
+    data, _ctx = outputs.link(opts)
     return ELFFile(io.BytesIO(data))
 
 

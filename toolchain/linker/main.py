@@ -137,7 +137,7 @@ def _is_hex_build_id(text: str) -> bool:
 
 def link(opts: LinkOptions) -> bytes:
     """Run one link and write the output (and map) files atomically."""
-    from . import pipeline
+    from . import outputs
     from .mapfile import write_map
 
     # A link makes hundreds of thousands of small objects and frees them all at the end:
@@ -145,7 +145,7 @@ def link(opts: LinkOptions) -> bytes:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        data, ctx = pipeline.link(opts)
+        data, ctx = outputs.link(opts)
         if opts.map_file:
             write_output(opts.map_file, write_map(ctx))
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import DynError
 from . import hosted
-from .context import LinkOptions, LinkState
+from .context import LinkState
 from .gc import mark_live
 from .inputs import InputSection, Symbol
 from .layout import define_linker_symbols, layout
@@ -78,21 +78,8 @@ class Output:
         raise NotImplementedError
 
 
-def make_output(ctx: LinkState) -> Output:
-    """The output writer the options ask for."""
-    if ctx.opts.module:
-        from .dlmout import DynldModule
-
-        return DynldModule(ctx)
-    from .elfout import ElfExecutable
-
-    return ElfExecutable(ctx)
-
-
-def link(opts: LinkOptions) -> tuple[bytes, LinkState]:
-    """Run every pass of one link; the output's bytes and the final link state (for the map)."""
-    ctx = LinkState.for_options(opts)
-    out = make_output(ctx)
+def run(ctx: LinkState, out: Output) -> bytes:
+    """Run every pass of one link over ``ctx``, writing ``out``; the output file's bytes."""
     # Read objects, archives and shared libraries; pull archive members for undefined and
     # wanted symbols; add the C start files; import what the shared libraries define.
     load_inputs(ctx, out.wanted_names())
@@ -127,7 +114,7 @@ def link(opts: LinkOptions) -> tuple[bytes, LinkState]:
     out.fill_sections()
     apply_relocations(ctx, out.import_value, out.absolute_hook())
     # Write the file.
-    return out.write(), ctx
+    return out.write()
 
 
 def _refuse_tls(ctx: LinkState) -> None:

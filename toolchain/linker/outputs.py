@@ -1,0 +1,19 @@
+"""The link as the command line asks for it: the pass list writing an ELF executable or a dynld module.
+
+Sits above the two writers (``elfout``, ``dlmout``) and the pipeline, so that neither
+the pass list nor a writer needs to know the other writer.
+"""
+
+from __future__ import annotations
+
+from .context import LinkOptions, LinkState
+from .dlmout import DynldModule
+from .elfout import ElfExecutable
+from .pipeline import run
+
+
+def link(opts: LinkOptions) -> tuple[bytes, LinkState]:
+    """Run one link; the output's bytes and the final link state (for the map)."""
+    ctx = LinkState.for_options(opts)
+    out = DynldModule(ctx) if opts.module else ElfExecutable(ctx)
+    return run(ctx, out), ctx
