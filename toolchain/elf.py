@@ -1076,27 +1076,13 @@ class ElfFile:
 
 
 def _cstr_bytes(buf: bytes, off: int, fname: str) -> str:
-    """The NUL-terminated string at ``off`` of a string table held as bytes (as ``_cstr``)."""
+    """The NUL-terminated string at ``off`` of a string table held as bytes."""
     if off >= len(buf) and off != 0:
         raise DynError("string table index out of range", fname)
     end = buf.find(b"\0", off)
     if end < 0:
         raise DynError("unterminated string in string table", fname)
     return buf[off:end].decode("utf-8", "surrogateescape")
-
-
-def _cstr(buf: memoryview, off: int, fname: str) -> str:
-    if off >= len(buf) and off != 0:
-        raise DynError("string table index out of range", fname)
-    b = bytes(buf[off : off + 4096]) if len(buf) - off > 4096 else bytes(buf[off:])
-    end = b.find(b"\0")
-    if end < 0:
-        whole = bytes(buf[off:])
-        end = whole.find(b"\0")
-        if end < 0:
-            raise DynError("unterminated string in string table", fname)
-        b = whole
-    return b[:end].decode("utf-8", "surrogateescape")
 
 
 # (e_shoff offset, e_shnum offset, section header format) per ELF class

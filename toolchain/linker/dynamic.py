@@ -90,10 +90,6 @@ class DynamicInfo:
             self._library_symbols[key] = None if found is None else (found.type, found.size)
         return self._library_symbols[key]
 
-    def is_library_data(self, sym: Symbol) -> bool:
-        found = self.library_symbol(sym)
-        return found is not None and found[0] == elf.STT_OBJECT and found[1] > 0
-
     def need_copy(self, sym: Symbol) -> None:
         if not sym.copy_reloc:
             sym.copy_reloc = True
