@@ -182,8 +182,7 @@ class DynldModule(Output):
             if use == "stub":
                 return self._stub_addr(sym) + A - P
             if use == "got":
-                got_base = ctx.synthetic[".got"].addr
-                return compute_value(ctx, howto.kind, sym, 0, A, P, got_base, ctx.image, P)
+                return compute_value(ctx, howto.kind, sym, 0, A, P, ctx.image, P)
             if use == "word":
                 w = ctx.arch.word
                 ctx.image[P : P + w] = target.module_import_word(i, A).to_bytes(w, "little")

@@ -19,7 +19,7 @@ from .context import OutputSection
 from .inputs import InputSection, Symbol
 from .pipeline import Output
 from .reloc import Howto, Kind
-from .relocate import collect_debug, debug_contents, need_got
+from .relocate import collect_debug, compute_value, debug_contents, need_got
 from .sections import add_synthetic_section, output_section_name
 
 # -z relro: what ld.so may make read-only once it has relocated it (first in the writable segment).
@@ -151,11 +151,8 @@ class ElfExecutable(Output):
         assert dyn is not None and howto.field is not None
         if kind in (Kind.CALL, Kind.PC):
             return dyn.plt_addr(sym) + A - P
-        if kind is Kind.GOT_PC:
-            return ctx.got_addr(sym) + A - P
-        if kind is Kind.GOT_386:
-            v = ctx.got_addr(sym) + A
-            return v - ctx.got_base() if ctx.target.got_has_base_register(ctx.image, P - ctx.base) else v
+        if kind in (Kind.GOT_PC, Kind.GOT_386):  # the import's GOT slot, which the loader fills
+            return compute_value(ctx, kind, sym, 0, A, P, ctx.image, P - ctx.base)
         if sec.flags & elf.SHF_WRITE and howto.field.size == ctx.arch.word:
             dyn.add_symbolic_reloc(P, sym, A)
             return A if not ctx.arch.rela else 0

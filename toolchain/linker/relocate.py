@@ -59,11 +59,7 @@ def scan_relocations(ctx: LinkState, on_import: ImportScan) -> None:
         r = sec.relocs
         if not r:
             continue
-        syms = sec.file.symbols
-        if max(r.symbols) >= len(syms):
-            raise DynError(
-                f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
-            )
+        syms = sec.file.symbols  # mark_live checked the symbol indexes of every live section
         types = set(r.types)
         if not types <= known:
             off, rtype = next((o, t) for o, t in zip(r.offsets, r.types, strict=True) if t not in known)
@@ -386,7 +382,7 @@ def _relocate(
     if not offsets:
         return
     syms = sec.file.symbols
-    if max(r.symbols) >= len(syms):
+    if tomb is not None and max(r.symbols) >= len(syms):  # mark_live checked the allocated sections
         raise DynError(
             f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
         )
@@ -518,7 +514,6 @@ def _relocate_all(
     syms = sec.file.symbols
     place0, size = sec.addr, sec.size
     is_rel = sec.rel_type == elf.SHT_REL
-    got_base = ctx.got_base()
     got = ctx.synthetic.get(".got")
     got0, word = (got.addr if got is not None else 0), ctx.arch.word
     thunks = ctx.thunks
@@ -541,26 +536,19 @@ def _relocate_all(
         try:
             if kind is PC:
                 v = S + A - P
-            elif kind is ABS:
+            elif kind is ABS and on_absolute is None:
                 v = S + A
-                if on_absolute is not None:
-                    on_absolute(sec, P, syms[symi], howto, S, A)
+            elif kind is GOT_PC:  # ctx.got_addr(sym) + A - P
+                v = got0 + syms[symi].got_index * word + A - P
             elif kind is CALL:
                 if thunks:
                     via = thunk_target(ctx, howto, syms[symi])
                     if via is not None:
                         S = via
                 v = S + A - P
-            elif kind is GOT_PC:  # ctx.got_addr(sym) + A - P
-                v = got0 + syms[symi].got_index * word + A - P
             else:
-                v = compute_value(ctx, kind, syms[symi], S, A, P, got_base, buf, pos)
-            if write is not None:
-                if not lowest <= v <= highest:
-                    raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
-                write(buf, pos, v & mask)
-            else:
-                howto.field.write(buf, pos, v, bool(S & 1) if kind is CALL else False)  # type: ignore[union-attr]
+                v = _value(ctx, kind, howto, syms[symi], S, A, P, buf, pos, on_absolute, sec)
+            _store(buf, pos, v, step, S)
         except Overflow as e:
             _overflow(sec, howto, off, syms[symi], e.msg)
 
@@ -581,7 +569,7 @@ def _relocate_one(
 ) -> None:
     """Apply one relocation whose symbol has no plain address (``S``, its entry in the values
     table, is one of the markers): dropped, imported or a piece of merged strings."""
-    kind, fsize, howto, _read, write, lowest, highest, mask = step
+    kind, howto = step[0], step[2]
     syms = sec.file.symbols
     pos = pos0 + off
     P = sec.addr + off
@@ -596,22 +584,28 @@ def _relocate_one(
             v, S = value, 0
         elif S == _IMPORT:
             S = 0
-            v = _value(ctx, kind, howto, syms[symi], S, A, P, ctx.got_base(), buf, pos, on_absolute, sec)
+            v = _value(ctx, kind, howto, syms[symi], S, A, P, buf, pos, on_absolute, sec)
         else:  # a piece of merged strings, picked by the addend
             sym = syms[symi]
             S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
-            v = _value(ctx, kind, howto, sym, S, A, P, ctx.got_base(), buf, pos, on_absolute, sec)
-        if write is not None:
-            if not lowest <= v <= highest:
-                raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
-            write(buf, pos, v & mask)
-        else:
-            howto.field.write(buf, pos, v, bool(S & 1) if kind is Kind.CALL else False)  # type: ignore[union-attr]
+            v = _value(ctx, kind, howto, sym, S, A, P, buf, pos, on_absolute, sec)
+        _store(buf, pos, v, step, S)
     except Overflow as e:
         _overflow(sec, howto, off, syms[symi], e.msg)
 
 
-def _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec) -> int:
+def _store(buf: bytearray, pos: int, v: int, step: _Step, S: int) -> None:
+    """Check that ``v`` fits the field of ``step`` and write it (a branch to an odd ``S`` is to Thumb code)."""
+    kind, fsize, howto, _read, write, lowest, highest, mask = step
+    if write is not None:
+        if not lowest <= v <= highest:
+            raise Overflow(f"value {v:#x} does not fit in {fsize * 8} bits")
+        write(buf, pos, v & mask)
+    else:
+        howto.field.write(buf, pos, v, bool(S & 1) if kind is Kind.CALL else False)  # type: ignore[union-attr]
+
+
+def _value(ctx, kind, howto, sym, S, A, P, buf, pos, on_absolute, sec) -> int:
     """The value of any kind for an address ``S`` (the slower, general path)."""
     if kind is Kind.PC:
         return S + A - P
@@ -622,10 +616,10 @@ def _value(ctx, kind, howto, sym, S, A, P, got_base, buf, pos, on_absolute, sec)
     if kind is Kind.CALL:
         via = thunk_target(ctx, howto, sym) if ctx.thunks else None
         return (via if via is not None else S) + A - P
-    return compute_value(ctx, kind, sym, S, A, P, got_base, buf, pos)
+    return compute_value(ctx, kind, sym, S, A, P, buf, pos)
 
 
-def compute_value(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: int, got_base: int, buf, pos: int) -> int:
+def compute_value(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: int, buf, pos: int) -> int:
     """The value of a GOT or TLS kind for symbol ``sym`` at ``S`` (the common kinds are computed inline).
 
     ``buf[pos]`` is the field (some 386 GOT loads need to see their instruction).
@@ -633,12 +627,12 @@ def compute_value(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: in
     if kind is Kind.GOT_PC:
         return ctx.got_addr(sym) + A - P
     if kind is Kind.GOT_BASE_PC:
-        return got_base + A - P
+        return ctx.got_base() + A - P
     if kind is Kind.GOT_OFF:
-        return S + A - got_base
+        return S + A - ctx.got_base()
     if kind is Kind.GOT_386:
         v = ctx.got_addr(sym) + A
-        return v - got_base if ctx.target.got_has_base_register(buf, pos) else v
+        return v - ctx.got_base() if ctx.target.got_has_base_register(buf, pos) else v
     if kind is Kind.TP:
         return ctx.tp_offset(S) + A
     if kind is Kind.TP_NEG:
@@ -648,7 +642,7 @@ def compute_value(ctx: LinkState, kind: Kind, sym: Symbol, S: int, A: int, P: in
     if kind is Kind.GOT_TP:
         return ctx.tls_got_addr(sym) + A
     if kind is Kind.GOT_TP_GOTREL:
-        return ctx.tls_got_addr(sym) + A - got_base
+        return ctx.tls_got_addr(sym) + A - ctx.got_base()
     if kind is Kind.DTP:
         return S - ctx.tls[0] + A if ctx.tls else A
     raise Overflow(f"relocation kind {kind.value} cannot be applied here")
