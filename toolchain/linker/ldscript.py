@@ -131,14 +131,15 @@ def parse_linker_script(text: str, path: str) -> LinkerScript:
     return script
 
 
-def _tokenize(text: str, path: str) -> list[tuple[str, int]]:
+def _tokenize(text: str, path: str, token_re: re.Pattern[str] = _TOKEN_RE) -> list[tuple[str, int]]:
+    """(token, line) of ``text`` by ``token_re``, blanks and comments left out."""
     tokens: list[tuple[str, int]] = []
     line = 1
     pos = 0
     while pos < len(text):
         if text.startswith("/*", pos) and text.find("*/", pos + 2) < 0:
             raise DynError(f"line {line}: unterminated comment", path)
-        m = _TOKEN_RE.match(text, pos)
+        m = token_re.match(text, pos)
         if m is None:
             raise DynError(f"line {line}: unterminated quoted name", path)
         tok = m.group()
@@ -165,19 +166,7 @@ _LIST_TOKEN_RE = re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[{};:]|[^\s{};:"]+
 
 def parse_dynamic_list(text: str, path: str) -> list[str]:
     """The symbol names (or glob patterns) of a ``--dynamic-list`` file: ``{ name; other; extern "C" { f; }; };``."""
-    tokens: list[tuple[str, int]] = []
-    line, pos = 1, 0
-    while pos < len(text):
-        if text.startswith("/*", pos) and text.find("*/", pos + 2) < 0:
-            raise DynError(f"line {line}: unterminated comment", path)
-        m = _LIST_TOKEN_RE.match(text, pos)
-        if m is None:
-            raise DynError(f"line {line}: unterminated quoted name", path)
-        tok = m.group()
-        if not (tok.isspace() or tok.startswith(("/*", "#"))):
-            tokens.append((tok, line))
-        line += tok.count("\n")
-        pos = m.end()
+    tokens = _tokenize(text, path, _LIST_TOKEN_RE)
     if not tokens or tokens[0][0] != "{":
         raise DynError(f"line {tokens[0][1] if tokens else 1}: a dynamic list starts with '{{'", path)
     names: list[str] = []
