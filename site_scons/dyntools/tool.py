@@ -53,7 +53,6 @@ a CacheDir is shared between checkouts at different paths.
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import subprocess
@@ -66,7 +65,7 @@ import SCons.Errors
 import SCons.Script
 import SCons.Util
 
-from . import locate, workers
+from . import locate
 from .scanners import MANIFEST_SUFFIXES, ManifestScanner, c_scanner
 from .toolchain.arch import ARCHES, Arch, get_arch
 from .toolchain.errors import DynError
@@ -191,6 +190,8 @@ def _check_action(target, source, env):
         print(f"dyncheck: {prog}: cannot run: {e}", file=sys.stderr)
         return 1
     out = proc.stdout.decode("utf-8", "replace")
+    import difflib  # noqa: PLC0415 - only a failing check needs it
+
     with open(target[0].get_abspath(), "w", encoding="utf-8") as f:
         f.write(out)
     want = expected.get_text_contents()
@@ -213,6 +214,10 @@ def _check_strfunc(target, source, env):
     return env.subst("$DYNCHECKCOMSTR", raw=1, target=target, source=source) or f"check {source[0]}"
 
 
+#: One action for every check (making a Python function's action hashes its code).
+_CHECK = SCons.Action.Action(_check_action, _check_strfunc, varlist=["DYNCHECKARGS", "DYNCHECKSTATUS"])
+
+
 def DynCheck(env, target, program, expected, args=(), status=0, depends=()):  # noqa: N802 - SCons method name
     """Run ``program args`` (under the arch's runner) and compare its stdout with ``expected``.
 
@@ -226,7 +231,7 @@ def DynCheck(env, target, program, expected, args=(), status=0, depends=()):  # 
     node = env.Command(
         target,
         [prog, exp],
-        SCons.Action.Action(_check_action, _check_strfunc, varlist=["DYNCHECKARGS", "DYNCHECKSTATUS"]),
+        _CHECK,
         DYNCHECKARGS=arg_list,
         DYNCHECKSTATUS=status,
         _DYNCHECKRUNNER=runner,
@@ -481,6 +486,22 @@ def add_options(env, arches=("386", "amd64", "arm"), verbose: bool = False, host
     return [a for a in arches if a in chosen]
 
 
+def _worker_spawn(fallback):
+    """An SCons ``SPAWN``: the package's commands on workers unless ``DYNTOOLS_WORKERS=0``, the rest
+    with ``fallback``.  ``workers.py`` is imported by the first step, so a null build never loads it.
+    """
+
+    def spawn(sh, escape, cmd, args, env) -> int:
+        from . import workers  # noqa: PLC0415
+
+        if not workers.enabled():
+            return fallback(sh, escape, cmd, args, env)
+        return workers.spawn(fallback, sh, escape, cmd, args, env)
+
+    spawn.dyntools_workers = True
+    return spawn
+
+
 def generate(env) -> None:
     """Add the dyntools builders and construction variables to ``env``."""
     env.SetDefault(
@@ -569,10 +590,8 @@ def generate(env) -> None:
         if name in os.environ and name not in penv:
             penv[name] = os.environ[name]
     # dyncc, dynlink and dynexport steps run in long-lived worker processes (workers.py).
-    if workers.enabled() and not getattr(env["SPAWN"], "dyntools_workers", False):
-        spawn = workers.make_spawn(env["SPAWN"])
-        spawn.dyntools_workers = True  # type: ignore[attr-defined]
-        env["SPAWN"] = spawn
+    if not getattr(env["SPAWN"], "dyntools_workers", False):
+        env["SPAWN"] = _worker_spawn(env["SPAWN"])
     # Absolute paths in debug info are mapped away; $( $) keeps this out of signatures.
     env["_DYNTOPDIR"] = env.Dir("#").abspath
     env["_DYNPREFIXMAP"] = "$( -ffile-prefix-map=${_DYNTOPDIR}=. $)"

@@ -157,23 +157,28 @@ def pool() -> Pool:
         return _POOL
 
 
+def spawn(fallback: Callable[..., int], sh, escape, cmd, args, env) -> int:
+    """Run one SCons step: a package command on a worker, anything else with ``fallback``."""
+    words = shlex.split(" ".join(args))
+    if not words or words[0] not in WORKER_COMMANDS:
+        return fallback(sh, escape, cmd, args, env)
+    reply = pool().run(words, os.getcwd(), {k: str(v) for k, v in env.items()})
+    if reply.get("stdout"):
+        sys.stdout.write(reply["stdout"])
+        sys.stdout.flush()
+    if reply.get("stderr"):
+        sys.stderr.write(reply["stderr"])
+        sys.stderr.flush()
+    return int(reply.get("status", 1))
+
+
 def make_spawn(fallback: Callable[..., int]) -> Callable[..., int]:
     """An SCons ``SPAWN`` that runs the package's commands on workers and the rest with ``fallback``."""
 
-    def spawn(sh, escape, cmd, args, env) -> int:
-        words = shlex.split(" ".join(args))
-        if not words or words[0] not in WORKER_COMMANDS:
-            return fallback(sh, escape, cmd, args, env)
-        reply = pool().run(words, os.getcwd(), {k: str(v) for k, v in env.items()})
-        if reply.get("stdout"):
-            sys.stdout.write(reply["stdout"])
-            sys.stdout.flush()
-        if reply.get("stderr"):
-            sys.stderr.write(reply["stderr"])
-            sys.stderr.flush()
-        return int(reply.get("status", 1))
+    def run(sh, escape, cmd, args, env) -> int:
+        return spawn(fallback, sh, escape, cmd, args, env)
 
-    return spawn
+    return run
 
 
 # ----------------------------------------------------------------------------- the worker side
