@@ -10,6 +10,7 @@ The example project (examples/project, all three arches) is the ``slow`` test.
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import json
 import os
 import re
@@ -34,7 +35,9 @@ MINI: dict[str, str] = {
         import dyntools
 
         env = Environment(tools=["dyntools"], toolpath=[dyntools.TOOLPATH], DYNARCH="amd64")
-        env.Decider("content-timestamp")
+        env.Decider(ARGUMENTS.get("decider", "content-timestamp"))
+        if ARGUMENTS.get("implicit"):
+            SetOption("implicit_cache", 1)
         if ARGUMENTS.get("cache"):
             CacheDir(ARGUMENTS["cache"])
         env["DYNMAP"] = ARGUMENTS.get("map", 0)
@@ -163,10 +166,13 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def scons(cwd: Path, *args: str, pythonpath: Path = SITE, timeout: float = 600) -> subprocess.CompletedProcess:
+def scons(
+    cwd: Path, *args: str, pythonpath: Path = SITE, timeout: float = 600, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run SCons in ``cwd`` as its own process, the tool found through PYTHONPATH only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCONS", "DYNTOOLS")) and k != "CC"}
     env["PYTHONPATH"] = str(pythonpath)
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "SCons", "-Q", *args],
         cwd=cwd,
@@ -365,6 +371,63 @@ def test_a_new_pragma_recompiles_and_relinks(copy_built):
     assert rebuilt(proc) == {"build/prog.o", "build/prog"}, proc.stdout
     dynsym = subprocess.run(["readelf", "--dyn-syms", "-W", str(root / "build/prog")], capture_output=True, text=True)
     assert re.search(r"FUNC\s+GLOBAL\s+\S+\s+\d+\s+prog_main$", dynsym.stdout, re.M), dynsym.stdout
+
+
+#: The example project's settings: Decider("content") and implicit_cache.
+EXAMPLE_SETTINGS = ("decider=content", "implicit=1")
+
+
+def test_cached_dependencies_still_see_every_edit(copy_built):
+    """With the example project's settings, quick builds in a row: a new #include, an edited
+    header a C file includes, a manifest, a header only a manifest names each rebuild what
+    depends on them; files touched but not changed rebuild nothing."""
+    root = copy_built()
+
+    def build(*args: str) -> subprocess.CompletedProcess:
+        return ok(scons(root, *EXAMPLE_SETTINGS, "--debug=explain", *args))
+
+    assert rebuilt(build()) == set()
+    (root / "mods/a_const.h").write_text("#define A_ONE 1\n")
+    edit(root / "mods/a2.c", '#include "api.h"', '#include "api.h"\n#include "a_const.h"')
+    edit(root / "mods/a2.c", "host_twice(x) + 1", "host_twice(x) + A_ONE")
+    first = rebuilt(build())
+    assert "build/mods/a2.o" in first and first <= {"build/mods/a2.o", "build/mods/a.dlm"}, first
+    # The header the new #include names is now a dependency: editing it recompiles and relinks,
+    # even when a2.o is written twice within one second (content-timestamp would miss that).
+    edit(root / "mods/a_const.h", "A_ONE 1", "A_ONE 2")
+    edit(root / "expected/host.txt", "111", "112")
+    proc = build("check")
+    assert rebuilt(proc) - {"build/host.out", "build/prog.out"} == {"build/mods/a2.o", "build/mods/a.dlm"}
+    assert (root / "build/host.out").read_text() == "run(5) = 112\nrun(5) = 20\n"
+    edit(root / "mods/a.yaml", "imports: [host_base, host_twice]", "imports: [host_twice, host_base]")
+    assert rebuilt(build()) == {"build/mods/a.dlm"}
+    edit(root / "mods/b_types.h", "typedef int bint;", "typedef long bint;")
+    assert rebuilt(build()) == {"build/mods/b.dlm"}
+    for rel in ("mods/a1.c", "mods/b_sigs.h", "host/exports.yaml"):
+        os.utime(root / rel, ns=(1_000_000_000, 1_000_000_000))  # a new timestamp, the same bytes
+    assert rebuilt(build()) == set()
+
+
+#: Modules only a build step or a scan needs; a null build with cached dependencies imports none of them.
+STEP_MODULES = {"dyntools.workers", "dyntools.toolchain.dynld.manifest", "yaml", "pycparser", "difflib"}
+
+
+def test_null_build_imports_no_step_code(copy_built):
+    root = copy_built()
+    ok(scons(root, *EXAMPLE_SETTINGS))
+    proc = ok(scons(root, *EXAMPLE_SETTINGS, extra_env={"PYTHONPROFILEIMPORTTIME": "1"}))
+    imported = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", proc.stderr, re.M))
+    assert "dyntools.tool" in imported and "SCons.Script" in imported, proc.stderr[-2000:]
+    assert imported & (STEP_MODULES | {"importlib.metadata"}) == set()
+
+
+def test_ziglang_version_is_the_distributions():
+    """The tool reads ziglang's version from its METADATA file: the one importlib.metadata gives."""
+    code = "from dyntools import locate; print(locate.ziglang_version())"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SITE)}
+    )
+    assert proc.stdout.strip() == importlib.metadata.version("ziglang"), proc.stderr
 
 
 def test_dynmap_adds_map_outputs(copy_built):
