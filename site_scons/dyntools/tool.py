@@ -43,12 +43,15 @@ All tools run as separate processes under their console-script names (``dyncc``,
 where dyntools is installed), so ``scons -j`` is parallel; the directory of those scripts
 goes first on the ``PATH`` in ``env["ENV"]``, outside build signatures.  Unless
 ``DYNTOOLS_WORKERS=0``, the steps of dyncc, dynlink and dynexport run in long-lived
-worker processes instead (``workers.py``): same command lines, same outputs, without
-Python's start-up and imports per step.  Each action's signature includes a fingerprint
-of the part of the toolchain it runs (``locate.fingerprint``), so changing the toolchain
-rebuilds what that part made.  Commands name files relative to the top directory and map
-the top directory away in debug info, so outputs are the same bytes in every checkout and
-a CacheDir is shared between checkouts at different paths.
+worker processes instead (``workers.py``, imported by the first step): same command
+lines, same outputs, without Python's start-up and imports per step.  Nothing that only a
+step or a scan needs is imported before it runs, and loading the tool starts no process,
+so a null build pays little for the tool (README.md, "SCons", has what a SConstruct can
+do).  Each action's signature includes a fingerprint of the part of the toolchain it runs
+(``locate.fingerprint``), so changing the toolchain rebuilds what that part made.
+Commands name files relative to the top directory and map the top directory away in debug
+info, so outputs are the same bytes in every checkout and a CacheDir is shared between
+checkouts at different paths.
 """
 
 from __future__ import annotations
