@@ -8,7 +8,6 @@ relocation logic lives in ``toolchain.linker.arch_<name>``, each a ``Target``
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 
 from .elf import EM_386, EM_ARM, EM_X86_64
@@ -66,7 +65,9 @@ class Arch:
         """The command prefix that runs a program of this arch on this machine."""
         if self.emulator is None:
             return []
-        cmd = [shutil.which(self.emulator) or self.emulator]
+        from shutil import which
+
+        cmd = [which(self.emulator) or self.emulator]
         if self.sysroot and os.path.isdir(self.sysroot):
             cmd += ["-L", self.sysroot]
         return cmd

@@ -229,3 +229,6 @@ class TargetArm(Target):
         if (insn >> 28) == 0xF:
             raise Overflow("BLX to an import cannot be expressed")
         struct.pack_into("<I", buf, pos, (insn & 0xFF000000) | index)
+
+
+TARGET = TargetArm
