@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..directives import DynImport
 from .shlib import DynamicSymbol, SharedLibrary
@@ -28,8 +28,7 @@ from .shlib import DynamicSymbol, SharedLibrary
 MAX_REFERENCES_SHOWN = 3  # objects named per undefined symbol before "and N more"
 
 
-@dataclass(frozen=True)
-class SharedInput:
+class SharedInput(NamedTuple):
     """A shared library on the link's command line (or found through ``-l`` / a script)."""
 
     library: SharedLibrary

@@ -36,7 +36,7 @@ import importlib.util
 import json
 import os
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..arch import Arch
 from ..cachedir import cache_root
@@ -52,8 +52,7 @@ _CPU_FLAG_PREFIXES = ("-mcpu=", "-march=", "-mfloat-abi=", "-mfpu=", "-marm", "-
 _ZIG_TIMEOUT = 900
 
 
-@dataclass(frozen=True)
-class CLibrary:
+class CLibrary(NamedTuple):
     """The files of one arch's C library directory."""
 
     directory: str
