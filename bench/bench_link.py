@@ -133,6 +133,17 @@ def _digest(arch: str, nfiles: int, cflags: tuple[str, ...]) -> str:
     return h.hexdigest()[:16]
 
 
+def command_env() -> dict[str, str]:
+    """The environment dyntools' commands run in here: this tree importable, and its modules
+    byte-compiled once and then loaded from a cache, as an installed package's are (pip
+    compiles them at install). Some environments set ``PYTHONDONTWRITEBYTECODE``, which would
+    make every command compile the toolchain from source again."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(CACHE, "pycache")
+    return env
+
+
 def _compile_one(job: tuple[str, str, str, str, tuple[str, ...]]) -> str | None:
     """Compile one source with dyncc; None on success, else the error text."""
     arch, src, out, cwd, cflags = job
@@ -251,7 +262,7 @@ def link_inprocess(arch: str, objdir: str, objs: list[str], out: str) -> None:
 
 def measure(arch: str, objdir: str, objs: list[str], runs: int, tmp: str) -> list[Result]:
     """Time every linker ``runs`` times on the same objects; returns results with outputs."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = command_env()
     results: list[Result] = []
     inproc = Result("dynlink (in-process)", peak_kind="tracemalloc", output=os.path.join(tmp, "prog.inproc"))
     link_inprocess(arch, objdir, objs, inproc.output)  # warm up: imports, page cache

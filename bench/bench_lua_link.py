@@ -34,6 +34,7 @@ for path in (ROOT, os.path.join(ROOT, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+import bench_link  # noqa: E402
 from lua_build import build_objects, find_tarball, unpack  # noqa: E402
 
 from toolchain.arch import get_arch  # noqa: E402
@@ -91,7 +92,7 @@ def run_checked(cmd: list[str]) -> None:
 
 def measure(arch: str, objs: list[str], runs: int, tmp: str) -> dict[str, float]:
     """Seconds per linker (best of ``runs``); each output is checked by running ``lua -v``."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = bench_link.command_env()
     outs: dict[str, str] = {}
     times: dict[str, float] = {}
     out = outs["dynlink (in-process)"] = os.path.join(tmp, f"lua-{arch}-inproc")
@@ -101,6 +102,7 @@ def measure(arch: str, objs: list[str], runs: int, tmp: str) -> dict[str, float]
     times["dynlink (in-process)"] = best_of(runs, lambda: link(opts))
     out = outs["dynlink"] = os.path.join(tmp, f"lua-{arch}-sub")
     cmd = [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out, *objs, "-lc", "-lm", "-E"]
+    subprocess.run(cmd, check=True, env=env)  # warm-up: modules byte-compiled, shared libraries cached
     times["dynlink"] = best_of(runs, lambda: subprocess.run(cmd, check=True, env=env))
     for name, peer in peer_commands(arch, os.path.join(tmp, f"lua-{arch}"), objs).items():
         outs[name] = peer[peer.index("-o") + 1]

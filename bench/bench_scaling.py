@@ -12,15 +12,16 @@ in one run, by:
 - ``dynlink (in-process)``: a fresh Python process that imports the linker, links once to
   warm up, then times ``--runs`` calls of ``toolchain.linker.main.link``; its memory is
   that process's maximum resident set (Python and the imports included);
-- ``dynlink (command)``: ``python -m toolchain.linker.main``, a whole process per link;
+- ``dynlink (command)``: ``python -m toolchain.linker.main``, a whole process per link, with
+  its modules byte-compiled as an installed package's are (``bench_link.command_env``);
 - ``GNU ld``: ``ld -static -e _start`` (amd64 and 386 only);
 - ``ld.lld``: the ``zig`` binary of the ``ziglang`` package as ``zig ld.lld`` (the same
   program as ``python -m ziglang ld.lld`` without the Python wrapper's start-up);
 - ``mold``: ``mold --no-fork -static -e _start`` (not forking, so that its time and memory
   are the link's; Debian package ``mold``, which ``.ci/setup`` installs).
 
-A linker that is not installed is skipped with a note, never an error.  Each command's
-time is its wall time, best of ``--runs``; its peak memory is the maximum resident set
+A linker that is not installed is skipped with a note, never an error.  Each command runs
+once untimed, then its time is its wall time, best of ``--runs``; its peak memory is the maximum resident set
 reported by GNU time (``/usr/bin/time -f %M``, Debian package ``time``, installed by
 ``.ci/setup``), else ``os.wait4``'s figure for the child.  Every program linked is run
 (arm under qemu-arm) and must print what the others print, or no numbers are reported.
@@ -103,7 +104,7 @@ def peers(arch: str, out: str, objs: list[str], notes: list[str]) -> dict[str, l
 
 def measure_inprocess(arch: str, objdir: str, objs: list[str], runs: int, out: str) -> Result:
     """The in-process link's times and its process's peak memory, from a fresh interpreter."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = bench_link.command_env()
     cmd = [sys.executable, "-c", _INPROCESS_CHILD, arch, str(runs), out, *objs]
     p = subprocess.run(cmd, cwd=objdir, env=env, capture_output=True, text=True)
     if p.returncode != 0:
@@ -114,11 +115,12 @@ def measure_inprocess(arch: str, objdir: str, objs: list[str], runs: int, out: s
 
 def measure(arch: str, objdir: str, objs: list[str], runs: int, tmp: str, notes: list[str]) -> list[Result]:
     """Every linker ``runs`` times on the same objects, in turn."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = bench_link.command_env()
     base = os.path.join(tmp, "prog")
     results = [measure_inprocess(arch, objdir, objs, runs, base + ".inproc")]
     for name, cmd in peers(arch, base, objs, notes).items():
         r = Result(name, output=cmd[cmd.index("-o") + 1])
+        _run_timed(cmd, objdir, env)  # warm-up: files in the page cache; dynlink's modules byte-compiled
         for _ in range(runs):
             dt, rss, _err = _run_timed(cmd, objdir, env)
             r.times.append(dt)
@@ -166,10 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: GNU time not found: peak memory from os.wait4 (apt-get install time)", file=sys.stderr)
     rows: list[tuple[str, int, int, list[Result]]] = []
     notes: list[str] = []
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        notes.append(
-            "PYTHONDONTWRITEBYTECODE is set: dynlink as a command compiles its modules from source on every run"
-        )
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         for arch in arches:
             for n in sizes:

@@ -265,12 +265,11 @@ def test_relro_pages_are_read_only_at_run_time(objs, tmp_path, arch):
 @pytest.mark.parametrize("arch", ARCHES)
 def test_links_hermetically_without_a_target_libc(objs, tmp_path, arch):
     """With no library directory of the machine's (as on a machine without the arch's libc), -lc still links."""
-    import dataclasses
 
     from toolchain.linker.main import link, parse_args
 
     opts = parse_args(["-a", arch, "-o", str(tmp_path / "hello"), objs(arch, "hello.c"), "-lc"])
-    opts.arch = dataclasses.replace(opts.arch, lib_dirs=())
+    opts.arch = opts.arch._replace(lib_dirs=())
     first = link(opts)
     assert run_program(arch, str(tmp_path / "hello")).stdout == b"hello, world\n"
     with_machine_libs = link(parse_args(["-a", arch, "-o", str(tmp_path / "again"), objs(arch, "hello.c"), "-lc"]))

@@ -8,8 +8,7 @@ relocation logic lives in ``toolchain.linker.arch_<name>``, each a ``Target``
 from __future__ import annotations
 
 import os
-import shutil
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .elf import EM_386, EM_ARM, EM_X86_64
 from .errors import DynError, UsageError
@@ -23,9 +22,8 @@ def _aout_magic(b: int, flags: int = 0) -> int:
 HDR_MAGIC = 0x8000
 
 
-@dataclass(frozen=True)
-class Arch:
-    """Facts about one target architecture."""
+class Arch(NamedTuple):
+    """Facts about one target architecture (a record: ``_replace`` makes a changed copy)."""
 
     name: str  # our name: 386, amd64, arm
     letter: str  # Plan 9 letter: 8, 6, 5
@@ -43,8 +41,8 @@ class Arch:
     aout_magic: int  # Plan 9 a.out magic of the arch (dynld modules)
     page: int = 0x1000
     max_page: int = 0x10000  # alignment of segment file offsets vs addresses
-    aliases: tuple[str, ...] = field(default=())
-    lib_dirs: tuple[str, ...] = field(default=())  # where this machine keeps the arch's shared libraries
+    aliases: tuple[str, ...] = ()
+    lib_dirs: tuple[str, ...] = ()  # where this machine keeps the arch's shared libraries
     glibc_version: str = "2.36"  # the C library version programs are built against (Debian 12's)
     gnu_machine: str = ""  # the machine as gcc's -dumpmachine spells it
     emulator: str | None = None  # the user-mode emulator that runs the arch's programs here (None: natively)
@@ -66,7 +64,9 @@ class Arch:
         """The command prefix that runs a program of this arch on this machine."""
         if self.emulator is None:
             return []
-        cmd = [shutil.which(self.emulator) or self.emulator]
+        from shutil import which
+
+        cmd = [which(self.emulator) or self.emulator]
         if self.sysroot and os.path.isdir(self.sysroot):
             cmd += ["-L", self.sysroot]
         return cmd

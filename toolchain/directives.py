@@ -28,10 +28,11 @@ to the kernel).  In a ``str`` such a byte is kept as a lone surrogate (Python's
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .elf import ElfFile
 from .errors import DynError, printable
+from .records import Record
 
 SECTION = ".dynpragma"
 
@@ -71,8 +72,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class DynImport:
+class DynImport(NamedTuple):
     """``local`` is bound at load time to ``remote`` of the shared library ``path``."""
 
     local: str
@@ -80,21 +80,22 @@ class DynImport:
     path: str
 
 
-@dataclass(frozen=True)
-class DynExport:
+class DynExport(NamedTuple):
     """The defined symbol ``local`` is exported in the dynamic symbol table as ``remote``."""
 
     local: str
     remote: str
 
 
-@dataclass
-class Directives:
+class Directives(Record):
     """The directives of one object: its architecture name and its imports and exports, in source order."""
 
-    arch: str
-    imports: list[DynImport] = field(default_factory=list)
-    exports: list[DynExport] = field(default_factory=list)
+    __slots__ = ("arch", "imports", "exports")
+
+    def __init__(self, arch: str, imports: list[DynImport] | None = None, exports: list[DynExport] | None = None):
+        self.arch = arch
+        self.imports: list[DynImport] = imports if imports is not None else []
+        self.exports: list[DynExport] = exports if exports is not None else []
 
     def empty(self) -> bool:
         """True when the object neither imports nor exports anything."""

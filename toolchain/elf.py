@@ -16,11 +16,11 @@ raises DynError naming it.  Only little-endian files are read (all three arches 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import NamedTuple
 
 from .errors import DynError
+from .records import Record
 
 
 # ------------------------------------------------------------------ tables
@@ -489,21 +489,36 @@ class FileHeader(NamedTuple):
     shstrndx: int
 
 
-@dataclass
-class Section:
+class Section(Record):
     """One section header of an ELF file."""
 
-    index: int
-    name: str
-    type: int
-    flags: int
-    addr: int
-    offset: int
-    size: int
-    link: int
-    info: int
-    align: int
-    entsize: int
+    __slots__ = ("index", "name", "type", "flags", "addr", "offset", "size", "link", "info", "align", "entsize")
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        type: int,
+        flags: int,
+        addr: int,
+        offset: int,
+        size: int,
+        link: int,
+        info: int,
+        align: int,
+        entsize: int,
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.type = type
+        self.flags = flags
+        self.addr = addr
+        self.offset = offset
+        self.size = size
+        self.link = link
+        self.info = info
+        self.align = align
+        self.entsize = entsize
 
 
 class Segment(NamedTuple):
@@ -519,16 +534,18 @@ class Segment(NamedTuple):
     align: int
 
 
-@dataclass
-class Symbol:
+class Symbol(Record):
     """One symbol table entry."""
 
-    name: str
-    value: int
-    size: int
-    info: int
-    other: int
-    shndx: int
+    __slots__ = ("name", "value", "size", "info", "other", "shndx")
+
+    def __init__(self, name: str, value: int, size: int, info: int, other: int, shndx: int) -> None:
+        self.name = name
+        self.value = value
+        self.size = size
+        self.info = info
+        self.other = other
+        self.shndx = shndx
 
     @property
     def bind(self) -> int:

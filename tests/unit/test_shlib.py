@@ -190,3 +190,89 @@ def test_agrees_with_readelf_on_system_libraries(path):
     assert got == expected
     assert lib.soname == os.path.basename(path)
     assert lib.default_definition("printf" if "libc" in path else "sqrt") is not None
+
+
+# --- the cache between processes ---------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache directory and no memo: what a new process on a new machine sees."""
+    monkeypatch.setenv("DYNTOOLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(shlib, "_MEMO", {})
+    return tmp_path / "cache"
+
+
+def _as_set(lib: shlib.SharedLibrary) -> set:
+    return {tuple(d) for defs in lib.symbols.values() for d in defs}
+
+
+def _new_process(monkeypatch) -> None:
+    """Forget the memo and make parsing fail, so only the cache can answer."""
+    monkeypatch.setattr(shlib, "_MEMO", {})
+
+    def no_parse(data, path):
+        raise AssertionError(f"{path} was parsed, not read from the cache")
+
+    monkeypatch.setattr(shlib, "parse_shared_library", no_parse)
+
+
+def test_cache_answers_the_next_process(fresh_cache, tmp_path, monkeypatch):
+    p = tmp_path / "libdemo.so.1"
+    p.write_bytes(build_shared_object(DEMO, ["V1", "V2"], needed=("libdep.so.2",)))
+    first = shlib.read_shared_library(str(p))
+    assert len(list((fresh_cache / "shlib").glob("*.2"))) == 1
+    _new_process(monkeypatch)
+    again = shlib.read_shared_library(str(p))
+    assert _as_set(again) == _as_set(first) and again.needed == ("libdep.so.2",)
+    assert (again.soname, again.versions, again.undefined) == (first.soname, first.versions, first.undefined)
+    assert again.default_definition("memcpy").version == "V2"
+    assert again.missing("old") is not None and again.missing("old", "V1") is None
+
+
+def test_cache_is_keyed_by_content(fresh_cache, tmp_path, monkeypatch):
+    p = tmp_path / "libdemo.so.1"
+    p.write_bytes(build_shared_object(DEMO, ["V1", "V2"]))
+    shlib.read_shared_library(str(p))
+    monkeypatch.setattr(shlib, "_MEMO", {})
+    p.write_bytes(build_shared_object([*DEMO, ("added", GLOBAL, STT_FUNC, 7, 2, 0)], ["V1", "V2"]))
+    assert shlib.read_shared_library(str(p)).default_definition("added") is not None
+    # the same bytes under another name: read from the cache, with that name's own base name
+    copy = tmp_path / "libcopy.so"
+    shutil.copyfile(p, copy)
+    _new_process(monkeypatch)
+    assert shlib.read_shared_library(str(copy)).default_definition("added") is not None
+
+
+def test_same_bytes_without_soname_take_each_file_name(fresh_cache, tmp_path, monkeypatch):
+    data = shlib.parse_shared_library(build_shared_object(DEMO, ["V1", "V2"]), "x")  # has a DT_SONAME
+    assert data.soname == "libdemo.so.1"
+    one, two = tmp_path / "libone.so", tmp_path / "libtwo.so"
+    for p in (one, two):
+        p.write_bytes(build_shared_object(DEMO, ["V1", "V2"], soname=""))
+    assert shlib.read_shared_library(str(one)).soname == "libone.so"
+    _new_process(monkeypatch)  # libtwo.so has libone.so's bytes: its record is libone.so's
+    two_lib = shlib.read_shared_library(str(two))
+    assert (two_lib.soname, two_lib.path) == ("libtwo.so", str(two))
+
+
+def test_damaged_record_is_parsed_again(fresh_cache, tmp_path, monkeypatch):
+    p = tmp_path / "libdemo.so.1"
+    p.write_bytes(build_shared_object(DEMO, ["V1", "V2"]))
+    want = _as_set(shlib.read_shared_library(str(p)))
+    (record,) = (fresh_cache / "shlib").glob("*.2")
+    for damage in (record.read_bytes()[:-7], b"", b"\0" * 40, record.read_bytes()[:40] + b"x" * 100):
+        record.write_bytes(damage)
+        monkeypatch.setattr(shlib, "_MEMO", {})
+        assert _as_set(shlib.read_shared_library(str(p))) == want
+        assert record.read_bytes() != damage  # rewritten whole
+
+
+def test_unwritable_cache_costs_only_the_parse(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory would go")
+    monkeypatch.setenv("DYNTOOLS_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(shlib, "_MEMO", {})
+    p = tmp_path / "libdemo.so.1"
+    p.write_bytes(build_shared_object(DEMO, ["V1", "V2"]))
+    assert shlib.read_shared_library(str(p)).default_definition("puts") is not None

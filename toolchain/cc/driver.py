@@ -40,8 +40,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..arch import Arch, arch_argument, get_arch
 from ..errors import DynError, UsageError, report, run_main
@@ -95,18 +94,17 @@ _GNU_LD_DEFAULTS = frozenset(
 )
 
 
-@dataclass
-class Invocation:
+class Invocation(NamedTuple):
     """A parsed dyncc command line."""
 
     arch: Arch
     mode: str  # compile, assemble, preprocess, link, pragmas
     inputs: list[tuple[str, str | None]]  # (path, -x language in force or None)
     output: str | None
-    flags: list[str] = field(default_factory=list)  # compiler flags, in order
-    link_args: list[str] = field(default_factory=list)  # -L/-l/-Wl,... for dynlink, in order
-    link_flags: list[str] = field(default_factory=list)  # -nostdlib, -static, ...
-    cc: list[str] | None = None
+    flags: list[str]  # compiler flags, in order
+    link_args: list[str]  # -L/-l/-Wl,... for dynlink, in order
+    link_flags: list[str]  # -nostdlib, -static, ...
+    cc: list[str] | None
 
     @property
     def source(self) -> str:

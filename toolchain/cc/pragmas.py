@@ -8,7 +8,7 @@ are reported where they were written.  Other pragmas are left alone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..directives import (
     Directives,
@@ -27,8 +27,7 @@ _PRAGMA_RE = re.compile(r"^\s*#\s*pragma\s+(dynimport|dynexport)(?![A-Za-z0-9_])
 _QUOTED_RE = re.compile(r'"([^"]*)"')
 
 
-@dataclass
-class PragmaError:
+class PragmaError(NamedTuple):
     """A malformed or conflicting pragma at ``file:line``."""
 
     file: str
@@ -39,15 +38,15 @@ class PragmaError:
         return f"{self.file}:{self.line}: {self.msg}"
 
 
-@dataclass
 class ScanResult:
     """What the pragma stage found: directives, errors, and the text to compile (pragma lines blanked)."""
 
-    directives: Directives
-    errors: list[PragmaError] = field(default_factory=list)
-    text: str = ""
-    #: (file, line) of every dyn pragma, well-formed or not, as the preprocessor names them
-    locations: set[tuple[str, int]] = field(default_factory=set)
+    def __init__(self, directives: Directives) -> None:
+        self.directives = directives
+        self.errors: list[PragmaError] = []
+        self.text = ""
+        #: (file, line) of every dyn pragma, well-formed or not, as the preprocessor names them
+        self.locations: set[tuple[str, int]] = set()
 
 
 def _unescape_one(m: re.Match[bytes]) -> bytes:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import bisect
 import struct
-from dataclasses import dataclass, field
 
 from ..arch import ARCHES, Arch, get_arch
 from ..errors import DynError
+from ..records import Record
 
 DYN_MAGIC = 0x80000000
 PAGE = 4096  # text layouts are judged against this page size (the runtime maps text R+X, data R+W)
@@ -34,8 +34,7 @@ CLASSIC = "page-aligned"  # text a multiple of PAGE: copied onto a page
 LEGACY = "inferno"  # anything else (Inferno's 8l -u / 5l -u): loaded only after dynlegacy(1)
 
 
-@dataclass
-class Module:
+class Module(Record):
     """A dynld module: its image, imports and relocations.
 
     ``relocs`` are ``(byte offset into the image, mode)``; ``imports`` are
@@ -43,14 +42,27 @@ class Module:
     ``skipped`` is the symbol/pc-table bytes the loader skips.
     """
 
-    arch: str
-    text: bytes
-    data: bytes
-    bss: int
-    entry: int
-    imports: list[tuple[str, int]] = field(default_factory=list)
-    relocs: list[tuple[int, int]] = field(default_factory=list)
-    skipped: bytes = b""
+    __slots__ = ("arch", "text", "data", "bss", "entry", "imports", "relocs", "skipped")
+
+    def __init__(
+        self,
+        arch: str,
+        text: bytes,
+        data: bytes,
+        bss: int,
+        entry: int,
+        imports: list[tuple[str, int]] | None = None,
+        relocs: list[tuple[int, int]] | None = None,
+        skipped: bytes = b"",
+    ) -> None:
+        self.arch = arch
+        self.text = text
+        self.data = data
+        self.bss = bss
+        self.entry = entry
+        self.imports: list[tuple[str, int]] = imports if imports is not None else []
+        self.relocs: list[tuple[int, int]] = relocs if relocs is not None else []
+        self.skipped = skipped
 
     @property
     def size(self) -> int:

@@ -90,3 +90,6 @@ class Target386(Target):
         if addend != -4:
             raise Overflow(f"call to an import with addend {addend} (only -4 can be expressed)")
         struct.pack_into("<I", buf, pos, index << 22)
+
+
+TARGET = Target386

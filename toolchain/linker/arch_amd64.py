@@ -87,3 +87,6 @@ class TargetAmd64(Target):
         if not 0 <= addend < 1 << 48:
             raise Overflow(f"offset {addend:#x} from an import must be in [0, 2^48)")
         return (index << 48) | addend
+
+
+TARGET = TargetAmd64

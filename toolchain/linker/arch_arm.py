@@ -4,7 +4,7 @@ and dynld module encodings."""
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .reloc import WORD32, Howto, Kind, Overflow, check_range, sign_extend
 from .target import Target
@@ -20,8 +20,7 @@ def _put(buf, off: int, v: int) -> None:
     struct.pack_into("<I", buf, off, v & 0xFFFFFFFF)
 
 
-@dataclass(frozen=True)
-class Branch24:
+class Branch24(NamedTuple):
     """B/BL imm24 (words); a BL to a Thumb target becomes BLX."""
 
     call: bool
@@ -47,8 +46,7 @@ class Branch24:
         _put(buf, off, insn)
 
 
-@dataclass(frozen=True)
-class MovImm16:
+class MovImm16(NamedTuple):
     """MOVW/MOVT imm16 = imm4:imm12; MOVT takes the high half."""
 
     high: bool
@@ -64,8 +62,7 @@ class MovImm16:
         _put(buf, off, insn | ((imm & 0xF000) << 4) | (imm & 0xFFF))
 
 
-@dataclass(frozen=True)
-class Prel31:
+class Prel31(NamedTuple):
     """A 31-bit place-relative word (exception index tables); bit 31 is kept."""
 
     size: int = 4
@@ -78,8 +75,7 @@ class Prel31:
         _put(buf, off, (_u32(buf, off) & 0x80000000) | (value & 0x7FFFFFFF))
 
 
-@dataclass(frozen=True)
-class ThumbBranch:
+class ThumbBranch(NamedTuple):
     """Thumb-2 BL/B.W (imm25 halfword offset) as two little-endian halfwords."""
 
     call: bool
@@ -111,8 +107,7 @@ class ThumbBranch:
         struct.pack_into("<HH", buf, off, hi, lo)
 
 
-@dataclass(frozen=True)
-class ThumbMovImm16:
+class ThumbMovImm16(NamedTuple):
     """Thumb-2 MOVW/MOVT: imm16 = imm4:i:imm3:imm8."""
 
     high: bool
@@ -229,3 +224,6 @@ class TargetArm(Target):
         if (insn >> 28) == 0xF:
             raise Overflow("BLX to an import cannot be expressed")
         struct.pack_into("<I", buf, pos, (insn & 0xFF000000) | index)
+
+
+TARGET = TargetArm

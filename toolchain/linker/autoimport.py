@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..directives import DynImport
 from .shlib import DynamicSymbol, SharedLibrary
@@ -28,8 +28,7 @@ from .shlib import DynamicSymbol, SharedLibrary
 MAX_REFERENCES_SHOWN = 3  # objects named per undefined symbol before "and N more"
 
 
-@dataclass(frozen=True)
-class SharedInput:
+class SharedInput(NamedTuple):
     """A shared library on the link's command line (or found through ``-l`` / a script)."""
 
     library: SharedLibrary
@@ -46,22 +45,22 @@ class SharedSet:
 
     def __init__(self, inputs: Sequence[SharedInput]):
         self.inputs = list(inputs)
-        self._provider: dict[str, tuple[SharedInput, DynamicSymbol]] | None = None
+        self._provider: dict[str, tuple[SharedInput, DynamicSymbol] | None] = {}
 
     def provider(self, name: str) -> tuple[SharedInput, DynamicSymbol] | None:
         """The first input whose default definition of ``name`` an unversioned reference binds to."""
-        if self._provider is None:
-            table: dict[str, tuple[SharedInput, DynamicSymbol]] = {}
-            for inp in self.inputs:
-                for sym_name, defs in inp.library.symbols.items():
-                    if sym_name in table:
-                        continue
-                    for d in defs:
-                        if d.default:
-                            table[sym_name] = (inp, d)
-                            break
-            self._provider = table
-        return self._provider.get(name)
+        try:
+            return self._provider[name]
+        except KeyError:
+            pass
+        found = None
+        for inp in self.inputs:
+            d = inp.library.default_definition(name)
+            if d is not None:
+                found = (inp, d)
+                break
+        self._provider[name] = found
+        return found
 
     def by_soname(self, soname: str) -> SharedInput | None:
         """The input whose ``DT_SONAME`` (or file name) is ``soname``."""

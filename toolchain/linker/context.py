@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import elf
@@ -27,35 +26,54 @@ if TYPE_CHECKING:
     from .glibc import CLibrary
 
 
-@dataclass
 class LinkOptions:
     """What the command line asked for."""
 
-    arch: Arch
-    output: str
-    inputs: list[str]
-    entry: str | None = None
-    lib_dirs: list[str] = field(default_factory=list)
-    libs: list[str] = field(default_factory=list)
-    map_file: str | None = None
-    interp: str | None = None
-    hash_style: str = "both"
-    module: bool = False
-    manifest: str | None = None
-    strip_debug: bool = False
-    #: every input (files and -l NAME) in command-line order, with -Bstatic/--as-needed in force there
-    input_args: list[InputArg] = field(default_factory=list)
-    start_files: bool = True  # crt1.o when linking against libc (-nostartfiles: off)
-    export_dynamic: bool = False  # -E: export every global definition
-    dynamic_list: str | None = None  # --dynamic-list FILE: export what the file names
-    relro: bool = True  # -z relro (the default) / -z norelro: PT_GNU_RELRO in dynamic executables
-    bind_now: bool = False  # -z now: DF_BIND_NOW, and .got.plt read-only after start-up too
-    rpath: list[str] = field(default_factory=list)  # -rpath DIR: DT_RUNPATH
-    build_id: str = "none"  # --build-id[=sha1|md5|uuid|0xHEX]
-
-    def __post_init__(self) -> None:
-        if not self.input_args:  # callers that list files and library names (the API before input_args)
-            self.input_args = [InputArg(p) for p in self.inputs] + [InputArg(n, True) for n in self.libs]
+    def __init__(
+        self,
+        arch: Arch,
+        output: str,
+        inputs: list[str],
+        entry: str | None = None,
+        lib_dirs: list[str] | None = None,
+        libs: list[str] | None = None,
+        map_file: str | None = None,
+        interp: str | None = None,
+        hash_style: str = "both",
+        module: bool = False,
+        manifest: str | None = None,
+        strip_debug: bool = False,
+        input_args: list[InputArg] | None = None,
+        start_files: bool = True,
+        export_dynamic: bool = False,
+        dynamic_list: str | None = None,
+        relro: bool = True,
+        bind_now: bool = False,
+        rpath: list[str] | None = None,
+        build_id: str = "none",
+    ) -> None:
+        self.arch = arch
+        self.output = output
+        self.inputs = inputs
+        self.entry = entry
+        self.lib_dirs = lib_dirs if lib_dirs is not None else []
+        self.libs = libs if libs is not None else []
+        self.map_file = map_file
+        self.interp = interp
+        self.hash_style = hash_style
+        self.module = module
+        self.manifest = manifest
+        self.strip_debug = strip_debug
+        # every input (files and -l NAME) in command-line order, with -Bstatic/--as-needed in force
+        # there; callers that list files and library names (the API before input_args) get it made
+        self.input_args = input_args or [InputArg(p) for p in inputs] + [InputArg(n, True) for n in self.libs]
+        self.start_files = start_files  # crt1.o when linking against libc (-nostartfiles: off)
+        self.export_dynamic = export_dynamic  # -E: export every global definition
+        self.dynamic_list = dynamic_list  # --dynamic-list FILE: export what the file names
+        self.relro = relro  # -z relro (the default) / -z norelro: PT_GNU_RELRO in dynamic executables
+        self.bind_now = bind_now  # -z now: DF_BIND_NOW, and .got.plt read-only after start-up too
+        self.rpath = rpath if rpath is not None else []  # -rpath DIR: DT_RUNPATH
+        self.build_id = build_id  # --build-id[=sha1|md5|uuid|0xHEX]
 
 
 class SyntheticSection(InputSection):
@@ -108,83 +126,83 @@ class OutputSection:
         return 0 if self.type == elf.SHT_NOBITS else self.size
 
 
-@dataclass
 class LinkState:
     """Everything one link decides, field by field, with the pass that decides it."""
 
-    opts: LinkOptions
-    arch: Arch
-    target: Target
+    def __init__(self, opts: LinkOptions, arch: Arch, target: Target) -> None:
+        self.opts = opts
+        self.arch = arch
+        self.target = target
 
-    # load_inputs (resolve.py): the objects in load order, the archives, and the global
-    # symbol table (one Symbol per name, shared by every object that names it).
-    objects: list[ObjectFile] = field(default_factory=list)
-    archives: list[Archive] = field(default_factory=list)
-    globals: dict[str, Symbol] = field(default_factory=dict)
-    #: archive members not loaded yet, by a symbol they define
-    lazy: dict[str, tuple[Archive, int]] = field(default_factory=dict)
-    #: COMDAT group signature -> the object whose copy of the group is kept
-    comdat_seen: dict[str, ObjectFile] = field(default_factory=dict)
-    #: names that pull archive members though nothing references them (entry, module exports)
-    wanted: set[str] = field(default_factory=set)
-    #: locals that the directives say the loader binds: never pulled from archives
-    dynimported: set[str] = field(default_factory=set)
-    #: the shared libraries among the inputs (autoimport.SharedInput), in command-line order
-    shared: list[SharedInput] = field(default_factory=list)
-    #: the C library directory (glibc.CLibrary) when -lc & co. come from it
-    c_library: CLibrary | None = None
-    #: archives searched only for what nothing else defines (compiler-rt), and whether a
-    #: member of one is being added (its definitions never replace a shared library's)
-    fallback_archives: list[Archive] = field(default_factory=list)
-    loading_fallback: bool = False
+        # load_inputs (resolve.py): the objects in load order, the archives, and the global
+        # symbol table (one Symbol per name, shared by every object that names it).
+        self.objects: list[ObjectFile] = []
+        self.archives: list[Archive] = []
+        self.globals: dict[str, Symbol] = {}
+        # archive members not loaded yet, by a symbol they define
+        self.lazy: dict[str, tuple[Archive, int]] = {}
+        # COMDAT group signature -> the object whose copy of the group is kept
+        self.comdat_seen: dict[str, ObjectFile] = {}
+        # names that pull archive members though nothing references them (entry, module exports)
+        self.wanted: set[str] = set()
+        # locals that the directives say the loader binds: never pulled from archives
+        self.dynimported: set[str] = set()
+        # the shared libraries among the inputs (autoimport.SharedInput), in command-line order
+        self.shared: list[SharedInput] = []
+        # the C library directory (glibc.CLibrary) when -lc & co. come from it
+        self.c_library: CLibrary | None = None
+        # archives searched only for what nothing else defines (compiler-rt), and whether a
+        # member of one is being added (its definitions never replace a shared library's)
+        self.fallback_archives: list[Archive] = []
+        self.loading_fallback: bool = False
 
-    # bind_shared (hosted.py): who provides each symbol among the shared inputs, and the
-    # directives made for the symbols they define
-    shared_set: SharedSet | None = None
-    auto_imports: list[DynImport] = field(default_factory=list)
+        # bind_shared (hosted.py): who provides each symbol among the shared inputs, and the
+        # directives made for the symbols they define
+        self.shared_set: SharedSet | None = None
+        self.auto_imports: list[DynImport] = []
 
-    # apply_directives (resolve.py): the symbols exported to the dynamic loader, and the
-    # object whose pragma exports each.
-    dynexports: list[Symbol] = field(default_factory=list)
-    dynexport_origin: dict[str, ObjectFile] = field(default_factory=dict)
+        # apply_directives (resolve.py): the symbols exported to the dynamic loader, and the
+        # object whose pragma exports each.
+        self.dynexports: list[Symbol] = []
+        self.dynexport_origin: dict[str, ObjectFile] = {}
 
-    # mark_live (gc.py): for each global symbol that no section defines, the live objects
-    # that refer to it (first reference first); and the entry symbol.
-    external_refs: dict[str, list[ObjectFile]] = field(default_factory=dict)
-    entry_sym: Symbol | None = None
+        # mark_live (gc.py): for each global symbol that no section defines, the live objects
+        # that refer to it (first reference first); and the entry symbol.
+        self.external_refs: dict[str, list[ObjectFile]] = {}
+        self.entry_sym: Symbol | None = None
 
-    # assign_output_sections (sections.py): output sections in creation order, by name;
-    # the linker's own sections; live-less input sections (for the map).
-    outputs: list[OutputSection] = field(default_factory=list)
-    by_name: dict[str, OutputSection] = field(default_factory=dict)
-    synthetic: dict[str, SyntheticSection] = field(default_factory=dict)
-    discarded: list[InputSection] = field(default_factory=list)
+        # assign_output_sections (sections.py): output sections in creation order, by name;
+        # the linker's own sections; live-less input sections (for the map).
+        self.outputs: list[OutputSection] = []
+        self.by_name: dict[str, OutputSection] = {}
+        self.synthetic: dict[str, SyntheticSection] = {}
+        self.discarded: list[InputSection] = []
 
-    # scan_relocations (relocate.py): GOT slots for addresses and for TLS offsets, whether
-    # the GOT's own address is used, and the interworking thunks ((id(sym), kind) -> entry).
-    got: list[Symbol] = field(default_factory=list)
-    tls_got: list[Symbol] = field(default_factory=list)
-    got_base_needed: bool = False
-    thunks: dict[tuple[int, str], tuple[Symbol, str, int]] = field(default_factory=dict)
+        # scan_relocations (relocate.py): GOT slots for addresses and for TLS offsets, whether
+        # the GOT's own address is used, and the interworking thunks ((id(sym), kind) -> entry).
+        self.got: list[Symbol] = []
+        self.tls_got: list[Symbol] = []
+        self.got_base_needed: bool = False
+        self.thunks: dict[tuple[int, str], tuple[Symbol, str, int]] = {}
 
-    # layout (layout.py): the load address of the first byte, the segments (flags, output
-    # sections), where memory ends, and the TLS template (start address, memory size, alignment).
-    base: int = 0
-    segments: list[tuple[int, list[OutputSection]]] = field(default_factory=list)
-    end_addr: int = 0
-    tls: tuple[int, int, int] | None = None
-    #: -z relro: the output sections that go first in the writable segment, which is padded to
-    #: a page after them (set by the output before layout); and the range PT_GNU_RELRO covers
-    #: (the segment's start, the page-aligned end of those sections)
-    relro_sections: tuple[str, ...] = ()
-    relro_range: tuple[int, int] | None = None
+        # layout (layout.py): the load address of the first byte, the segments (flags, output
+        # sections), where memory ends, and the TLS template (start address, memory size, alignment).
+        self.base: int = 0
+        self.segments: list[tuple[int, list[OutputSection]]] = []
+        self.end_addr: int = 0
+        self.tls: tuple[int, int, int] | None = None
+        # -z relro: the output sections that go first in the writable segment, which is padded to
+        # a page after them (set by the output before layout); and the range PT_GNU_RELRO covers
+        # (the segment's start, the page-aligned end of those sections)
+        self.relro_sections: tuple[str, ...] = ()
+        self.relro_range: tuple[int, int] | None = None
 
-    # copy_contents (relocate.py) onwards: the loaded image, from ``base`` to the end of
-    # the file-backed part of the last segment.
-    image: bytearray = field(default_factory=bytearray)
+        # copy_contents (relocate.py) onwards: the loaded image, from ``base`` to the end of
+        # the file-backed part of the last segment.
+        self.image: bytearray = bytearray()
 
-    # every pass: errors collected so that one run reports several
-    errors: list[str] = field(default_factory=list)
+        # every pass: errors collected so that one run reports several
+        self.errors: list[str] = []
 
     @classmethod
     def for_options(cls, opts: LinkOptions) -> LinkState:

@@ -35,14 +35,11 @@ import hashlib
 import importlib.util
 import json
 import os
-import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..arch import Arch
+from ..cachedir import cache_root
 from ..errors import DynError, read_input
 from .inputs import Archive
 from .shlib import read_shared_library
@@ -55,8 +52,7 @@ _CPU_FLAG_PREFIXES = ("-mcpu=", "-march=", "-mfloat-abi=", "-mfpu=", "-marm", "-
 _ZIG_TIMEOUT = 900
 
 
-@dataclass(frozen=True)
-class CLibrary:
+class CLibrary(NamedTuple):
     """The files of one arch's C library directory."""
 
     directory: str
@@ -66,15 +62,6 @@ class CLibrary:
     shared: dict[str, str]  # soname -> path of each stub shared library
     loader_soname: str  # the dynamic loader's soname (``ld-linux-x86-64.so.2``)
     glibc_target: str
-
-
-def cache_root() -> str:
-    """dyntools' cache directory (not created)."""
-    explicit = os.environ.get("DYNTOOLS_CACHE_DIR")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "dyntools")
 
 
 @functools.cache
@@ -130,6 +117,9 @@ def c_library(arch: Arch) -> CLibrary:
 
 
 def _build_atomically(arch: Arch, root: str, final: str) -> None:
+    import shutil  # the build's modules are imported when a build runs, not by every link
+    import tempfile
+
     tmp = tempfile.mkdtemp(prefix=os.path.basename(final) + ".tmp-", dir=root)
     try:
         build_c_library(arch, tmp)
@@ -167,6 +157,9 @@ def _zig() -> list[str]:
 
 def zig_link_inputs(cc_args: list[str], scratch: str, source: str) -> list[str]:
     """Link ``source`` with ``zig cc`` and the given arguments; the input paths of zig's ``ld.lld`` command."""
+    import shlex
+    import subprocess
+
     src = os.path.join(scratch, "probe.c")
     out = os.path.join(scratch, "probe")
     with open(src, "w") as f:
@@ -187,6 +180,9 @@ def zig_link_inputs(cc_args: list[str], scratch: str, source: str) -> list[str]:
 
 def build_c_library(arch: Arch, directory: str) -> None:
     """Fill ``directory`` (which exists) with ``arch``'s C library files and their manifest."""
+    import shutil
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="dyntools-libc-") as scratch:
         glibc_files = zig_link_inputs(
             ["-target", arch.glibc_target, "-O2", "-lm"],

@@ -17,7 +17,7 @@ error naming the file and line. Finding the named files is ``libsearch``'s job.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import DynError
 
@@ -26,8 +26,7 @@ _TOKEN_RE = re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[(),;]|[^\s(),;"]+', re
 _IGNORED_COMMANDS = ("OUTPUT_FORMAT", "OUTPUT_ARCH", "TARGET")
 
 
-@dataclass(frozen=True)
-class ScriptInput:
+class ScriptInput(NamedTuple):
     """One file a script names."""
 
     name: str  # a path, or for a library (``-lNAME``) the NAME (``:FILE`` for ``-l:FILE``)
@@ -35,14 +34,14 @@ class ScriptInput:
     as_needed: bool = False  # inside ``AS_NEEDED ( )``: DT_NEEDED only if the program uses it
 
 
-@dataclass
 class LinkerScript:
     """What a script asks for, in order."""
 
-    path: str
-    inputs: list[ScriptInput] = field(default_factory=list)
-    search_dirs: list[str] = field(default_factory=list)  # SEARCH_DIR entries
-    output_format: str = ""
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.inputs: list[ScriptInput] = []
+        self.search_dirs: list[str] = []  # SEARCH_DIR entries
+        self.output_format = ""
 
 
 _COMMANDS = ("GROUP", "INPUT", "AS_NEEDED", "SEARCH_DIR", *_IGNORED_COMMANDS)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from .. import elf
 from ..errors import DynError, UsageError
@@ -39,8 +39,7 @@ _DYNAMIC_FLAGS = ("-Bdynamic", "-dy", "-call_shared")
 _GROUP_FLAGS = ("--start-group", "--end-group", "-(", "-)")  # archives are searched as one set anyway
 
 
-@dataclass(frozen=True)
-class InputArg:
+class InputArg(NamedTuple):
     """One input as the command line names it, with the positional switches in force there."""
 
     name: str  # a path; for a library (``-l``) the NAME, or ``:FILE``
@@ -54,8 +53,7 @@ class InputArg:
         return f"-l{self.name}" if self.is_library else self.name
 
 
-@dataclass(frozen=True)
-class LinkInput:
+class LinkInput(NamedTuple):
     """A found input file, ready to load."""
 
     path: str
@@ -207,7 +205,7 @@ def _add_file(path: str, arg: InputArg, origin: str, dirs: Sequence[str], out: l
     here = os.path.dirname(path)
     script_dirs = [*dirs, *script.search_dirs]
     for entry in script.inputs:
-        sub = replace(arg, name=entry.name, is_library=entry.is_library, as_needed=arg.as_needed or entry.as_needed)
+        sub = arg._replace(name=entry.name, is_library=entry.is_library, as_needed=arg.as_needed or entry.as_needed)
         if entry.is_library:
             target = find_library(entry.name, script_dirs, arg.static)
             if target is None:
@@ -241,5 +239,5 @@ def _dedupe(found: list[LinkInput]) -> list[LinkInput]:
             first[key] = len(out)
             out.append(inp)
         elif out[at].as_needed and not inp.as_needed:
-            out[at] = replace(out[at], as_needed=False)
+            out[at] = out[at]._replace(as_needed=False)
     return out

@@ -8,7 +8,6 @@ as a ``Howto``: what is computed (the kind) and where it goes (the field);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple, Protocol
 
@@ -54,8 +53,7 @@ class Overflow(DynError):
     """A relocated value does not fit its field."""
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """A place a value is written: a little-endian integer of ``size`` bytes."""
 
     size: int
@@ -108,8 +106,7 @@ class FieldLike(Protocol):
     def write(self, buf: bytearray, off: int, value: int, thumb_target: bool = False) -> None: ...
 
 
-@dataclass(frozen=True)
-class Howto:
+class Howto(NamedTuple):
     """How to apply one relocation type: its name, kind and field (None for Kind.NONE)."""
 
     name: str

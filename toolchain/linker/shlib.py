@@ -6,18 +6,26 @@ defined under (``.gnu.version`` + ``.gnu.version_d``) and whether that is the
 symbol's *default* version (``name@@VER``, what a new link binds to) or a hidden
 older one (``name@VER``, kept for programs linked long ago).
 
-A library is read once per process (memoised by path, size and modification time).
+A library is read once per process (memoised by path, size and modification time), and
+what was read is kept between processes in dyntools' cache directory, keyed by the SHA-256
+of the file's bytes: a link reads libc's few thousand definitions from a ``marshal`` record
+instead of parsing its ``.dynsym`` again. Like git's index, the hash of a file is remembered
+under the file's identity (path, device, inode, size, modification and change times), so an
+unchanged library is not even read. A missing, unreadable or damaged record is parsed again
+and rewritten; an unwritable cache directory only costs the parse.
 """
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .. import elf
+from ..cachedir import cache_root, read_entry, write_entry
 from ..errors import DynError, read_input
 
 STT_GNU_IFUNC = 10
@@ -45,22 +53,57 @@ class DynamicSymbol(NamedTuple):
         return self.type == elf.STT_OBJECT and self.size > 0
 
 
-@dataclass
-class SharedLibrary:
-    """The parts of a shared object a static linker needs."""
+_Row = tuple[str, int, int, int, str, bool]  # a DynamicSymbol's fields, as the cache keeps them
 
-    path: str
-    soname: str  # DT_SONAME, or the file's base name when it has none
-    machine: int
-    bits: int
-    needed: tuple[str, ...] = ()
-    versions: frozenset[str] = frozenset()  # version names the library defines
-    undefined: frozenset[str] = frozenset()  # names the library expects another module (the program) to define
-    symbols: dict[str, list[DynamicSymbol]] = field(default_factory=dict)
+
+class SharedLibrary:
+    """The parts of a shared object a static linker needs.
+
+    Its definitions are kept as plain rows by name and made ``DynamicSymbol`` records when
+    asked for: a link looks up a few hundred of libc's thousands of names.
+    """
+
+    __slots__ = ("path", "soname", "machine", "bits", "needed", "versions", "undefined", "_rows", "_symbols")
+
+    def __init__(
+        self,
+        path: str,
+        soname: str,  # DT_SONAME, or the file's base name when it has none
+        machine: int,
+        bits: int,
+        needed: tuple[str, ...] = (),
+        versions: frozenset[str] = frozenset(),  # version names the library defines
+        undefined: frozenset[str] = frozenset(),  # names the library expects another module (the program) to define
+        symbols: dict[str, list[DynamicSymbol]] | None = None,
+        rows: dict[str, list[_Row]] | None = None,
+    ) -> None:
+        self.path = path
+        self.soname = soname
+        self.machine = machine
+        self.bits = bits
+        self.needed = needed
+        self.versions = versions
+        self.undefined = undefined
+        self._symbols = symbols
+        self._rows = rows if rows is not None else {n: [tuple(d) for d in defs] for n, defs in (symbols or {}).items()}
+
+    @property
+    def symbols(self) -> dict[str, list[DynamicSymbol]]:
+        """Every definition, by name."""
+        if self._symbols is None:
+            make = tuple.__new__
+            self._symbols = {name: [make(DynamicSymbol, d) for d in defs] for name, defs in self._rows.items()}
+        return self._symbols
+
+    def definitions(self, name: str) -> list[DynamicSymbol]:
+        """The definitions of ``name`` (several when it has several versions); [] when none."""
+        if self._symbols is not None:
+            return self._symbols.get(name, [])
+        return [tuple.__new__(DynamicSymbol, d) for d in self._rows.get(name, ())]
 
     def default_definition(self, name: str) -> DynamicSymbol | None:
         """The definition of ``name`` that an unversioned reference binds to, or None."""
-        for sym in self.symbols.get(name, ()):
+        for sym in self.definitions(name):
             if sym.default:
                 return sym
         return None
@@ -69,14 +112,14 @@ class SharedLibrary:
         """``name`` at exactly ``version`` (hidden or default); with no version, the default one."""
         if not version:
             return self.default_definition(name)
-        for sym in self.symbols.get(name, ()):
+        for sym in self.definitions(name):
             if sym.version == version:
                 return sym
         return None
 
     def missing(self, name: str, version: str = "") -> str | None:
         """Why ``name`` (at ``version``) cannot be imported from this library, or None when it can."""
-        defs = self.symbols.get(name)
+        defs = self.definitions(name)
         if not defs:
             return f"{self.soname} ({self.path}) does not define {name}"
         if version and self.definition(name, version) is None:
@@ -91,7 +134,7 @@ _MEMO: dict[tuple[str, int, int], SharedLibrary] = {}
 
 
 def read_shared_library(path: str) -> SharedLibrary:
-    """Read the shared object at ``path`` (memoised by path, size and mtime); DynError if it is not one."""
+    """Read the shared object at ``path`` (memoised, and cached by content); DynError if it is not one."""
     try:
         st = os.stat(path)
     except OSError as e:
@@ -99,8 +142,74 @@ def read_shared_library(path: str) -> SharedLibrary:
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     lib = _MEMO.get(key)
     if lib is None:
-        lib = _MEMO[key] = parse_shared_library(read_input(path), path)
+        lib = _MEMO[key] = _read_through_cache(path, st)
     return lib
+
+
+CACHE_FORMAT = 2  # bump when the record's shape or what parse_shared_library keeps changes
+
+
+def cache_entry_path(digest: str) -> str:
+    """Where the record of the library whose bytes have this SHA-256 (hex) is kept."""
+    return os.path.join(cache_root(), "shlib", f"{digest}.{CACHE_FORMAT}")
+
+
+def _stamp_path(path: str, st: os.stat_result) -> str:
+    """Where the content hash of the file with this identity is remembered (git's index, in one file)."""
+    identity = f"{os.path.abspath(path)}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
+    return os.path.join(cache_root(), "shlib", "stat", hashlib.sha256(identity.encode()).hexdigest())
+
+
+def _read_through_cache(path: str, st: os.stat_result) -> SharedLibrary:
+    """The library at ``path``: from its cache record when the file is unchanged since it was
+    last read, else by content, else parsed (and then recorded)."""
+    stamp = _stamp_path(path, st)
+    known = read_entry(stamp)
+    if known is not None and len(known) == 64:
+        lib = _from_record(read_entry(cache_entry_path(known.decode("ascii", "replace"))), path)
+        if lib is not None:
+            return lib
+    data = read_input(path)
+    digest = hashlib.sha256(data).hexdigest()
+    entry = cache_entry_path(digest)
+    lib = _from_record(read_entry(entry), path)
+    if lib is None:
+        lib = parse_shared_library(data, path)
+        write_entry(entry, _to_record(lib, path))
+    write_entry(stamp, digest.encode())
+    return lib
+
+
+def _to_record(lib: SharedLibrary, path: str) -> bytes:
+    soname = "" if lib.soname == os.path.basename(path) else lib.soname
+    fields = (soname, lib.machine, lib.bits, lib.needed, sorted(lib.versions), sorted(lib.undefined), lib._rows)
+    payload = marshal.dumps((CACHE_FORMAT, *fields))
+    return hashlib.sha256(payload).digest() + payload
+
+
+def _from_record(record: bytes | None, path: str) -> SharedLibrary | None:
+    """The library a record describes, or None when there is none, or it is damaged or from other code."""
+    if record is None or len(record) < 32:
+        return None
+    payload = memoryview(record)[32:]
+    if hashlib.sha256(payload).digest() != record[:32]:
+        return None
+    try:
+        fmt, soname, machine, bits, needed, versions, undefined, rows = marshal.loads(payload)
+        if fmt != CACHE_FORMAT:
+            return None
+        return SharedLibrary(
+            path=path,
+            soname=soname or os.path.basename(path),
+            machine=machine,
+            bits=bits,
+            needed=tuple(needed),
+            versions=frozenset(versions),
+            undefined=frozenset(undefined),
+            rows=rows,
+        )
+    except (ValueError, TypeError, EOFError, AttributeError):
+        return None
 
 
 def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
@@ -124,7 +233,7 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
     indexes: Sequence[int] = f.versym() if f.first_section(elf.SHT_GNU_VERSYM) else [elf.VER_NDX_GLOBAL] * len(entries)
     if len(indexes) < len(entries):
         raise DynError("symbol version table (.gnu.version) is shorter than .dynsym", path)
-    symbols: dict[str, list[DynamicSymbol]] = {}
+    rows: dict[str, list[_Row]] = {}
     undefined: set[str] = set()
     for (name, _value, size, info, other, shndx), ver in zip(entries, indexes[: len(entries)], strict=True):
         bind = info >> 4
@@ -141,8 +250,8 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
         if index > elf.VER_NDX_GLOBAL and index not in version_names:
             raise DynError(f"symbol {name!r}: version index {index} is not defined in .gnu.version_d", path)
         version = version_names.get(index, "")
-        sym = DynamicSymbol(name, info & 0xF, size, bind, version, not ver & elf.VERSYM_HIDDEN)
-        symbols.setdefault(name, []).append(sym)
+        row = (name, info & 0xF, size, bind, version, not ver & elf.VERSYM_HIDDEN)
+        rows.setdefault(name, []).append(row)
     return SharedLibrary(
         path=path,
         soname=soname or os.path.basename(path),
@@ -151,7 +260,7 @@ def parse_shared_library(data: bytes | memoryview, path: str) -> SharedLibrary:
         needed=tuple(needed),
         versions=frozenset(versions),
         undefined=frozenset(undefined),
-        symbols=symbols,
+        rows=rows,
     )
 
 

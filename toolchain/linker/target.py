@@ -115,21 +115,17 @@ class Target:
 
 
 _TARGETS: dict[str, Target] = {}
+_MODULES = {"386": "arch_386", "amd64": "arch_amd64", "arm": "arch_arm"}  # each defines TARGET, its Target class
 
 
 def get_target(arch: Arch) -> Target:
-    """The registered target of ``arch`` (the arch modules register on first use)."""
+    """The target of ``arch``; its module is imported on first use (a link imports one arch's)."""
     target = _TARGETS.get(arch.name)
     if target is None:
-        from . import arch_386, arch_amd64, arch_arm
+        from importlib import import_module
 
-        for cls in (arch_386.Target386, arch_amd64.TargetAmd64, arch_arm.TargetArm):
-            _TARGETS.setdefault(cls.name, cls(_arch_named(cls.name)))
-        target = _TARGETS[arch.name]
+        from ..arch import get_arch
+
+        cls: type[Target] = import_module(f".{_MODULES[arch.name]}", __package__).TARGET
+        target = _TARGETS[arch.name] = cls(get_arch(arch.name))
     return target
-
-
-def _arch_named(name: str) -> Arch:
-    from ..arch import get_arch
-
-    return get_arch(name)
