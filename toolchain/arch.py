@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from .elf import EM_386, EM_ARM, EM_X86_64
 from .errors import DynError, UsageError
+
+
+# e_machine numbers of the ELF specification (``toolchain.elf.EM``, which a unit test checks
+# these against): written out so that reading this table does not import the ELF reader,
+# which tools that only need the table (the SCons tool, at every build) would pay for.
+EM_386, EM_ARM, EM_X86_64 = 3, 40, 62
 
 
 def _aout_magic(b: int, flags: int = 0) -> int:

@@ -318,3 +318,22 @@ def test_add_section_keeps_the_rest():
     before = elf.ElfFile(data, "x")
     assert [s.name for s in e.sections[:-1]] == [s.name for s in before.sections]
     assert out[64 : before.shoff] == data[64 : before.shoff]  # nothing already there moved
+
+
+def test_arch_table_machines_are_the_elf_ones():
+    """arch.py writes its e_machine numbers out (so it need not import the ELF reader): they must agree."""
+    from toolchain import arch
+
+    assert (arch.EM_386, arch.EM_ARM, arch.EM_X86_64) == (elf.EM.I386, elf.EM.ARM, elf.EM.X86_64)
+    assert {a.name: a.machine for a in arch.ARCHES.values()} == {"386": 3, "amd64": 62, "arm": 40}
+
+
+def test_reading_the_arch_table_does_not_import_the_elf_reader():
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = "import sys, toolchain.arch; print('toolchain.elf' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    assert out.strip() == "False"
