@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 from .errors import DynError, UsageError
 
-
 # e_machine numbers of the ELF specification (``toolchain.elf.EM``, which a unit test checks
 # these against): written out so that reading this table does not import the ELF reader,
 # which tools that only need the table (the SCons tool, at every build) would pay for.
