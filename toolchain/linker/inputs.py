@@ -24,32 +24,65 @@ class Symbol:
 
     ``section`` is the InputSection that defines it (None for undefined, absolute or
     common symbols); ``value`` is its offset in that section (or its absolute value).
-    Class attributes are the defaults, so making the many symbols of many objects is cheap.
+    Slots, not a dict each: a large link holds hundreds of thousands of symbols.
     """
 
-    file: ObjectFile | None = None
-    section: InputSection | None = None
-    value = 0
-    size = 0
-    type = elf.STT_NOTYPE
-    shndx = elf.SHN_UNDEF
-    visibility = 0
-    referenced_by: ObjectFile | None = None
-    common_align = 0
-    dynimport: DynImport | None = None  # set when the loader binds it from a shared library
-    dynexport: str | None = None  # exported under this name
-    dyn_index = -1
-    got_index = -1
-    plt_index = -1
-    import_index = -1
-    address_taken = False
-    copy_reloc = False  # imported data copied into the executable (R_*_COPY)
-    tls_got_index = -1
+    __slots__ = (
+        "name",
+        "is_global",
+        "bind",
+        "file",
+        "section",
+        "value",
+        "size",
+        "type",
+        "shndx",
+        "visibility",
+        "referenced_by",
+        "common_align",
+        "dynimport",
+        "dynexport",
+        "dyn_index",
+        "got_index",
+        "plt_index",
+        "import_index",
+        "address_taken",
+        "copy_reloc",
+        "tls_got_index",
+    )
 
-    def __init__(self, name: str, is_global: bool):
+    def __init__(
+        self,
+        name: str,
+        is_global: bool,
+        file: ObjectFile | None = None,
+        value: int = 0,
+        size: int = 0,
+        bind: int | None = None,
+        type_: int = elf.STT_NOTYPE,
+        shndx: int = elf.SHN_UNDEF,
+    ):
         self.name = name
         self.is_global = is_global
-        self.bind = elf.STB_GLOBAL if is_global else elf.STB_LOCAL
+        self.bind = (elf.STB_GLOBAL if is_global else elf.STB_LOCAL) if bind is None else bind
+        self.file = file
+        self.section: InputSection | None = None
+        self.value = value
+        self.size = size
+        self.type = type_
+        self.shndx = shndx
+        self.visibility = 0
+        self.referenced_by: ObjectFile | None = None
+        self.common_align = 0
+        self.dynimport: DynImport | None = None  # set when the loader binds it from a shared library
+        self.dynexport: str | None = None  # exported under this name
+        self.dyn_index = -1
+        self.got_index = -1
+        self.plt_index = -1
+        self.import_index = -1
+        self.address_taken = False
+        self.copy_reloc = False  # imported data copied into the executable (R_*_COPY)
+        self.tls_got_index = -1
 
     @property
     def defined(self) -> bool:
@@ -81,6 +114,7 @@ class InputSection:
         "data",
         "_relocs",
         "_rel_source",
+        "_rel_name",
         "live",
         "out",
         "offset",
@@ -108,7 +142,8 @@ class InputSection:
         self.info = sec.info
         self.data = data
         self._relocs: Relocs | None = NO_RELOCS
-        self._rel_source: elf.Section | None = None  # parsed on first use: dead sections never are
+        self._rel_source: memoryview | None = None  # the relocation section's bytes, parsed on first use
+        self._rel_name = ""  # and its name
         self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
         self.live = False
         self.live_reason = ""
@@ -124,12 +159,18 @@ class InputSection:
         """This section's relocations, read on first use."""
         if self._relocs is None:
             assert self._rel_source is not None
-            self._relocs = read_relocs(self.file.elf, self._rel_source)
+            rela = self.rel_type == elf.SHT_RELA
+            self._relocs = relocs_from_bytes(self._rel_source, rela, self.file.bits, self._rel_name, self.file.name)
         return self._relocs
 
     @relocs.setter
     def relocs(self, value: Relocs) -> None:
         self._relocs = value
+
+    def release_relocs(self) -> None:
+        """Forget the parsed relocations (the next use reads them again): a pass done with them frees them."""
+        if self._rel_source is not None:
+            self._relocs = None
 
     def __repr__(self) -> str:
         return f"{self.file.name}({self.name})"
@@ -140,7 +181,10 @@ class ObjectFile:
     """One relocatable object: its sections, symbols and directives."""
 
     name: str
-    elf: elf.ElfFile
+    #: the parsed file while it is loaded (directives, COMDAT groups); None after, when the
+    #: sections keep only their bytes
+    elf: elf.ElfFile | None
+    bits: int = 64
     sections: list[InputSection | None] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
     directives: Directives | None = None
@@ -157,12 +201,15 @@ _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 
 def read_relocs(e: elf.ElfFile, sec: elf.Section) -> Relocs:
     """A SHT_REL/SHT_RELA section's entries as columns, read in bulk."""
-    data = e.section_data(sec)
-    rela = sec.type == elf.SHT_RELA
-    word = 4 if e.bits == 32 else 8
+    return relocs_from_bytes(e.section_data(sec), sec.type == elf.SHT_RELA, e.bits, sec.name, e.name)
+
+
+def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str, file_name: str) -> Relocs:
+    """The entries of a relocation section's bytes (``rela``: SHT_RELA; ``bits``: the ELF class) as columns."""
+    word = 4 if bits == 32 else 8
     fields = 3 if rela else 2
     if len(data) % (word * fields):
-        raise DynError(f"relocation section {sec.name}: bad size", e.name)
+        raise DynError(f"relocation section {section_name}: bad size", file_name)
     shift, mask = (8, 0xFF) if word == 4 else (32, 0xFFFFFFFF)
     if _LITTLE_ENDIAN_HOST and word == 8:
         # r_info's halves are the type (low) and the symbol (high): read them as 32-bit columns.
@@ -195,7 +242,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     if found is None or found.name != arch.name:
         what = found.name if found else f"machine {e.machine}, ELFCLASS{e.bits}"
         raise DynError(f"object is for {what}, not {arch.name}", name)
-    obj = ObjectFile(name, e, order=order)
+    obj = ObjectFile(name, e, e.bits, order=order)
     obj.sections = [None] * len(e.sections)
     symtab = None
     for s in e.sections:
@@ -222,7 +269,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 continue
             if s.size % (s.entsize or 1):
                 raise DynError(f"relocation section {s.name}: bad size", name)
-            target._relocs, target._rel_source = None, s
+            target._relocs, target._rel_source, target._rel_name = None, e.section_data(s), s.name
             target.rel_type = s.type
     if symtab is not None:
         first_global = obj.first_global = symtab.info
@@ -233,9 +280,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         LOCAL, ABS = elf.STB_LOCAL, elf.SHN_ABS
         for i, (sname, value, size, info, other, shndx) in enumerate(e.symbol_tuples(symtab)):
             bind = info >> 4
-            sym = Symbol(sname, i >= first_global and bind != LOCAL)
-            sym.file, sym.value, sym.size, sym.bind, sym.type = obj, value, size, bind, info & 0xF
-            sym.shndx = shndx
+            sym = Symbol(sname, i >= first_global and bind != LOCAL, obj, value, size, bind, info & 0xF, shndx)
             if other:
                 sym.visibility = other & 3
             if 0 < shndx < ABS:
@@ -270,6 +315,7 @@ def _group_members(e: elf.ElfFile, s: elf.Section, obj: ObjectFile) -> list[int]
 def comdat_groups(obj: ObjectFile) -> list[tuple[str, list[int]]]:
     """(signature, member section indexes) of each COMDAT group of an object."""
     e = obj.elf
+    assert e is not None, "read while the object is loaded"
     out = []
     symtab = e.first_section(elf.SHT_SYMTAB)
     for s in e.sections:

@@ -3,7 +3,7 @@
 ``scan_relocations`` reads the live sections' relocations and writes ``got``,
 ``tls_got``, ``got_base_needed`` and ``thunks`` (and the output's import needs, through
 its hook). ``copy_contents`` writes ``image``; ``fill_got``/``fill_thunks`` write the
-linker's GOT and thunk bytes into it; ``apply_relocations`` and ``debug_contents``
+linker's GOT and thunk bytes into it; ``apply_relocations`` and ``write_debug``
 relocate code, data and debug sections through one read/compute/check/write path:
 sections whose relocations are all S + A or S + A - P into plain integer fields are
 computed as whole columns, the others one relocation at a time.
@@ -195,6 +195,7 @@ def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: Ab
         if table is None:
             table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=False)
         _relocate(ctx, sec, ctx.image, sec.addr - ctx.base, plan, table, import_value, on_absolute, None)
+        sec.release_relocs()  # the last pass to read them
 
 
 def collect_debug(ctx: LinkState) -> list[OutputSection]:
@@ -228,26 +229,29 @@ def collect_debug(ctx: LinkState) -> list[OutputSection]:
     return list(outs.values())
 
 
-def debug_contents(ctx: LinkState, outs: list[OutputSection]) -> list[bytes]:
-    """The debug output sections' bytes, relocated; references into dropped code read 0.
+def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> None:
+    """Append the debug output sections to ``out``, each aligned, relocated in place; set their offsets.
 
-    A dropped function's range must not end a range or location list: those read 1, as lld does.
+    References into dropped code read 0; a dropped function's range must not end a range or
+    location list: those read 1, as lld does. Each section's relocations are read, applied and
+    forgotten: debug relocations are most of a link's, and nothing else needs them.
     """
     plan = _Plan(ctx, plain_abs=True)
     values: dict[int, list[int]] = {}
-    result = []
-    for out in outs:
-        buf = bytearray(out.size)
-        for sec in out.inputs:
-            buf[sec.offset : sec.offset + sec.size] = sec.data
-        for sec in out.inputs:
+    for o in outs:
+        out.extend(bytes(-len(out) % o.align))
+        o.offset = start = len(out)
+        for sec in o.inputs:
+            pos0 = start + sec.offset
+            out.extend(bytes(pos0 - len(out)))
+            out += sec.data
             table = values.get(id(sec.file))
             if table is None:
                 table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=True)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
-            _relocate(ctx, sec, buf, sec.offset, plan, table, None, None, tomb)
-        result.append(bytes(buf))
-    return result
+            _relocate(ctx, sec, out, pos0, plan, table, None, None, tomb)
+            sec.release_relocs()
+        out.extend(bytes(start + o.size - len(out)))
 
 
 # What a symbol's entry in a values table holds when it is not simply its address.

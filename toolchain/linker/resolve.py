@@ -94,6 +94,7 @@ def _load_member(ctx: LinkState, ar: Archive, off: int) -> None:
 
 def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
     ctx.objects.append(obj)
+    assert obj.elf is not None
     obj.directives = read_object_directives(obj.elf)
     if obj.directives is not None and obj.directives.arch not in ("", ctx.arch.name):
         raise DynError(f"directives are for {obj.directives.arch}, not {ctx.arch.name}", obj.name)
@@ -107,6 +108,7 @@ def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
                     sec.discarded = True
         else:
             ctx.comdat_seen[sig] = obj
+    obj.elf = None  # its section headers are not needed again: the sections have their bytes
     pending: list[str] = []
     symbols = obj.symbols
     LOCAL = elf.STB_LOCAL
