@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import mmap
+import os
+import stat
 import struct
 import sys
 from dataclasses import dataclass, field
+from sys import intern
 from typing import TYPE_CHECKING
 
 from .. import elf
 from ..arch import Arch, arch_for_machine
-from ..errors import DynError
+from ..errors import DynError, read_input
 from .reloc import NO_RELOCS, Relocs
 
 if TYPE_CHECKING:
@@ -17,6 +21,8 @@ if TYPE_CHECKING:
     from .context import OutputSection
 
 MAX_ALIGN = 1 << 16  # larger section alignments are refused (a page is enough for anything here)
+#: the merge map of a section whose pieces were not merged (shared: never changed, replaced when merged)
+NOT_MERGED: tuple[list[int], list[int]] = ([], [])
 
 
 class Symbol:
@@ -132,7 +138,7 @@ class InputSection:
     def __init__(self, file: ObjectFile, sec: elf.Section, data: memoryview | bytes):
         self.file = file
         self.index = sec.index
-        self.name = sec.name
+        self.name = intern(sec.name)  # one string for every object's ".text"
         self.type = sec.type
         self.flags = sec.flags
         self.align = max(sec.align, 1)
@@ -152,13 +158,13 @@ class InputSection:
         self.addr = 0
         self.discarded = False
         self.merged: InputSection | None = None  # the linker's merged section holding our pieces
-        self.merge_map: tuple[list[int], list[int]] = ([], [])  # piece starts here -> offsets there
+        self.merge_map = NOT_MERGED  # piece starts here -> offsets there
 
     @property
     def relocs(self) -> Relocs:
         """This section's relocations, read on first use."""
         if self._relocs is None:
-            assert self._rel_source is not None
+            assert self._rel_source is not None, "relocations read after release_input"
             rela = self.rel_type == elf.SHT_RELA
             self._relocs = relocs_from_bytes(self._rel_source, rela, self.file.bits, self._rel_name, self.file.name)
         return self._relocs
@@ -191,6 +197,8 @@ class ObjectFile:
     first_global: int = 0
     order: int = 0
     exec_stack: bool = False
+    #: the file's pages when it is mapped rather than read (``open_object``), until ``release_input``
+    mapping: mmap.mmap | None = None
 
     def __hash__(self) -> int:
         return id(self)
@@ -231,6 +239,61 @@ def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str
         info = [r[1] for r in rows]
         addends = [r[2] for r in rows] if rela else [0] * len(rows)
     return Relocs(offsets, [i & mask for i in info], [i >> shift for i in info], addends)
+
+
+def map_input(path: str) -> mmap.mmap | bytes:
+    """An input file's pages mapped read-only (its bytes read when it cannot be mapped); DynError
+    naming it if it cannot be opened or is not a regular file.
+
+    Mapped pages are the page cache's: unmapping them gives the memory back, where bytes read
+    into the heap would stay with the process.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError) as e:
+        raise DynError(getattr(e, "strerror", None) or "cannot read", path) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DynError("not a regular file", path)
+        if st.st_size:
+            try:
+                return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                pass  # a file system without mappable files: read it
+    except OSError as e:
+        raise DynError(e.strerror or "cannot read", path) from None
+    finally:
+        os.close(fd)
+    return read_input(path)
+
+
+def open_object(path: str, arch: Arch, order: int) -> ObjectFile:
+    """Map an object file and parse it (``load_object``); ``release_input`` unmaps it."""
+    data = map_input(path)
+    if isinstance(data, bytes):
+        return load_object(data, path, arch, order)
+    obj = load_object(memoryview(data), path, arch, order)
+    obj.mapping = data
+    return obj
+
+
+def release_input(obj: ObjectFile) -> None:
+    """Forget an object's section and relocation bytes and unmap its file, once the output holds them.
+
+    Its sections keep their names, sizes and places; reading their bytes or relocations
+    afterwards is an error.
+    """
+    for sec in obj.sections:
+        if sec is not None:
+            sec.data = b""
+            sec._rel_source = None
+    if obj.mapping is not None:
+        try:
+            obj.mapping.close()
+        except BufferError:  # a view of it is still held: the pages go when the view does
+            pass
+        obj.mapping = None
 
 
 def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> ObjectFile:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from .. import elf
 from ..errors import DynError
 from .context import LinkState, OutputSection, merged_addr
-from .inputs import InputSection, Symbol
+from .inputs import InputSection, Symbol, release_input
 from .reloc import Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
 
@@ -234,10 +234,16 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
 
     References into dropped code read 0; a dropped function's range must not end a range or
     location list: those read 1, as lld does. Each section's relocations are read, applied and
-    forgotten: debug relocations are most of a link's, and nothing else needs them.
+    forgotten: debug relocations are most of a link's, and nothing else needs them. This is the
+    last pass to read the inputs: an object is released (``release_input``) once its last debug
+    section is written, so that its file's pages go as the output grows.
     """
     plan = _Plan(ctx, plain_abs=True)
     values: dict[int, list[int]] = {}
+    unwritten: dict[int, int] = {}  # id(object) -> its debug sections not written yet
+    for o in outs:
+        for sec in o.inputs:
+            unwritten[id(sec.file)] = unwritten.get(id(sec.file), 0) + 1
     for o in outs:
         out.extend(bytes(-len(out) % o.align))
         o.offset = start = len(out)
@@ -245,12 +251,16 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
             pos0 = start + sec.offset
             out.extend(bytes(pos0 - len(out)))
             out += sec.data
-            table = values.get(id(sec.file))
+            file = sec.file
+            table = values.get(id(file))
             if table is None:
-                table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=True)
+                table = values[id(file)] = _symbol_values(ctx, file.symbols, debug=True)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
             _relocate(ctx, sec, out, pos0, plan, table, None, None, tomb)
             sec.release_relocs()
+            left = unwritten[id(file)] = unwritten[id(file)] - 1
+            if not left:
+                release_input(file)
         out.extend(bytes(start + o.size - len(out)))
 
 

@@ -13,7 +13,7 @@ from ..directives import read_object_directives
 from ..errors import DynError, read_input
 from . import hosted
 from .context import LinkState, SyntheticSection
-from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object
+from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object, open_object
 from .libsearch import KIND_ARCHIVE, KIND_SHARED
 from .sections import add_synthetic_section
 
@@ -53,7 +53,7 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
             ctx.archives.append(ar)
             _add_archive(ctx, ar)
         else:
-            _add_object(ctx, load_object(read_input(inp.path), inp.path, ctx.arch, len(ctx.objects)))
+            _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects)))
     hosted.add_start_files(ctx)
     hosted.bind_shared(ctx)
     ctx.flush_errors()
