@@ -1,4 +1,4 @@
-"""Input files: ELF relocatable objects and ``ar`` archives, read as data."""
+"""Input files: ELF relocatable objects (mapped) and ``ar`` archives, read as data."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MAX_ALIGN = 1 << 16  # larger section alignments are refused (a page is enough for anything here)
 #: the merge map of a section whose pieces were not merged (shared: never changed, replaced when merged)
 NOT_MERGED: tuple[list[int], list[int]] = ([], [])
+NO_BYTES = memoryview(b"")  # the bytes of an object that has none (any more)
 
 
 class Symbol:
@@ -117,9 +118,11 @@ class InputSection:
         "flags",
         "align",
         "size",
-        "data",
+        "_data",
+        "_start",
         "_relocs",
         "_rel_source",
+        "_rel_size",
         "_rel_name",
         "live",
         "out",
@@ -135,7 +138,7 @@ class InputSection:
         "merge_map",
     )
 
-    def __init__(self, file: ObjectFile, sec: elf.Section, data: memoryview | bytes):
+    def __init__(self, file: ObjectFile, sec: elf.Section, data: bytes | None = None):
         self.file = file
         self.index = sec.index
         self.name = intern(sec.name)  # one string for every object's ".text"
@@ -146,10 +149,12 @@ class InputSection:
         self.entsize = sec.entsize
         self.link = sec.link
         self.info = sec.info
-        self.data = data
+        self._data: bytes | bytearray | memoryview | None = data  # None: sliced from the file's when asked for
+        self._start = sec.offset
         self._relocs: Relocs | None = NO_RELOCS
-        self._rel_source: memoryview | None = None  # the relocation section's bytes, parsed on first use
-        self._rel_name = ""  # and its name
+        self._rel_source: int | None = None  # where the relocation section is in the file, parsed on first use
+        self._rel_size = 0  # and its size and name
+        self._rel_name = ""
         self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
         self.live = False
         self.live_reason = ""
@@ -161,12 +166,27 @@ class InputSection:
         self.merge_map = NOT_MERGED  # piece starts here -> offsets there
 
     @property
+    def data(self) -> bytes | bytearray | memoryview:
+        """The section's bytes: a slice of its file's bytes (made when asked for, not kept), or its own."""
+        data = self._data
+        if data is None:
+            start = self._start
+            return self.file.view[start : start + self.size]
+        return data
+
+    @data.setter
+    def data(self, value: bytes | bytearray | memoryview) -> None:
+        self._data = value
+
+    @property
     def relocs(self) -> Relocs:
         """This section's relocations, read on first use."""
         if self._relocs is None:
             assert self._rel_source is not None, "relocations read after release_input"
             rela = self.rel_type == elf.SHT_RELA
-            self._relocs = relocs_from_bytes(self._rel_source, rela, self.file.bits, self._rel_name, self.file.name)
+            start = self._rel_source
+            data = self.file.view[start : start + self._rel_size]
+            self._relocs = relocs_from_bytes(data, rela, self.file.bits, self._rel_name, self.file.name)
         return self._relocs
 
     @relocs.setter
@@ -197,7 +217,9 @@ class ObjectFile:
     first_global: int = 0
     order: int = 0
     exec_stack: bool = False
-    #: the file's pages when it is mapped rather than read (``open_object``), until ``release_input``
+    #: the file's bytes (sections' bytes are slices of them), and its pages when it is mapped
+    #: rather than read (``open_object``), until ``release_input``
+    view: memoryview = field(default_factory=lambda: NO_BYTES)
     mapping: mmap.mmap | None = None
 
     def __hash__(self) -> int:
@@ -288,12 +310,15 @@ def release_input(obj: ObjectFile) -> None:
         if sec is not None:
             sec.data = b""
             sec._rel_source = None
-    if obj.mapping is not None:
-        try:
-            obj.mapping.close()
-        except BufferError:  # a view of it is still held: the pages go when the view does
-            pass
-        obj.mapping = None
+    view, mapping = obj.view, obj.mapping
+    obj.view, obj.mapping = NO_BYTES, None
+    try:
+        if view is not NO_BYTES:
+            view.release()
+        if mapping is not None:
+            mapping.close()
+    except BufferError:  # a slice of it is still held: the pages go when the slice does
+        pass
 
 
 def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> ObjectFile:
@@ -305,7 +330,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     if found is None or found.name != arch.name:
         what = found.name if found else f"machine {e.machine}, ELFCLASS{e.bits}"
         raise DynError(f"object is for {what}, not {arch.name}", name)
-    obj = ObjectFile(name, e, e.bits, order=order)
+    obj = ObjectFile(name, e, e.bits, order=order, view=e.data)
     obj.sections = [None] * len(e.sections)
     symtab = None
     for s in e.sections:
@@ -321,8 +346,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
             if s.align & (s.align - 1) or s.align > MAX_ALIGN:
                 raise DynError(f"section {s.name}: bad alignment {s.align:#x}", name)
             # ElfFile checked that every section's bytes are in the file.
-            body = e.data[s.offset : s.offset + s.size] if s.type != elf.SHT_NOBITS else e.data[:0]
-            obj.sections[s.index] = InputSection(obj, s, body)
+            obj.sections[s.index] = InputSection(obj, s, None if s.type != elf.SHT_NOBITS else b"")
     for s in e.sections:
         if s.type in (elf.SHT_REL, elf.SHT_RELA):
             if not 0 <= s.info < len(e.sections):
@@ -332,7 +356,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 continue
             if s.size % (s.entsize or 1):
                 raise DynError(f"relocation section {s.name}: bad size", name)
-            target._relocs, target._rel_source, target._rel_name = None, e.section_data(s), s.name
+            target._relocs, target._rel_source, target._rel_size, target._rel_name = None, s.offset, s.size, s.name
             target.rel_type = s.type
     if symtab is not None:
         first_global = obj.first_global = symtab.info
