@@ -230,38 +230,39 @@ def collect_debug(ctx: LinkState) -> list[OutputSection]:
 
 
 def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> None:
-    """Append the debug output sections to ``out``, each aligned, relocated in place; set their offsets.
+    """Append the debug output sections to ``out``, each aligned and relocated; set their offsets.
 
     References into dropped code read 0; a dropped function's range must not end a range or
-    location list: those read 1, as lld does. Each section's relocations are read, applied and
-    forgotten: debug relocations are most of a link's, and nothing else needs them. This is the
-    last pass to read the inputs: an object is released (``release_input``) once its last debug
-    section is written, so that its file's pages go as the output grows.
+    location list: those read 1, as lld does. This is the last pass to read the inputs, so it
+    goes object by object: each object's debug sections are appended to their output
+    sections' buffers and relocated there, their relocations read and forgotten (debug
+    relocations are most of a link's), and the object is released (``release_input``):
+    its file's pages go as the output grows.
     """
     plan = _Plan(ctx, plain_abs=True)
-    values: dict[int, list[int]] = {}
-    unwritten: dict[int, int] = {}  # id(object) -> its debug sections not written yet
-    for o in outs:
-        for sec in o.inputs:
-            unwritten[id(sec.file)] = unwritten.get(id(sec.file), 0) + 1
-    for o in outs:
-        out.extend(bytes(-len(out) % o.align))
-        o.offset = start = len(out)
-        for sec in o.inputs:
-            pos0 = start + sec.offset
-            out.extend(bytes(pos0 - len(out)))
-            out += sec.data
-            file = sec.file
-            table = values.get(id(file))
+    buffers = {id(o): bytearray() for o in outs}
+    for obj in ctx.objects:
+        table = None
+        for sec in obj.sections:
+            buf = buffers.get(id(sec.out)) if sec is not None else None
+            if buf is None:
+                continue
+            assert sec is not None
+            buf.extend(bytes(sec.offset - len(buf)))
+            buf += sec.data
             if table is None:
-                table = values[id(file)] = _symbol_values(ctx, file.symbols, debug=True)
+                table = _symbol_values(ctx, obj.symbols, debug=True)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
-            _relocate(ctx, sec, out, pos0, plan, table, None, None, tomb)
+            _relocate(ctx, sec, buf, sec.offset, plan, table, None, None, tomb)
             sec.release_relocs()
-            left = unwritten[id(file)] = unwritten[id(file)] - 1
-            if not left:
-                release_input(file)
-        out.extend(bytes(start + o.size - len(out)))
+        release_input(obj)
+    for o in outs:
+        buf = buffers.pop(id(o))
+        buf.extend(bytes(o.size - len(buf)))
+        out.extend(bytes(-len(out) % o.align))
+        o.offset = len(out)
+        out += buf
+        del buf  # each buffer goes once copied
 
 
 # What a symbol's entry in a values table holds when it is not simply its address.
