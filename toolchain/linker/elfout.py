@@ -16,10 +16,10 @@ from .. import elf
 from ..errors import DynError
 from . import dynamic
 from .context import OutputSection
-from .inputs import InputSection, Symbol
+from .inputs import InputSection, Symbol, release_input
 from .pipeline import Output
 from .reloc import Howto, Kind
-from .relocate import collect_debug, compute_value, debug_contents, need_got
+from .relocate import collect_debug, compute_value, need_got, write_debug
 from .sections import add_synthetic_section, output_section_name
 
 # -z relro: what ld.so may make read-only once it has relocated it (first in the writable segment).
@@ -201,10 +201,9 @@ class ElfExecutable(Output):
             o.index = i
         symtab, strtab, nlocal = self._symtab(is64)
         debug = collect_debug(self.ctx) if not self.ctx.opts.strip_debug else []
-        for o, contents in zip(debug, debug_contents(self.ctx, debug), strict=True):
-            out.extend(b"\0" * (-len(out) % o.align))
-            o.offset = len(out)
-            out += contents
+        write_debug(self.ctx, debug, out)
+        for obj in self.ctx.objects:  # the output holds every input's bytes now
+            release_input(obj)
         out.extend(b"\0" * (-len(out) % 8))
         symtab_off = len(out)
         out += symtab

@@ -1,15 +1,19 @@
-"""Input files: ELF relocatable objects and ``ar`` archives, read as data."""
+"""Input files: ELF relocatable objects (mapped) and ``ar`` archives, read as data."""
 
 from __future__ import annotations
 
+import mmap
+import os
+import stat
 import struct
 import sys
 from dataclasses import dataclass, field
+from sys import intern
 from typing import TYPE_CHECKING
 
 from .. import elf
 from ..arch import Arch, arch_for_machine
-from ..errors import DynError
+from ..errors import DynError, read_input
 from .reloc import NO_RELOCS, Relocs
 
 if TYPE_CHECKING:
@@ -17,6 +21,9 @@ if TYPE_CHECKING:
     from .context import OutputSection
 
 MAX_ALIGN = 1 << 16  # larger section alignments are refused (a page is enough for anything here)
+#: the merge map of a section whose pieces were not merged (shared: never changed, replaced when merged)
+NOT_MERGED: tuple[list[int], list[int]] = ([], [])
+NO_BYTES = memoryview(b"")  # the bytes of an object that has none (any more)
 
 
 class Symbol:
@@ -24,32 +31,65 @@ class Symbol:
 
     ``section`` is the InputSection that defines it (None for undefined, absolute or
     common symbols); ``value`` is its offset in that section (or its absolute value).
-    Class attributes are the defaults, so making the many symbols of many objects is cheap.
+    Slots, not a dict each: a large link holds hundreds of thousands of symbols.
     """
 
-    file: ObjectFile | None = None
-    section: InputSection | None = None
-    value = 0
-    size = 0
-    type = elf.STT_NOTYPE
-    shndx = elf.SHN_UNDEF
-    visibility = 0
-    referenced_by: ObjectFile | None = None
-    common_align = 0
-    dynimport: DynImport | None = None  # set when the loader binds it from a shared library
-    dynexport: str | None = None  # exported under this name
-    dyn_index = -1
-    got_index = -1
-    plt_index = -1
-    import_index = -1
-    address_taken = False
-    copy_reloc = False  # imported data copied into the executable (R_*_COPY)
-    tls_got_index = -1
+    __slots__ = (
+        "name",
+        "is_global",
+        "bind",
+        "file",
+        "section",
+        "value",
+        "size",
+        "type",
+        "shndx",
+        "visibility",
+        "referenced_by",
+        "common_align",
+        "dynimport",
+        "dynexport",
+        "dyn_index",
+        "got_index",
+        "plt_index",
+        "import_index",
+        "address_taken",
+        "copy_reloc",
+        "tls_got_index",
+    )
 
-    def __init__(self, name: str, is_global: bool):
+    def __init__(
+        self,
+        name: str,
+        is_global: bool,
+        file: ObjectFile | None = None,
+        value: int = 0,
+        size: int = 0,
+        bind: int | None = None,
+        type_: int = elf.STT_NOTYPE,
+        shndx: int = elf.SHN_UNDEF,
+    ):
         self.name = name
         self.is_global = is_global
-        self.bind = elf.STB_GLOBAL if is_global else elf.STB_LOCAL
+        self.bind = (elf.STB_GLOBAL if is_global else elf.STB_LOCAL) if bind is None else bind
+        self.file = file
+        self.section: InputSection | None = None
+        self.value = value
+        self.size = size
+        self.type = type_
+        self.shndx = shndx
+        self.visibility = 0
+        self.referenced_by: ObjectFile | None = None
+        self.common_align = 0
+        self.dynimport: DynImport | None = None  # set when the loader binds it from a shared library
+        self.dynexport: str | None = None  # exported under this name
+        self.dyn_index = -1
+        self.got_index = -1
+        self.plt_index = -1
+        self.import_index = -1
+        self.address_taken = False
+        self.copy_reloc = False  # imported data copied into the executable (R_*_COPY)
+        self.tls_got_index = -1
 
     @property
     def defined(self) -> bool:
@@ -78,9 +118,12 @@ class InputSection:
         "flags",
         "align",
         "size",
-        "data",
+        "_data",
+        "_start",
         "_relocs",
         "_rel_source",
+        "_rel_size",
+        "_rel_name",
         "live",
         "out",
         "offset",
@@ -95,10 +138,10 @@ class InputSection:
         "merge_map",
     )
 
-    def __init__(self, file: ObjectFile, sec: elf.Section, data: memoryview | bytes):
+    def __init__(self, file: ObjectFile, sec: elf.Section, data: bytes | None = None):
         self.file = file
         self.index = sec.index
-        self.name = sec.name
+        self.name = intern(sec.name)  # one string for every object's ".text"
         self.type = sec.type
         self.flags = sec.flags
         self.align = max(sec.align, 1)
@@ -106,9 +149,12 @@ class InputSection:
         self.entsize = sec.entsize
         self.link = sec.link
         self.info = sec.info
-        self.data = data
+        self._data: bytes | bytearray | memoryview | None = data  # None: sliced from the file's when asked for
+        self._start = sec.offset
         self._relocs: Relocs | None = NO_RELOCS
-        self._rel_source: elf.Section | None = None  # parsed on first use: dead sections never are
+        self._rel_source: int | None = None  # where the relocation section is in the file, parsed on first use
+        self._rel_size = 0  # and its size and name
+        self._rel_name = ""
         self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
         self.live = False
         self.live_reason = ""
@@ -117,19 +163,40 @@ class InputSection:
         self.addr = 0
         self.discarded = False
         self.merged: InputSection | None = None  # the linker's merged section holding our pieces
-        self.merge_map: tuple[list[int], list[int]] = ([], [])  # piece starts here -> offsets there
+        self.merge_map = NOT_MERGED  # piece starts here -> offsets there
+
+    @property
+    def data(self) -> bytes | bytearray | memoryview:
+        """The section's bytes: a slice of its file's bytes (made when asked for, not kept), or its own."""
+        data = self._data
+        if data is None:
+            start = self._start
+            return self.file.view[start : start + self.size]
+        return data
+
+    @data.setter
+    def data(self, value: bytes | bytearray | memoryview) -> None:
+        self._data = value
 
     @property
     def relocs(self) -> Relocs:
         """This section's relocations, read on first use."""
         if self._relocs is None:
-            assert self._rel_source is not None
-            self._relocs = read_relocs(self.file.elf, self._rel_source)
+            assert self._rel_source is not None, "relocations read after release_input"
+            rela = self.rel_type == elf.SHT_RELA
+            start = self._rel_source
+            data = self.file.view[start : start + self._rel_size]
+            self._relocs = relocs_from_bytes(data, rela, self.file.bits, self._rel_name, self.file.name)
         return self._relocs
 
     @relocs.setter
     def relocs(self, value: Relocs) -> None:
         self._relocs = value
+
+    def release_relocs(self) -> None:
+        """Forget the parsed relocations (the next use reads them again): a pass done with them frees them."""
+        if self._rel_source is not None:
+            self._relocs = None
 
     def __repr__(self) -> str:
         return f"{self.file.name}({self.name})"
@@ -140,13 +207,20 @@ class ObjectFile:
     """One relocatable object: its sections, symbols and directives."""
 
     name: str
-    elf: elf.ElfFile
+    #: the parsed file while it is loaded (directives, COMDAT groups); None after, when the
+    #: sections keep only their bytes
+    elf: elf.ElfFile | None
+    bits: int = 64
     sections: list[InputSection | None] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
     directives: Directives | None = None
     first_global: int = 0
     order: int = 0
     exec_stack: bool = False
+    #: the file's bytes (sections' bytes are slices of them), and its pages when it is mapped
+    #: rather than read (``open_object``), until ``release_input``
+    view: memoryview = field(default_factory=lambda: NO_BYTES)
+    mapping: mmap.mmap | None = None
 
     def __hash__(self) -> int:
         return id(self)
@@ -157,12 +231,15 @@ _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 
 def read_relocs(e: elf.ElfFile, sec: elf.Section) -> Relocs:
     """A SHT_REL/SHT_RELA section's entries as columns, read in bulk."""
-    data = e.section_data(sec)
-    rela = sec.type == elf.SHT_RELA
-    word = 4 if e.bits == 32 else 8
+    return relocs_from_bytes(e.section_data(sec), sec.type == elf.SHT_RELA, e.bits, sec.name, e.name)
+
+
+def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str, file_name: str) -> Relocs:
+    """The entries of a relocation section's bytes (``rela``: SHT_RELA; ``bits``: the ELF class) as columns."""
+    word = 4 if bits == 32 else 8
     fields = 3 if rela else 2
     if len(data) % (word * fields):
-        raise DynError(f"relocation section {sec.name}: bad size", e.name)
+        raise DynError(f"relocation section {section_name}: bad size", file_name)
     shift, mask = (8, 0xFF) if word == 4 else (32, 0xFFFFFFFF)
     if _LITTLE_ENDIAN_HOST and word == 8:
         # r_info's halves are the type (low) and the symbol (high): read them as 32-bit columns.
@@ -186,6 +263,64 @@ def read_relocs(e: elf.ElfFile, sec: elf.Section) -> Relocs:
     return Relocs(offsets, [i & mask for i in info], [i >> shift for i in info], addends)
 
 
+def map_input(path: str) -> mmap.mmap | bytes:
+    """An input file's pages mapped read-only (its bytes read when it cannot be mapped); DynError
+    naming it if it cannot be opened or is not a regular file.
+
+    Mapped pages are the page cache's: unmapping them gives the memory back, where bytes read
+    into the heap would stay with the process.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError) as e:
+        raise DynError(getattr(e, "strerror", None) or "cannot read", path) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DynError("not a regular file", path)
+        if st.st_size:
+            try:
+                return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                pass  # a file system without mappable files: read it
+    except OSError as e:
+        raise DynError(e.strerror or "cannot read", path) from None
+    finally:
+        os.close(fd)
+    return read_input(path)
+
+
+def open_object(path: str, arch: Arch, order: int) -> ObjectFile:
+    """Map an object file and parse it (``load_object``); ``release_input`` unmaps it."""
+    data = map_input(path)
+    if isinstance(data, bytes):
+        return load_object(data, path, arch, order)
+    obj = load_object(memoryview(data), path, arch, order)
+    obj.mapping = data
+    return obj
+
+
+def release_input(obj: ObjectFile) -> None:
+    """Forget an object's section and relocation bytes and unmap its file, once the output holds them.
+
+    Its sections keep their names, sizes and places; reading their bytes or relocations
+    afterwards is an error.
+    """
+    for sec in obj.sections:
+        if sec is not None:
+            sec.data = b""
+            sec._rel_source = None
+    view, mapping = obj.view, obj.mapping
+    obj.view, obj.mapping = NO_BYTES, None
+    try:
+        if view is not NO_BYTES:
+            view.release()
+        if mapping is not None:
+            mapping.close()
+    except BufferError:  # a slice of it is still held: the pages go when the slice does
+        pass
+
+
 def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> ObjectFile:
     """Parse a relocatable object for ``arch``; symbols stay unresolved (locals only)."""
     e = elf.ElfFile(data, name)
@@ -195,7 +330,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     if found is None or found.name != arch.name:
         what = found.name if found else f"machine {e.machine}, ELFCLASS{e.bits}"
         raise DynError(f"object is for {what}, not {arch.name}", name)
-    obj = ObjectFile(name, e, order=order)
+    obj = ObjectFile(name, e, e.bits, order=order, view=e.data)
     obj.sections = [None] * len(e.sections)
     symtab = None
     for s in e.sections:
@@ -211,8 +346,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
             if s.align & (s.align - 1) or s.align > MAX_ALIGN:
                 raise DynError(f"section {s.name}: bad alignment {s.align:#x}", name)
             # ElfFile checked that every section's bytes are in the file.
-            body = e.data[s.offset : s.offset + s.size] if s.type != elf.SHT_NOBITS else e.data[:0]
-            obj.sections[s.index] = InputSection(obj, s, body)
+            obj.sections[s.index] = InputSection(obj, s, None if s.type != elf.SHT_NOBITS else b"")
     for s in e.sections:
         if s.type in (elf.SHT_REL, elf.SHT_RELA):
             if not 0 <= s.info < len(e.sections):
@@ -222,7 +356,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 continue
             if s.size % (s.entsize or 1):
                 raise DynError(f"relocation section {s.name}: bad size", name)
-            target._relocs, target._rel_source = None, s
+            target._relocs, target._rel_source, target._rel_size, target._rel_name = None, s.offset, s.size, s.name
             target.rel_type = s.type
     if symtab is not None:
         first_global = obj.first_global = symtab.info
@@ -233,9 +367,7 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         LOCAL, ABS = elf.STB_LOCAL, elf.SHN_ABS
         for i, (sname, value, size, info, other, shndx) in enumerate(e.symbol_tuples(symtab)):
             bind = info >> 4
-            sym = Symbol(sname, i >= first_global and bind != LOCAL)
-            sym.file, sym.value, sym.size, sym.bind, sym.type = obj, value, size, bind, info & 0xF
-            sym.shndx = shndx
+            sym = Symbol(sname, i >= first_global and bind != LOCAL, obj, value, size, bind, info & 0xF, shndx)
             if other:
                 sym.visibility = other & 3
             if 0 < shndx < ABS:
@@ -270,6 +402,7 @@ def _group_members(e: elf.ElfFile, s: elf.Section, obj: ObjectFile) -> list[int]
 def comdat_groups(obj: ObjectFile) -> list[tuple[str, list[int]]]:
     """(signature, member section indexes) of each COMDAT group of an object."""
     e = obj.elf
+    assert e is not None, "read while the object is loaded"
     out = []
     symtab = e.first_section(elf.SHT_SYMTAB)
     for s in e.sections:

@@ -3,7 +3,7 @@
 ``scan_relocations`` reads the live sections' relocations and writes ``got``,
 ``tls_got``, ``got_base_needed`` and ``thunks`` (and the output's import needs, through
 its hook). ``copy_contents`` writes ``image``; ``fill_got``/``fill_thunks`` write the
-linker's GOT and thunk bytes into it; ``apply_relocations`` and ``debug_contents``
+linker's GOT and thunk bytes into it; ``apply_relocations`` and ``write_debug``
 relocate code, data and debug sections through one read/compute/check/write path:
 sections whose relocations are all S + A or S + A - P into plain integer fields are
 computed as whole columns, the others one relocation at a time.
@@ -19,7 +19,7 @@ from typing import NamedTuple
 from .. import elf
 from ..errors import DynError
 from .context import LinkState, OutputSection, merged_addr
-from .inputs import InputSection, Symbol
+from .inputs import InputSection, Symbol, release_input
 from .reloc import Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
 
@@ -195,6 +195,7 @@ def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: Ab
         if table is None:
             table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=False)
         _relocate(ctx, sec, ctx.image, sec.addr - ctx.base, plan, table, import_value, on_absolute, None)
+        sec.release_relocs()  # the last pass to read them
 
 
 def collect_debug(ctx: LinkState) -> list[OutputSection]:
@@ -228,26 +229,40 @@ def collect_debug(ctx: LinkState) -> list[OutputSection]:
     return list(outs.values())
 
 
-def debug_contents(ctx: LinkState, outs: list[OutputSection]) -> list[bytes]:
-    """The debug output sections' bytes, relocated; references into dropped code read 0.
+def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> None:
+    """Append the debug output sections to ``out``, each aligned and relocated; set their offsets.
 
-    A dropped function's range must not end a range or location list: those read 1, as lld does.
+    References into dropped code read 0; a dropped function's range must not end a range or
+    location list: those read 1, as lld does. This is the last pass to read the inputs, so it
+    goes object by object: each object's debug sections are appended to their output
+    sections' buffers and relocated there, their relocations read and forgotten (debug
+    relocations are most of a link's), and the object is released (``release_input``):
+    its file's pages go as the output grows.
     """
     plan = _Plan(ctx, plain_abs=True)
-    values: dict[int, list[int]] = {}
-    result = []
-    for out in outs:
-        buf = bytearray(out.size)
-        for sec in out.inputs:
-            buf[sec.offset : sec.offset + sec.size] = sec.data
-        for sec in out.inputs:
-            table = values.get(id(sec.file))
+    buffers = {id(o): bytearray() for o in outs}
+    for obj in ctx.objects:
+        table = None
+        for sec in obj.sections:
+            buf = buffers.get(id(sec.out)) if sec is not None else None
+            if buf is None:
+                continue
+            assert sec is not None
+            buf.extend(bytes(sec.offset - len(buf)))
+            buf += sec.data
             if table is None:
-                table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=True)
+                table = _symbol_values(ctx, obj.symbols, debug=True)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
             _relocate(ctx, sec, buf, sec.offset, plan, table, None, None, tomb)
-        result.append(bytes(buf))
-    return result
+            sec.release_relocs()
+        release_input(obj)
+    for o in outs:
+        buf = buffers.pop(id(o))
+        buf.extend(bytes(o.size - len(buf)))
+        out.extend(bytes(-len(out) % o.align))
+        o.offset = len(out)
+        out += buf
+        del buf  # each buffer goes once copied
 
 
 # What a symbol's entry in a values table holds when it is not simply its address.

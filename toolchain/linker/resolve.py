@@ -13,7 +13,7 @@ from ..directives import read_object_directives
 from ..errors import DynError, read_input
 from . import hosted
 from .context import LinkState, SyntheticSection
-from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object
+from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object, open_object
 from .libsearch import KIND_ARCHIVE, KIND_SHARED
 from .sections import add_synthetic_section
 
@@ -53,7 +53,7 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
             ctx.archives.append(ar)
             _add_archive(ctx, ar)
         else:
-            _add_object(ctx, load_object(read_input(inp.path), inp.path, ctx.arch, len(ctx.objects)))
+            _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects)))
     hosted.add_start_files(ctx)
     hosted.bind_shared(ctx)
     ctx.flush_errors()
@@ -94,6 +94,7 @@ def _load_member(ctx: LinkState, ar: Archive, off: int) -> None:
 
 def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
     ctx.objects.append(obj)
+    assert obj.elf is not None
     obj.directives = read_object_directives(obj.elf)
     if obj.directives is not None and obj.directives.arch not in ("", ctx.arch.name):
         raise DynError(f"directives are for {obj.directives.arch}, not {ctx.arch.name}", obj.name)
@@ -107,6 +108,7 @@ def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
                     sec.discarded = True
         else:
             ctx.comdat_seen[sig] = obj
+    obj.elf = None  # its section headers are not needed again: the sections have their bytes
     pending: list[str] = []
     symbols = obj.symbols
     LOCAL = elf.STB_LOCAL

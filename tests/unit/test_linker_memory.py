@@ -1,0 +1,105 @@
+"""The linker gives back its inputs' memory as it writes: mapped object files are unmapped once
+the output holds their sections, and nothing reads them after that.
+
+Objects are written by ``elfbuild``; outputs are read back with pyelftools and the relocated
+debug fields are checked against S + A computed here from the output's symbol table.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from tests.unit import elfbuild as eb
+from toolchain.arch import get_arch
+from toolchain.linker import inputs, outputs, resolve
+from toolchain.linker.context import LinkOptions
+
+R_X86_64_64, R_X86_64_32 = 1, 10
+
+
+def debug_obj(i: int) -> eb.Obj:
+    """Object ``i``: a function and debug sections naming it (64-bit and 32-bit fields) and ``_start``.
+
+    ``_start`` (object 0) calls f1; nothing calls f2, whose code is dropped.
+    """
+    fn = "_start" if i == 0 else f"f{i}"
+    syms = [eb.Sym(fn, ".text", type=eb.STT_FUNC)] + ([eb.Sym("f1", None)] if i == 0 else [eb.Sym("_start", None)])
+    calls = [eb.Rel(".text", 0, R_X86_64_32, "f1")] if i == 0 else []
+    return eb.Obj(
+        "amd64",
+        [
+            eb.Sec(".text", b"\xc3" * (16 + i), eb.SHF_ALLOC | eb.SHF_EXECINSTR),
+            eb.Sec(".data", bytes(range(8)) * (i + 1), eb.SHF_ALLOC | eb.SHF_WRITE),
+            eb.Sec(".debug_info", b"\xaa" * 4 + bytes(20), 0, 1),
+            eb.Sec(".debug_line", bytes([i]) * 8, 0, 1),
+        ],
+        syms,
+        calls
+        + [
+            eb.Rel(".debug_info", 4, R_X86_64_64, fn, 3),
+            eb.Rel(".debug_info", 12, R_X86_64_32, "_start", i),
+            eb.Rel(".debug_line", 0, R_X86_64_64, fn, 0),
+        ],
+    )
+
+
+def test_inputs_unmapped_after_writing_and_debug_relocated(tmp_path, monkeypatch):
+    mapped: list[inputs.ObjectFile] = []
+    mappings = []
+
+    def recording_open(path, arch, order):
+        obj = inputs.open_object(path, arch, order)
+        mapped.append(obj)
+        mappings.append(obj.mapping)
+        return obj
+
+    monkeypatch.setattr(resolve, "open_object", recording_open)
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"o{i}.o"
+        p.write_bytes(eb.build(debug_obj(i)))
+        paths.append(str(p))
+    opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths)
+    data, ctx = outputs.link(opts)
+
+    assert len(mappings) == 3 and all(
+        m is not None and m.closed for m in mappings
+    )  # every file was mapped and is unmapped
+    assert all(obj.mapping is None for obj in mapped)
+    for obj in ctx.objects:  # nothing can read an input's bytes now
+        for sec in obj.sections:
+            if sec is not None and sec.name.startswith(".debug"):
+                with pytest.raises(AssertionError, match="release_input"):
+                    sec.relocs  # noqa: B018 - reading them is the point
+
+    f = ELFFile(io.BytesIO(data))
+    addr = {s.name: s["st_value"] for s in f.get_section_by_name(".symtab").iter_symbols() if s.name}
+    info = f.get_section_by_name(".debug_info").data()
+    line = f.get_section_by_name(".debug_line").data()
+    assert len(info) == 3 * 24 and len(line) == 3 * 8
+    assert "f2" not in addr  # dropped: references to it read 0
+    for i in range(3):
+        fn = addr.get("_start" if i == 0 else f"f{i}")
+        piece = info[24 * i : 24 * (i + 1)]
+        assert piece[:4] == b"\xaa" * 4
+        assert struct.unpack_from("<Q", piece, 4)[0] == (fn + 3 if fn is not None else 0)
+        assert struct.unpack_from("<I", piece, 12)[0] == addr["_start"] + i
+        assert struct.unpack_from("<Q", line, 8 * i)[0] == (fn or 0)
+    text = f.get_section_by_name(".text").data()  # allocated contents were copied and relocated before
+    assert text.startswith(struct.pack("<I", addr["f1"]) + b"\xc3" * 12)
+
+
+def test_release_input_keeps_a_viewed_mapping_open(tmp_path):
+    p = tmp_path / "o.o"
+    p.write_bytes(eb.build(debug_obj(0)))
+    obj = inputs.open_object(str(p), get_arch("amd64"), 0)
+    mapping = obj.mapping
+    assert mapping is not None
+    held = obj.sections[1].data  # a view someone still holds
+    inputs.release_input(obj)
+    assert obj.mapping is None and not mapping.closed  # no crash; the pages go with the view
+    assert bytes(held[:1]) == b"\xc3"
