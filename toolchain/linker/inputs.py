@@ -7,7 +7,6 @@ import os
 import stat
 import struct
 import sys
-from dataclasses import dataclass, field
 from sys import intern
 from typing import TYPE_CHECKING
 
@@ -202,28 +201,27 @@ class InputSection:
         return f"{self.file.name}({self.name})"
 
 
-@dataclass
 class ObjectFile:
     """One relocatable object: its sections, symbols and directives."""
 
-    name: str
-    #: the parsed file while it is loaded (directives, COMDAT groups); None after, when the
-    #: sections keep only their bytes
-    elf: elf.ElfFile | None
-    bits: int = 64
-    sections: list[InputSection | None] = field(default_factory=list)
-    symbols: list[Symbol] = field(default_factory=list)
-    directives: Directives | None = None
-    first_global: int = 0
-    order: int = 0
-    exec_stack: bool = False
-    #: the file's bytes (sections' bytes are slices of them), and its pages when it is mapped
-    #: rather than read (``open_object``), until ``release_input``
-    view: memoryview = field(default_factory=lambda: NO_BYTES)
-    mapping: mmap.mmap | None = None
-
-    def __hash__(self) -> int:
-        return id(self)
+    def __init__(
+        self, name: str, elf_file: elf.ElfFile | None, bits: int = 64, order: int = 0, view: memoryview = NO_BYTES
+    ) -> None:
+        self.name = name
+        #: the parsed file while it is loaded (directives, COMDAT groups); None after, when the
+        #: sections keep only their bytes
+        self.elf = elf_file
+        self.bits = bits
+        self.sections: list[InputSection | None] = []
+        self.symbols: list[Symbol] = []
+        self.directives: Directives | None = None
+        self.first_global = 0
+        self.order = order
+        self.exec_stack = False
+        #: the file's bytes (sections' bytes are slices of them), and its pages when it is mapped
+        #: rather than read (``open_object``), until ``release_input``
+        self.view = view
+        self.mapping: mmap.mmap | None = None
 
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
