@@ -118,16 +118,17 @@ def generate(nfiles: int, seed: int = 1) -> dict[str, str]:
 
 
 # --------------------------------------------------------------- objects
-def _digest(arch: str, nfiles: int, cflags: tuple[str, ...]) -> str:
-    """The cache key: this generator, the arch and its compiler flags, the rt sources.
+def _digest(arch: str, nfiles: int, cflags: tuple[str, ...], srcs: dict[str, str]) -> str:
+    """The cache key: the generated sources, the arch and its compiler flags, the rt sources.
 
     dyncc's own code is not part of the key: after changing it, delete bench/.cache.
     """
     a = get_arch(arch)
     h = hashlib.sha256()
     h.update(f"{arch} {nfiles} {cflags} {a.cc_target} {a.cc_flags}\n".encode())
-    files = [os.path.abspath(__file__), os.path.join(RT_DIR, "rt.h"), *rt_sources()]
-    for p in files:
+    for name in sorted(srcs):
+        h.update(hashlib.sha256(f"{name}\0{srcs[name]}".encode()).digest())
+    for p in (os.path.join(RT_DIR, "rt.h"), *rt_sources()):
         with open(p, "rb") as f:
             h.update(hashlib.sha256(f.read()).digest())
     return h.hexdigest()[:16]
@@ -155,9 +156,9 @@ def _compile_one(job: tuple[str, str, str, str, tuple[str, ...]]) -> str | None:
 
 def build_objects(arch: str, nfiles: int, jobs: int, cflags: tuple[str, ...] = CFLAGS) -> tuple[str, list[str]]:
     """Generate and compile the program (or reuse the cache): (object dir, object names in link order)."""
-    key = f"{arch}-{nfiles}-{_digest(arch, nfiles, cflags)}"
-    final = os.path.join(CACHE, key)
     srcs = generate(nfiles)
+    key = f"{arch}-{nfiles}-{_digest(arch, nfiles, cflags, srcs)}"
+    final = os.path.join(CACHE, key)
     rt_names = [f"rt_{os.path.basename(s)[:-2]}.o" for s in rt_sources()]
     objs = ["main.o"] + [n[:-2] + ".o" for n in sorted(srcs) if n != "main.c"] + rt_names
     if os.path.isfile(os.path.join(final, "complete")):

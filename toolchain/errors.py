@@ -75,7 +75,7 @@ def encode_text(text: str) -> bytes:
         return "".join(_escape_char(c) if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode()
 
 
-def write_output(path: str, data: bytes | str, executable: bool = False) -> None:
+def write_output(path: str, data: bytes | bytearray | str, executable: bool = False) -> None:
     """Write ``data`` to ``path`` atomically: the file appears whole or not at all.
 
     A ``str`` is written as UTF-8 text by :func:`encode_text`.

@@ -38,7 +38,7 @@ def build_id_size(style: str) -> int:
     return BUILD_ID_SIZES[style]
 
 
-def build_id(style: str, image: bytes, size: int) -> bytes:
+def build_id(style: str, image: bytes | bytearray, size: int) -> bytes:
     """The build ID: a hash of the whole output (written with the ID zero), random (uuid), or given (0xHEX)."""
     if style.lower().startswith("0x"):
         return bytes.fromhex(style[2:])
@@ -158,15 +158,15 @@ class ElfExecutable(Output):
             return A if not ctx.arch.rela else 0
         return dyn.plt_addr(sym) + A
 
-    def write(self) -> bytes:
+    def write(self) -> bytearray:
         if self.dyn is not None:
             self.dyn.finish()
-        out = self._write(self.nphdr)
+        out = self._write(self.nphdr)  # the image itself, grown into the file: not copied
         note = self.ctx.synthetic.get(BUILD_ID_SECTION)
         if note is not None:
             at = note.addr - self.ctx.base + 16
             desc = build_id(self.ctx.opts.build_id, out, note.size - 16)
-            out = out[:at] + desc + out[at + len(desc) :]
+            out[at : at + len(desc)] = desc
         return out
 
     def has_tls(self) -> bool:
@@ -184,7 +184,7 @@ class ElfExecutable(Output):
         return n + (1 if build_id_size(self.ctx.opts.build_id) else 0)  # PT_NOTE
 
     # ---------------------------------------------------------------- write
-    def _write(self, nphdr: int) -> bytes:
+    def _write(self, nphdr: int) -> bytearray:
         a = self.ctx.arch
         is64 = a.bits == 64
         ehsize, phentsize, shentsize = (64, 56, 64) if is64 else (52, 32, 40)
@@ -250,7 +250,7 @@ class ElfExecutable(Output):
         hdr = ident + struct.pack(fmt, *fields, nsec, nsec - 1)
         out[0 : len(hdr)] = hdr
         out[ehsize : ehsize + len(phdrs)] = phdrs
-        return bytes(out)
+        return out
 
     def _section_link(self, o: OutputSection) -> tuple[int, int]:
         if self.dyn is None:

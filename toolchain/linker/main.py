@@ -135,8 +135,8 @@ def _is_hex_build_id(text: str) -> bool:
     return bool(digits) and len(digits) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in digits)
 
 
-def link(opts: LinkOptions) -> bytes:
-    """Run one link and write the output (and map) files atomically."""
+def link(opts: LinkOptions) -> bytes | bytearray:
+    """Run one link and write the output (and map) files atomically; the output's bytes."""
     from . import outputs
     from .mapfile import write_map
 

@@ -12,7 +12,7 @@ from .elfout import ElfExecutable
 from .pipeline import run
 
 
-def link(opts: LinkOptions) -> tuple[bytes, LinkState]:
+def link(opts: LinkOptions) -> tuple[bytes | bytearray, LinkState]:
     """Run one link; the output's bytes and the final link state (for the map)."""
     ctx = LinkState.for_options(opts)
     out = DynldModule(ctx) if opts.module else ElfExecutable(ctx)

@@ -73,12 +73,12 @@ class Output:
         """What to tell of each absolute address relocation writes (None: nothing)."""
         return None
 
-    def write(self) -> bytes:
+    def write(self) -> bytes | bytearray:
         """The output file's bytes, once the image is relocated."""
         raise NotImplementedError
 
 
-def run(ctx: LinkState, out: Output) -> bytes:
+def run(ctx: LinkState, out: Output) -> bytes | bytearray:
     """Run every pass of one link over ``ctx``, writing ``out``; the output file's bytes."""
     # Read objects, archives and shared libraries; pull archive members for undefined and
     # wanted symbols; add the C start files; import what the shared libraries define.
