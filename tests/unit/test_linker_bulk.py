@@ -16,6 +16,7 @@ from tests.unit import elfbuild as eb
 from tests.unit.test_linker_passes import link, read_at, start_obj, symbols
 from toolchain import elf
 from toolchain.errors import DynError
+from toolchain.linker import relocate
 from toolchain.linker.relocate import _indexes
 
 R_X86_64_64, R_X86_64_PC32, R_X86_64_32 = 1, 2, 10
@@ -111,3 +112,39 @@ def test_symbol_name_outside_the_string_table_is_an_error():
 def test_indexes_finds_every_occurrence_in_order():
     assert _indexes([5, -3, 0, -3, -3, 7], -3) == [1, 3, 4]
     assert _indexes([1, 2], -3) == []
+
+
+R_386_32, R_386_PC32 = 1, 2
+
+
+def test_implicit_addends_of_rel_sections_in_columns(tmp_path, monkeypatch):
+    """386 (SHT_REL): the addend is the field's content; a section of S + A and S + A - P
+    fields is applied by the column path (a mix of kinds: per type), each with its own addend."""
+    applied: list[bool] = []
+    whole_columns = relocate._relocate_columns
+
+    def spy(*args):
+        applied.append(whole_columns(*args))
+        return applied[-1]
+
+    monkeypatch.setattr(relocate, "_relocate_columns", spy)
+    data = bytearray(64)
+    abs_relocs = []
+    for i in range(8):
+        struct.pack_into("<i", data, 4 * i, 5 * i - 7)  # S + A, A = 5i - 7
+        abs_relocs.append(eb.Rel(".data", 4 * i, R_386_32, "target"))
+    text = bytearray(32)
+    pc_relocs = []
+    for i in range(8):
+        struct.pack_into("<i", text, 4 * i, -i)  # S + A - P, A = -i
+        pc_relocs.append(eb.Rel(".text", 4 * i, R_386_PC32, "target"))
+    keep = eb.Rel(".data", 32, R_386_32, "_start")
+    f = link(tmp_path, "386", start_obj("386", bytes(text), [keep, *abs_relocs, *pc_relocs], data=bytes(data)))
+    assert applied == [True, True]
+    sy = symbols(f)
+    base = f.get_section_by_name(".data")["sh_addr"]
+    got = struct.unpack("<8I", read_at(f, base, 32))
+    assert list(got) == [(sy["target"] + 5 * i - 7) & 0xFFFFFFFF for i in range(8)]
+    text_base = f.get_section_by_name(".text")["sh_addr"]
+    got = struct.unpack("<8I", read_at(f, text_base, 32))
+    assert list(got) == [(sy["target"] - i - (text_base + 4 * i)) & 0xFFFFFFFF for i in range(8)]

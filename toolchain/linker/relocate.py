@@ -409,7 +409,9 @@ def _relocate(
     place0, size = sec.addr, sec.size
     # Check each relocation's place only when the farthest one might not fit.
     check_place = max(offsets) + facts.widest > size
-    if not check_place and not is_rel and facts.columns:
+    if not check_place and facts.columns and (not is_rel or facts.plain):
+        if is_rel:  # the addends are the fields' contents
+            r = _with_implicit_addends(r, buf, pos0, plan.plain)
         if _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb, plan):
             return
     if check_place or not facts.plain:
@@ -489,6 +491,17 @@ def _relocate_columns(
         for pos, rtype, value in zip(positions, r.types, v, strict=True):
             writers[rtype](buf, pos, value)
     return True
+
+
+def _with_implicit_addends(r: Relocs, buf: bytearray, pos0: int, plain: dict[int, _PlainStep]) -> Relocs:
+    """``r`` with the addends of SHT_REL relocations (plain fields' contents at ``buf[pos0:]``) as a column."""
+    types = r.types
+    if types.count(types[0]) == len(types):
+        read = plain[types[0]][1]
+        addends = [read(buf, pos0 + off)[0] for off in r.offsets]
+    else:
+        addends = [plain[t][1](buf, pos0 + off)[0] for off, t in zip(r.offsets, types, strict=True)]
+    return Relocs(r.offsets, types, r.symbols, addends)
 
 
 def _indexes(column: list[int], value: int) -> list[int]:
