@@ -282,11 +282,11 @@ class DynamicInfo:
         ):
             out = self.lk.by_name.get(name)
             if out is not None and out.inputs:
-                tags += [[tag.value, (out, "addr")], [size_tag.value, (out, "size")]]
+                tags += [[tag, (out, "addr")], [size_tag, (out, "size")]]
         if self.lk.opts.rpath:
-            tags.append([DT.RUNPATH.value, self._str(":".join(self.lk.opts.rpath))])
+            tags.append([DT.RUNPATH, self._str(":".join(self.lk.opts.rpath))])
         if self.lk.opts.bind_now:
-            tags += [[DT.FLAGS.value, DF_BIND_NOW], [DT.FLAGS_1.value, DF_1_NOW]]
+            tags += [[DT.FLAGS, DF_BIND_NOW], [DT.FLAGS_1, DF_1_NOW]]
         tags += [[elf.DT_DEBUG, 0], [elf.DT_NULL, 0]]
         return tags
 

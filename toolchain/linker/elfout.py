@@ -299,7 +299,7 @@ class ElfExecutable(Output):
         ph.append((elf.PT_GNU_STACK, stack, 0, 0, 0, 0, 16))
         if self.ctx.relro_range is not None:
             start, end = self.ctx.relro_range
-            ph.append((elf.PT.GNU_RELRO.value, elf.PF_R, start - self.ctx.base, start, end - start, end - start, 1))
+            ph.append((elf.PT.GNU_RELRO, elf.PF_R, start - self.ctx.base, start, end - start, end - start, 1))
         while len(ph) < nphdr:
             ph.append((elf.PT_NULL, 0, 0, 0, 0, 0, 0))
         out = bytearray()
