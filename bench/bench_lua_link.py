@@ -90,8 +90,12 @@ def run_checked(cmd: list[str]) -> None:
         raise SystemExit(f"bench_lua_link: {' '.join(cmd[:3])}...: {r.stderr.strip()[-500:]}")
 
 
-def measure(arch: str, objs: list[str], runs: int, tmp: str) -> dict[str, float]:
-    """Seconds per linker (best of ``runs``); each output is checked by running ``lua -v``."""
+def measure(arch: str, objs: list[str], runs: int, tmp: str, installed: str | None = None) -> dict[str, float]:
+    """Seconds per linker (best of ``runs``); each output is checked by running ``lua -v``.
+
+    ``installed``: a ``dynlink`` command to time as well (an installed console script, for
+    example in a fresh virtual environment), as it is, in the caller's environment.
+    """
     env = bench_link.command_env()
     outs: dict[str, str] = {}
     times: dict[str, float] = {}
@@ -104,6 +108,11 @@ def measure(arch: str, objs: list[str], runs: int, tmp: str) -> dict[str, float]
     cmd = [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out, *objs, "-lc", "-lm", "-E"]
     subprocess.run(cmd, check=True, env=env)  # warm-up: modules byte-compiled, shared libraries cached
     times["dynlink"] = best_of(runs, lambda: subprocess.run(cmd, check=True, env=env))
+    if installed:
+        out = outs["dynlink (installed)"] = os.path.join(tmp, f"lua-{arch}-installed")
+        cmd2 = [installed, "-a", arch, "-o", out, *objs, "-lc", "-lm", "-E"]
+        subprocess.run(cmd2, check=True)
+        times["dynlink (installed)"] = best_of(runs, lambda: subprocess.run(cmd2, check=True))
     for name, peer in peer_commands(arch, os.path.join(tmp, f"lua-{arch}"), objs).items():
         outs[name] = peer[peer.index("-o") + 1]
         run_checked(peer)
@@ -120,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", default="amd64,386,arm", help="comma-separated arches (default: all three)")
     p.add_argument("--runs", type=int, default=5, help="timed links per linker (best is shown)")
+    p.add_argument(
+        "--installed",
+        metavar="DYNLINK",
+        help="also time this dynlink command, e.g. the console script of a fresh venv (VENV/bin/dynlink)",
+    )
     a = p.parse_args(argv)
     tarball = find_tarball()
     if tarball is None:
@@ -130,11 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-lua-") as tmp:
         for arch in a.arch.split(","):
             objs = build_objects(arch, src, os.path.join(CACHE, f"lua-{arch}"))
-            times = measure(arch, objs, a.runs, tmp)
+            times = measure(arch, objs, a.runs, tmp, a.installed)
             ours = times["dynlink"]
             for name, t in times.items():
                 ratio = "" if name.startswith("dynlink") else f"{ours / t:14.1f}x"
                 print(f"{arch:<6} {name:<22} {t:8.3f} {ratio:>15}")
+            if a.installed:
+                ratios = ", ".join(
+                    f"{times['dynlink (installed)'] / times[n]:.1f}x {n}" for n in times if "ld" in n[:6]
+                )
+                print(f"{arch:<6} dynlink (installed) / peers: {ratios}")
     return 0
 
 
