@@ -200,6 +200,7 @@ def fresh_cache(tmp_path, monkeypatch):
     """An empty cache directory and no memo: what a new process on a new machine sees."""
     monkeypatch.setenv("DYNTOOLS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(shlib, "_MEMO", {})
+    monkeypatch.setattr(shlib, "CACHE_MIN_SIZE", 0)  # the test libraries are small
     return tmp_path / "cache"
 
 
@@ -268,11 +269,22 @@ def test_damaged_record_is_parsed_again(fresh_cache, tmp_path, monkeypatch):
         assert record.read_bytes() != damage  # rewritten whole
 
 
+def test_small_libraries_are_not_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("DYNTOOLS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(shlib, "_MEMO", {})
+    p = tmp_path / "libdemo.so.1"
+    p.write_bytes(build_shared_object(DEMO, ["V1", "V2"]))
+    assert p.stat().st_size < shlib.CACHE_MIN_SIZE
+    assert shlib.read_shared_library(str(p)).default_definition("puts") is not None
+    assert not (tmp_path / "cache").exists()
+
+
 def test_unwritable_cache_costs_only_the_parse(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache directory would go")
     monkeypatch.setenv("DYNTOOLS_CACHE_DIR", str(blocker / "cache"))
     monkeypatch.setattr(shlib, "_MEMO", {})
+    monkeypatch.setattr(shlib, "CACHE_MIN_SIZE", 0)
     p = tmp_path / "libdemo.so.1"
     p.write_bytes(build_shared_object(DEMO, ["V1", "V2"]))
     assert shlib.read_shared_library(str(p)).default_definition("puts") is not None

@@ -12,7 +12,9 @@ of the file's bytes: a link reads libc's few thousand definitions from a ``marsh
 instead of parsing its ``.dynsym`` again. Like git's index, the hash of a file is remembered
 under the file's identity (path, device, inode, size, modification and change times), so an
 unchanged library is not even read. A missing, unreadable or damaged record is parsed again
-and rewritten; an unwritable cache directory only costs the parse.
+and rewritten; an unwritable cache directory only costs the parse. Libraries under 64 KiB
+are not recorded (they parse in well under a millisecond), so the cache holds the C
+libraries and the like, not every small library a build or a test suite makes.
 """
 
 from __future__ import annotations
@@ -142,11 +144,16 @@ def read_shared_library(path: str) -> SharedLibrary:
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     lib = _MEMO.get(key)
     if lib is None:
-        lib = _MEMO[key] = _read_through_cache(path, st)
+        if st.st_size < CACHE_MIN_SIZE:  # parsed in well under a millisecond: not worth a record
+            lib = parse_shared_library(read_input(path), path)
+        else:
+            lib = _read_through_cache(path, st)
+        _MEMO[key] = lib
     return lib
 
 
 CACHE_FORMAT = 2  # bump when the record's shape or what parse_shared_library keeps changes
+CACHE_MIN_SIZE = 64 * 1024  # smaller libraries (a test's, a plugin's) are not recorded: the cache holds libc & co.
 
 
 def cache_entry_path(digest: str) -> str:
