@@ -40,20 +40,20 @@ IMPORT_HEADER = "$$  // dynimport"
 EXPORT_HEADER = "$$  // dynexport"
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_IDENT_RE = re.compile(_IDENT)
-_REMOTE_RE = re.compile(_IDENT + r"(?:#[A-Za-z0-9_.]+)?")
-_PATH_RE = re.compile(r"[^\s\"\\\x00-\x1f\x7f]+")
-_ARCH_RE = re.compile(r"[A-Za-z0-9_.-]+")
+# Patterns, compiled by ``re`` on first use (most links check no import or export names).
+_REMOTE = _IDENT + r"(?:#[A-Za-z0-9_.]+)?"
+_PATH = r"[^\s\"\\\x00-\x1f\x7f]+"
+_ARCH = r"[A-Za-z0-9_.-]+"
 
 
 def is_identifier(name: str) -> bool:
     """True if ``name`` is a C identifier."""
-    return _IDENT_RE.fullmatch(name) is not None
+    return re.fullmatch(_IDENT, name) is not None
 
 
 def is_remote_name(name: str) -> bool:
     """True if ``name`` is a C identifier, optionally followed by ``#VERSION`` (``puts#GLIBC_2.2.5``)."""
-    return _REMOTE_RE.fullmatch(name) is not None
+    return re.fullmatch(_REMOTE, name) is not None
 
 
 def is_library_path(path: str) -> bool:
@@ -61,7 +61,7 @@ def is_library_path(path: str) -> bool:
 
     A byte that is not UTF-8 (a surrogate from ``surrogateescape``) is allowed.
     """
-    return _PATH_RE.fullmatch(path) is not None and _encodable(path)
+    return re.fullmatch(_PATH, path) is not None and _encodable(path)
 
 
 def _encodable(text: str) -> bool:
@@ -103,7 +103,7 @@ class Directives(Record):
 
 
 def _check(d: Directives) -> None:
-    if not _ARCH_RE.fullmatch(d.arch):
+    if not re.fullmatch(_ARCH, d.arch):
         raise DynError(f"invalid architecture name in directives: {printable(d.arch)}")
     for imp in d.imports:
         if not (is_identifier(imp.local) and is_remote_name(imp.remote) and is_library_path(imp.path)):
@@ -172,7 +172,7 @@ def parse_directives(text: bytes, filename: str) -> Directives:
     arch = lines[0].strip()
     if not _is_utf8(lines[0]):
         raise _line_error("", lines[0], filename)
-    if not arch or not _ARCH_RE.fullmatch(arch):
+    if not arch or not re.fullmatch(_ARCH, arch):
         raise DynError(f"directive text does not start with an architecture name: {printable(lines[0][:80])}", filename)
     d = Directives(arch)
     i, n = 1, len(lines)

@@ -222,7 +222,7 @@ def test_cache_answers_the_next_process(fresh_cache, tmp_path, monkeypatch):
     p = tmp_path / "libdemo.so.1"
     p.write_bytes(build_shared_object(DEMO, ["V1", "V2"], needed=("libdep.so.2",)))
     first = shlib.read_shared_library(str(p))
-    assert len(list((fresh_cache / "shlib").glob("*.2"))) == 1
+    assert len(list((fresh_cache / "shlib").glob(f"*.{shlib.CACHE_FORMAT}"))) == 1
     _new_process(monkeypatch)
     again = shlib.read_shared_library(str(p))
     assert _as_set(again) == _as_set(first) and again.needed == ("libdep.so.2",)
@@ -261,7 +261,7 @@ def test_damaged_record_is_parsed_again(fresh_cache, tmp_path, monkeypatch):
     p = tmp_path / "libdemo.so.1"
     p.write_bytes(build_shared_object(DEMO, ["V1", "V2"]))
     want = _as_set(shlib.read_shared_library(str(p)))
-    (record,) = (fresh_cache / "shlib").glob("*.2")
+    (record,) = (fresh_cache / "shlib").glob(f"*.{shlib.CACHE_FORMAT}")
     for damage in (record.read_bytes()[:-7], b"", b"\0" * 40, record.read_bytes()[:40] + b"x" * 100):
         record.write_bytes(damage)
         monkeypatch.setattr(shlib, "_MEMO", {})

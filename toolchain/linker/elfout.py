@@ -8,7 +8,6 @@ and the relocated DWARF of the link state.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 
@@ -47,6 +46,8 @@ def build_id(style: str, image: bytes | bytearray, size: int) -> bytes:
         raw[6] = (raw[6] & 0x0F) | 0x40  # RFC 4122 version 4
         raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
         return bytes(raw)
+    import hashlib
+
     return hashlib.new(style, image).digest()[:size]
 
 

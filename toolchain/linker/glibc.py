@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import hashlib
 import importlib.util
 import json
 import os
 import sys
+import zlib
 from typing import NamedTuple
 
 from ..arch import Arch
@@ -86,9 +86,10 @@ def object_cpu_flags(arch: Arch) -> list[str]:
 
 
 def library_key(arch: Arch) -> str:
-    """The C library directory's name: readable, plus a hash of everything that decides its contents."""
+    """The C library directory's name: readable, plus a checksum of everything that decides its contents
+    (CRC-32: a few names to tell apart, and no OpenSSL to load at every link)."""
     facts = [str(LAYOUT_VERSION), zig_version(), arch.name, arch.glibc_target, arch.cc_target, *object_cpu_flags(arch)]
-    digest = hashlib.sha256("\0".join(facts).encode()).hexdigest()[:12]
+    digest = f"{zlib.crc32(chr(0).join(facts).encode()):08x}"
     return f"glibc{arch.glibc_version}-{arch.name}-zig{zig_version()}-{digest}"
 
 

@@ -8,9 +8,10 @@ older one (``name@VER``, kept for programs linked long ago).
 
 A library is read once per process (memoised by path, size and modification time), and
 what was read is kept between processes in dyntools' cache directory, keyed by the SHA-256
-of the file's bytes: a link reads libc's few thousand definitions from a ``marshal`` record
+of the file's bytes (with a CRC-32 of the record against damage): a link reads libc's few
+thousand definitions from a ``marshal`` record
 instead of parsing its ``.dynsym`` again. Like git's index, the hash of a file is remembered
-under the file's identity (path, device, inode, size, modification and change times), so an
+under the file's identity (device, inode, size, modification and change times), so an
 unchanged library is not even read. A missing, unreadable or damaged record is parsed again
 and rewritten; an unwritable cache directory only costs the parse. Libraries under 64 KiB
 are not recorded (they parse in well under a millisecond), so the cache holds the C
@@ -19,10 +20,10 @@ libraries and the like, not every small library a build or a test suite makes.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import struct
+import zlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -152,7 +153,7 @@ def read_shared_library(path: str) -> SharedLibrary:
     return lib
 
 
-CACHE_FORMAT = 2  # bump when the record's shape or what parse_shared_library keeps changes
+CACHE_FORMAT = 3  # bump when the record's shape or what parse_shared_library keeps changes
 CACHE_MIN_SIZE = 64 * 1024  # smaller libraries (a test's, a plugin's) are not recorded: the cache holds libc & co.
 
 
@@ -161,21 +162,24 @@ def cache_entry_path(digest: str) -> str:
     return os.path.join(cache_root(), "shlib", f"{digest}.{CACHE_FORMAT}")
 
 
-def _stamp_path(path: str, st: os.stat_result) -> str:
-    """Where the content hash of the file with this identity is remembered (git's index, in one file)."""
-    identity = f"{os.path.abspath(path)}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
-    return os.path.join(cache_root(), "shlib", "stat", hashlib.sha256(identity.encode()).hexdigest())
+def _stamp_path(st: os.stat_result) -> str:
+    """Where the content hash of the file with this identity (device, inode, size, modification
+    and change times) is remembered: git's index, one file per library."""
+    identity = f"{st.st_dev:x}-{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}-{st.st_ctime_ns:x}"
+    return os.path.join(cache_root(), "shlib", "stat", identity)
 
 
 def _read_through_cache(path: str, st: os.stat_result) -> SharedLibrary:
     """The library at ``path``: from its cache record when the file is unchanged since it was
     last read, else by content, else parsed (and then recorded)."""
-    stamp = _stamp_path(path, st)
+    stamp = _stamp_path(st)
     known = read_entry(stamp)
     if known is not None and len(known) == 64:
         lib = _from_record(read_entry(cache_entry_path(known.decode("ascii", "replace"))), path)
         if lib is not None:
             return lib
+    import hashlib  # only when a library is read: its OpenSSL costs a command 2 ms to load
+
     data = read_input(path)
     digest = hashlib.sha256(data).hexdigest()
     entry = cache_entry_path(digest)
@@ -191,15 +195,15 @@ def _to_record(lib: SharedLibrary, path: str) -> bytes:
     soname = "" if lib.soname == os.path.basename(path) else lib.soname
     fields = (soname, lib.machine, lib.bits, lib.needed, sorted(lib.versions), sorted(lib.undefined), lib._rows)
     payload = marshal.dumps((CACHE_FORMAT, *fields))
-    return hashlib.sha256(payload).digest() + payload
+    return zlib.crc32(payload).to_bytes(4, "little") + payload
 
 
 def _from_record(record: bytes | None, path: str) -> SharedLibrary | None:
     """The library a record describes, or None when there is none, or it is damaged or from other code."""
-    if record is None or len(record) < 32:
+    if record is None or len(record) < 4:
         return None
-    payload = memoryview(record)[32:]
-    if hashlib.sha256(payload).digest() != record[:32]:
+    payload = memoryview(record)[4:]
+    if zlib.crc32(payload).to_bytes(4, "little") != record[:4]:
         return None
     try:
         fmt, soname, machine, bits, needed, versions, undefined, rows = marshal.loads(payload)
