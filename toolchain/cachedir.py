@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import open_temporary
+from .errors import open_temporary, replace_with_temporary
 
 
 def cache_root() -> str:
@@ -32,19 +32,11 @@ def read_entry(path: str) -> bytes | None:
 
 def write_entry(path: str, data: bytes) -> bool:
     """Store ``data`` at ``path`` atomically, creating directories; False (and nothing left) on failure."""
+    directory = os.path.dirname(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = open_temporary(os.path.dirname(path), ".tmp-")
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = open_temporary(directory, ".tmp-")
+        replace_with_temporary(fd, tmp, path, data, 0o600)
     except OSError:
         return False
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        return True
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        return False
+    return True

@@ -13,6 +13,10 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import mmap
 
 
 class DynError(Exception):
@@ -88,16 +92,9 @@ def write_output(path: str, data: bytes | bytearray | str, executable: bool = Fa
     except OSError as e:
         raise DynError(f"cannot create output: {e.strerror}", path) from None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o755 if executable else 0o644)
-        os.replace(tmp, path)
+        replace_with_temporary(fd, tmp, path, data, 0o755 if executable else 0o644)
     except OSError as e:
-        _unlink_quietly(tmp)
         raise DynError(f"cannot write output: {e.strerror}", path) from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
 
 
 _TEMPORARY_SERIAL = itertools.count()
@@ -115,6 +112,19 @@ def open_temporary(directory: str, prefix: str) -> tuple[int, str]:
             continue
 
 
+def replace_with_temporary(fd: int, tmp: str, path: str, data: bytes | bytearray, mode: int) -> None:
+    """Write ``data`` into the temporary file ``tmp`` (open as ``fd``, from ``open_temporary``),
+    give it ``mode`` and rename it to ``path``; on any failure it is removed and the error raised."""
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
@@ -127,19 +137,52 @@ def read_input(path: str) -> bytes:
 
     The file is opened without blocking, so a FIFO is refused instead of waited on.
     """
+    return _use_input(path, _read_all)
+
+
+def map_input(path: str) -> mmap.mmap | bytes:
+    """An input file's pages mapped read-only (its bytes read when it cannot be mapped), with
+    ``read_input``'s checks and errors.
+
+    Mapped pages are the page cache's: unmapping them gives the memory back, where bytes read
+    into the heap would stay with the process.
+    """
+    return _use_input(path, _map_or_read)
+
+
+_T = TypeVar("_T")
+
+
+def _use_input(path: str, use: Callable[[int, os.stat_result], _T]) -> _T:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError) as e:
         raise DynError(getattr(e, "strerror", None) or "cannot read", path) from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise DynError("not a regular file", path)
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+        return use(fd, st)
     except OSError as e:
         raise DynError(e.strerror or "cannot read", path) from None
     finally:
         os.close(fd)
+
+
+def _read_all(fd: int, _st: os.stat_result) -> bytes:
+    with os.fdopen(fd, "rb", closefd=False) as f:
+        return f.read()
+
+
+def _map_or_read(fd: int, st: os.stat_result) -> mmap.mmap | bytes:
+    if st.st_size:
+        import mmap
+
+        try:
+            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            pass  # a file system without mappable files: read it
+    return _read_all(fd, st)
 
 
 def unreadable_reason(path: str) -> str | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import mmap
-import os
-import stat
 import struct
 import sys
 from sys import intern
@@ -12,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .. import elf
 from ..arch import Arch, arch_for_machine
-from ..errors import DynError, read_input
+from ..errors import DynError, map_input
 from .reloc import NO_RELOCS, Relocs
 
 if TYPE_CHECKING:
@@ -259,33 +257,6 @@ def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str
         info = [r[1] for r in rows]
         addends = [r[2] for r in rows] if rela else [0] * len(rows)
     return Relocs(offsets, [i & mask for i in info], [i >> shift for i in info], addends)
-
-
-def map_input(path: str) -> mmap.mmap | bytes:
-    """An input file's pages mapped read-only (its bytes read when it cannot be mapped); DynError
-    naming it if it cannot be opened or is not a regular file.
-
-    Mapped pages are the page cache's: unmapping them gives the memory back, where bytes read
-    into the heap would stay with the process.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except (OSError, ValueError) as e:
-        raise DynError(getattr(e, "strerror", None) or "cannot read", path) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise DynError("not a regular file", path)
-        if st.st_size:
-            try:
-                return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):
-                pass  # a file system without mappable files: read it
-    except OSError as e:
-        raise DynError(e.strerror or "cannot read", path) from None
-    finally:
-        os.close(fd)
-    return read_input(path)
 
 
 def open_object(path: str, arch: Arch, order: int) -> ObjectFile:
