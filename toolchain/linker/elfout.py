@@ -15,7 +15,7 @@ from .. import elf
 from ..errors import DynError
 from . import dynamic
 from .context import OutputSection
-from .inputs import InputSection, Symbol, release_input
+from .inputs import InputSection, Symbol
 from .pipeline import Output
 from .reloc import Howto, Kind
 from .relocate import collect_debug, compute_value, need_got, write_debug
@@ -202,9 +202,7 @@ class ElfExecutable(Output):
             o.index = i
         symtab, strtab, nlocal = self._symtab(is64)
         debug = collect_debug(self.ctx) if not self.ctx.opts.strip_debug else []
-        write_debug(self.ctx, debug, out)
-        for obj in self.ctx.objects:  # the output holds every input's bytes now
-            release_input(obj)
+        write_debug(self.ctx, debug, out)  # releases every input: the output holds their bytes now
         out.extend(b"\0" * (-len(out) % 8))
         symtab_off = len(out)
         out += symtab

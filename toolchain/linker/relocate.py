@@ -411,7 +411,7 @@ def _relocate(
     check_place = max(offsets) + facts.widest > size
     if not check_place and facts.columns and (not is_rel or facts.plain):
         if is_rel:  # the addends are the fields' contents
-            r = _with_implicit_addends(r, buf, pos0, plan.plain)
+            r = _with_implicit_addends(r, buf, pos0, facts.one, plan.plain)
         if _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb, plan):
             return
     if check_place or not facts.plain:
@@ -493,15 +493,17 @@ def _relocate_columns(
     return True
 
 
-def _with_implicit_addends(r: Relocs, buf: bytearray, pos0: int, plain: dict[int, _PlainStep]) -> Relocs:
-    """``r`` with the addends of SHT_REL relocations (plain fields' contents at ``buf[pos0:]``) as a column."""
-    types = r.types
-    if types.count(types[0]) == len(types):
-        read = plain[types[0]][1]
+def _with_implicit_addends(
+    r: Relocs, buf: bytearray, pos0: int, one: _PlainStep | None, plain: dict[int, _PlainStep]
+) -> Relocs:
+    """``r`` with the addends of SHT_REL relocations (plain fields' contents at ``buf[pos0:]``) as a
+    column; ``one`` is the step when the section has one type."""
+    if one is not None:
+        read = one[1]
         addends = [read(buf, pos0 + off)[0] for off in r.offsets]
     else:
-        addends = [plain[t][1](buf, pos0 + off)[0] for off, t in zip(r.offsets, types, strict=True)]
-    return Relocs(r.offsets, types, r.symbols, addends)
+        addends = [plain[t][1](buf, pos0 + off)[0] for off, t in zip(r.offsets, r.types, strict=True)]
+    return Relocs(r.offsets, r.types, r.symbols, addends)
 
 
 def _indexes(column: list[int], value: int) -> list[int]:
