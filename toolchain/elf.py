@@ -751,7 +751,7 @@ class ElfFile:
             self.shentsize,
             self.shnum,
             shstrndx,
-        ) = hdr
+        ) = self._ehdr = hdr
         self.sections: list[Section] = []
         self.shstrndx = shstrndx
         if self.shoff:
@@ -801,25 +801,8 @@ class ElfFile:
 
     # ---------------------------------------------------------- headers
     def header(self) -> FileHeader:
-        """The file header as one record."""
-        return FileHeader(
-            self.bits,
-            self.osabi,
-            self.abiversion,
-            self.type,
-            self.machine,
-            self.version,
-            self.entry,
-            self.phoff,
-            self.shoff,
-            self.flags,
-            self.ehsize,
-            self.phentsize,
-            self.phnum,
-            self.shentsize,
-            self.shnum,
-            self.shstrndx,
-        )
+        """The file header as one record (``e_shstrndx`` as read through ``SHN_XINDEX``)."""
+        return FileHeader._make((self.bits, self.osabi, self.abiversion, *self._ehdr[:-1], self.shstrndx))
 
     def segments(self) -> list[Segment]:
         """The program headers (read once); DynError on a bad entry size or a truncated table."""
