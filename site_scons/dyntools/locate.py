@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import os
 import sys
 import sysconfig
@@ -62,46 +61,11 @@ def toolchain_dir() -> str:
     return os.path.dirname(os.path.abspath(toolchain.__file__ or ""))
 
 
-@functools.cache
 def ziglang_version() -> str:
-    """The installed ziglang distribution's version, or "none".
+    """The installed ziglang distribution's version, or "none"."""
+    from .toolchain.cc.hosted import ziglang_version as installed  # noqa: PLC0415
 
-    Read from the ``ziglang-*.dist-info/METADATA`` beside the ``ziglang`` package when there
-    is one (``importlib.metadata`` alone costs a null build about 15 ms to import).
-    """
-    spec = importlib.util.find_spec("ziglang")
-    if spec is None:
-        return "none"
-    if spec.origin:
-        site = os.path.dirname(os.path.dirname(spec.origin))
-        try:
-            names = sorted(n for n in os.listdir(site) if n.startswith("ziglang-") and n.endswith(".dist-info"))
-        except OSError:
-            names = []
-        if len(names) == 1:
-            version = _metadata_version(os.path.join(site, names[0], "METADATA"))
-            if version:
-                return version
-    from importlib import metadata  # noqa: PLC0415 - an unusual install: ask the metadata machinery
-
-    try:
-        return metadata.version("ziglang")
-    except metadata.PackageNotFoundError:
-        return "none"
-
-
-def _metadata_version(path: str) -> str | None:
-    """The ``Version:`` header of a distribution's METADATA file, or None."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("Version:"):
-                    return line.split(":", 1)[1].strip()
-                if not line.strip():
-                    break  # the headers end at the first blank line
-    except (OSError, UnicodeError):
-        pass
-    return None
+    return installed() or "none"
 
 
 def _installed_scripts_dir() -> str | None:

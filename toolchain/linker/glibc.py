@@ -30,8 +30,6 @@ else ``$XDG_CACHE_HOME/dyntools``, else ``~/.cache/dyntools``.
 from __future__ import annotations
 
 import fcntl
-import functools
-import importlib.util
 import json
 import os
 import sys
@@ -40,6 +38,7 @@ from typing import NamedTuple
 
 from ..arch import Arch
 from ..cachedir import cache_root
+from ..cc.hosted import ziglang_version
 from ..errors import DynError, read_input
 from .inputs import Archive
 from .shlib import read_shared_library
@@ -64,20 +63,12 @@ class CLibrary(NamedTuple):
     glibc_target: str
 
 
-@functools.cache
 def zig_version() -> str:
-    """The installed ziglang package's version (from its dist-info directory's name: quicker than
-    importing importlib.metadata, which costs a link 30 ms)."""
-    spec = importlib.util.find_spec("ziglang")
-    if spec is None or not spec.origin:
+    """The installed ziglang package's version; DynError when it is not installed."""
+    version = ziglang_version()
+    if version is None:
         raise DynError("the ziglang package is not installed (it provides the C library stubs)")
-    site = os.path.dirname(os.path.dirname(spec.origin))
-    for entry in sorted(os.listdir(site)):
-        if entry.startswith("ziglang-") and entry.endswith((".dist-info", ".egg-info")):
-            return entry[len("ziglang-") :].rsplit(".", 1)[0]
-    from importlib.metadata import version
-
-    return version("ziglang")
+    return version
 
 
 def object_cpu_flags(arch: Arch) -> list[str]:
