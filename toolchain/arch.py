@@ -8,9 +8,9 @@ relocation logic lives in ``toolchain.linker.arch_<name>``, each a ``Target``
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from .errors import DynError, UsageError
+from .records import NamedTuple
 
 # e_machine numbers of the ELF specification (``toolchain.elf.EM``, which a unit test checks
 # these against): written out so that reading this table does not import the ELF reader,

@@ -28,11 +28,10 @@ to the kernel).  In a ``str`` such a byte is kept as a lone surrogate (Python's
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from .elf import ElfFile
 from .errors import DynError, printable
-from .records import Record
+from .records import NamedTuple, Record
 
 SECTION = ".dynpragma"
 

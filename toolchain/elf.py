@@ -16,10 +16,9 @@ raises DynError naming it.  Only little-endian files are read (all three arches 
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 from .errors import DynError
-from .records import Record
+from .records import NamedTuple, Record
 
 
 class Table:

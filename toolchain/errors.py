@@ -13,10 +13,14 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+
+from .records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import mmap
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
 
 
 class DynError(Exception):
@@ -148,9 +152,6 @@ def map_input(path: str) -> mmap.mmap | bytes:
     into the heap would stay with the process.
     """
     return _use_input(path, _map_or_read)
-
-
-_T = TypeVar("_T")
 
 
 def _use_input(path: str, use: Callable[[int, os.stat_result], _T]) -> _T:

@@ -20,11 +20,12 @@ other SCons-side names are loaded on first use.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,6 +51,8 @@ def _register_checkout_toolchain() -> None:
     init = os.path.join(top, "__init__.py")
     if not os.path.isfile(init):
         return  # an unusual layout: ``import dyntools.toolchain`` reports it
+    import importlib.util
+
     spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[top])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -67,6 +70,8 @@ _register_checkout_toolchain()
 
 def __getattr__(name: str) -> Any:
     if name in _FROM_TOOL:
+        import importlib
+
         return getattr(importlib.import_module(".tool", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -29,7 +28,7 @@ def fake_build(calls: list[str], fail: bool = False):
             "loader_soname": "ld.so",
         }
         with open(os.path.join(directory, glibc.MANIFEST), "w") as f:
-            json.dump(manifest, f)
+            f.write(glibc.format_manifest(manifest))
 
     return build
 
@@ -79,9 +78,25 @@ def test_damaged_manifest_is_reported(cache):
     arch = get_arch("arm")
     d = cache / glibc.library_key(arch)
     d.mkdir()
-    (d / glibc.MANIFEST).write_text("{not json")
+    (d / glibc.MANIFEST).write_text("crt1 crt1.o\nloader_soname\n")
     with pytest.raises(DynError, match="damaged C library cache manifest"):
         glibc.c_library(arch)
+
+
+def test_manifest_round_trip_and_damage():
+    manifest: dict[str, str | list[str]] = {
+        "glibc_target": "x86_64-linux-gnu.2.36",
+        "crt1": "crt1.o",
+        "compiler_rt": ["libcompiler_rt.a", "libcompiler_rt_glibc.a"],
+        "shared": ["ld-linux-x86-64.so.2", "libc.so.6"],
+    }
+    text = glibc.format_manifest(manifest)
+    assert text.splitlines()[2] == "compiler_rt libcompiler_rt.a libcompiler_rt_glibc.a"
+    assert glibc.parse_manifest(text) == {k: v if isinstance(v, list) else [v] for k, v in manifest.items()}
+    assert glibc.parse_manifest("compiler_rt\n") == {"compiler_rt": []}
+    for damaged in ("crt1\n", "crt1 a b\n", "crt1  a\n", "shared a  b\n"):
+        with pytest.raises(ValueError):
+            glibc.parse_manifest(damaged)
 
 
 def test_key_names_what_decides_the_contents(monkeypatch):

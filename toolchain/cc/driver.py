@@ -40,10 +40,10 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
 from ..arch import Arch, arch_argument, get_arch
 from ..errors import DynError, UsageError, report, run_main
+from ..records import TYPE_CHECKING, NamedTuple
 from .flags import (
     SEPARATE_VALUE,
     complete_dependency_flags,

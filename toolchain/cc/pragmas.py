@@ -8,7 +8,6 @@ are reported where they were written.  Other pragmas are left alone.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from ..directives import (
     Directives,
@@ -18,6 +17,7 @@ from ..directives import (
     is_library_path,
     is_remote_name,
 )
+from ..records import NamedTuple
 
 IMPORT_USAGE = 'usage: #pragma dynimport local remote "path"'
 EXPORT_USAGE = "usage: #pragma dynexport local remote"

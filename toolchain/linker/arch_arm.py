@@ -4,8 +4,8 @@ and dynld module encodings."""
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
+from ..records import NamedTuple
 from .reloc import WORD32, Howto, Kind, Overflow, check_range, sign_extend
 from .target import Target
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
 
 from ..directives import DynImport
+from ..records import NamedTuple
 from .shlib import DynamicSymbol, SharedLibrary
 
 MAX_REFERENCES_SHOWN = 3  # objects named per undefined symbol before "and N more"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from .. import elf
 from ..arch import Arch
 from ..errors import DynError
+from ..records import TYPE_CHECKING
 from .inputs import Archive, InputSection, ObjectFile, Symbol
 from .libsearch import InputArg
 from .reloc import NO_RELOCS, Overflow

@@ -30,21 +30,23 @@ else ``$XDG_CACHE_HOME/dyntools``, else ``~/.cache/dyntools``.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sys
 import zlib
-from typing import NamedTuple
 
 from ..arch import Arch
 from ..cachedir import cache_root
 from ..cc.hosted import ziglang_version
 from ..errors import DynError, read_input
+from ..records import NamedTuple
 from .inputs import Archive
 from .shlib import read_shared_library
 
-LAYOUT_VERSION = 1  # bump when what goes into the directory changes
-MANIFEST = "dyntools-libc.json"
+LAYOUT_VERSION = 2  # bump when what goes into the directory changes
+#: The directory's table of contents: a line per field, its name then its values, space-separated
+#: (file names zig chose, without spaces); read at every link, so plain text rather than JSON.
+MANIFEST = "dyntools-libc.txt"
+_MANIFEST_LISTS = ("compiler_rt", "shared")  # the fields that hold a list of names
 # Libraries glibc 2.34 folded into libc.so.6: ``-lpthread`` etc. must still link.
 FOLDED_INTO_LIBC = ("pthread", "dl", "rt", "util", "anl")
 _CPU_FLAG_PREFIXES = ("-mcpu=", "-march=", "-mfloat-abi=", "-mfpu=", "-marm", "-mthumb")
@@ -127,18 +129,39 @@ def _build_atomically(arch: Arch, root: str, final: str) -> None:
 def _read_manifest(directory: str) -> CLibrary:
     path = os.path.join(directory, MANIFEST)
     try:
-        m = json.loads(read_input(path))
+        m = parse_manifest(read_input(path).decode())
         return CLibrary(
             directory=directory,
-            crt1=os.path.join(directory, m["crt1"]),
-            nonshared=os.path.join(directory, m["nonshared"]),
+            crt1=os.path.join(directory, *m["crt1"]),
+            nonshared=os.path.join(directory, *m["nonshared"]),
             compiler_rt=tuple(os.path.join(directory, f) for f in m["compiler_rt"]),
             shared={soname: os.path.join(directory, soname) for soname in m["shared"]},
-            loader_soname=m["loader_soname"],
-            glibc_target=m["glibc_target"],
+            loader_soname=m["loader_soname"][0],
+            glibc_target=m["glibc_target"][0],
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError):
         raise DynError("damaged C library cache manifest (delete the directory)", path) from None
+
+
+def format_manifest(manifest: dict[str, str | list[str]]) -> str:
+    """The text of a ``MANIFEST`` file holding ``manifest``."""
+    lines = (" ".join([name, *(value if isinstance(value, list) else [value])]) for name, value in manifest.items())
+    return "".join(line + "\n" for line in lines)
+
+
+def parse_manifest(text: str) -> dict[str, list[str]]:
+    """The fields of a ``MANIFEST`` file's text, each a list of its values.
+
+    ValueError when a line is not ``name value...``, or a field other than the lists
+    (``compiler_rt``, ``shared``) has more or fewer than one value.
+    """
+    manifest: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        name, *values = line.split(" ")
+        if not all(values) or (name not in _MANIFEST_LISTS and len(values) != 1):
+            raise ValueError(f"bad C library manifest line: {line!r}")
+        manifest[name] = values
+    return manifest
 
 
 def _zig() -> list[str]:
@@ -227,7 +250,7 @@ def build_c_library(arch: Arch, directory: str) -> None:
     for stem in FOLDED_INTO_LIBC:
         if not any(s == stem for s in shared.values()):
             _write(directory, f"lib{stem}.a", "!<arch>\n")
-    manifest = {
+    manifest: dict[str, str | list[str]] = {
         "glibc_target": arch.glibc_target,
         "zig": zig_version(),
         "crt1": "crt1.o",
@@ -236,7 +259,7 @@ def build_c_library(arch: Arch, directory: str) -> None:
         "shared": sorted([*shared, loader]),
         "loader_soname": loader,
     }
-    _write(directory, MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    _write(directory, MANIFEST, format_manifest(manifest))
 
 
 def _archive_names(path: str) -> set[str]:

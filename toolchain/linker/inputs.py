@@ -6,11 +6,11 @@ import mmap
 import struct
 import sys
 from sys import intern
-from typing import TYPE_CHECKING
 
 from .. import elf
 from ..arch import Arch, arch_for_machine
 from ..errors import DynError, map_input
+from ..records import TYPE_CHECKING
 from .reloc import NO_RELOCS, Relocs
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ error naming the file and line. Finding the named files is ``libsearch``'s job.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from ..errors import DynError
+from ..records import NamedTuple
 
 # A token: punctuation, a quoted name, or a run of name characters (file names may hold / . - + = : ~ etc.).
 _TOKEN_RE = re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[(),;]|[^\s(),;"]+', re.S)

@@ -24,10 +24,10 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 from .. import elf
 from ..errors import DynError, UsageError
+from ..records import NamedTuple
 from .ldscript import looks_like_script, parse_linker_script
 
 KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED = "object", "archive", "shared"

@@ -9,9 +9,12 @@ as a ``Howto``: what is computed (the kind) and where it goes (the field);
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple, Protocol
 
 from ..errors import DynError
+from ..records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Protocol
 
 
 class Kind(Enum):
@@ -95,15 +98,17 @@ WORD16 = Field(2, None)
 WORD8 = Field(1, None)
 
 
-class FieldLike(Protocol):
-    """Where a relocated value goes: a plain ``Field`` or an arch's instruction field."""
+if TYPE_CHECKING:
 
-    @property
-    def size(self) -> int: ...
+    class FieldLike(Protocol):
+        """Where a relocated value goes: a plain ``Field`` or an arch's instruction field."""
 
-    def read_addend(self, buf: bytearray | memoryview, off: int) -> int: ...
+        @property
+        def size(self) -> int: ...
 
-    def write(self, buf: bytearray, off: int, value: int, thumb_target: bool = False) -> None: ...
+        def read_addend(self, buf: bytearray | memoryview, off: int) -> int: ...
+
+        def write(self, buf: bytearray, off: int, value: int, thumb_target: bool = False) -> None: ...
 
 
 class Howto(NamedTuple):

@@ -14,10 +14,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from operator import add, sub
-from typing import NamedTuple
 
 from .. import elf
 from ..errors import DynError
+from ..records import NamedTuple
 from .context import LinkState, OutputSection, merged_addr
 from .inputs import InputSection, Symbol, release_input
 from .reloc import Howto, Kind, Overflow, Relocs, fast_fields

@@ -25,11 +25,11 @@ import os
 import struct
 import zlib
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from .. import elf
 from ..cachedir import cache_root, read_entry, write_entry
 from ..errors import DynError, read_input
+from ..records import NamedTuple
 
 STT_GNU_IFUNC = 10
 STV_PROTECTED = 3

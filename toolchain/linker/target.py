@@ -8,10 +8,12 @@ with its meaning and its default; the generic passes never ask which arch they r
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from ..arch import Arch
+from ..records import TYPE_CHECKING
 from .reloc import Howto, Overflow
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class Target:

@@ -1,0 +1,70 @@
+"""What a ``dynlink`` command pays before it links: the modules it imports.
+
+A link of a small program is mostly start-up (see bench/README.md). These tests run a
+real ``-lc`` link in a fresh interpreter without ``site``'s own imports (``python -S``,
+the site directories put on ``sys.path`` by hand, so ``ziglang`` is found) and check that
+the standard library's costly modules stay out of it, then run the program.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import run_program
+from hosted_build import HOSTED_DIR, compile_hosted
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: Modules a link has no use for, each costing a command 1 to 15 ms to import.
+NOT_IMPORTED = (
+    "typing",  # toolchain.records.NamedTuple instead
+    "json",  # the C library manifest is plain text
+    "importlib.util",
+    "importlib.metadata",
+    "dataclasses",
+    "inspect",
+    "hashlib",
+    "shutil",
+    "tempfile",
+    "subprocess",
+    "pathlib",
+    "yaml",
+)
+
+LINK_AND_LIST = """
+import site, sys
+sys.path[:0] = [{root!r}]
+sys.path += site.getsitepackages()
+before = set(sys.modules)
+from toolchain.linker.main import main
+status = main({args!r})
+print(" ".join(sorted(set(sys.modules) - before)))
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_a_link_imports_nothing_costly(tmp_path, arch):
+    obj = compile_hosted(arch, os.path.join(HOSTED_DIR, "hello.c"), str(tmp_path / "hello.o"))
+    out = str(tmp_path / "hello")
+    code = LINK_AND_LIST.format(root=ROOT, args=["-a", arch, "-o", out, obj, "-lc", "-lm", "-E"])
+    r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    imported = set(r.stdout.split())
+    assert "toolchain.linker.glibc" in imported  # the link did load the C library
+    assert sorted(imported.intersection(NOT_IMPORTED)) == []
+    assert run_program(arch, out).stdout == b"hello, world\n"
+
+
+def test_dynlink_console_script_is_the_collector_free_entry():
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
+        assert 'dynlink = "dyntools.toolchain.linker.command:main"\n' in f.read()
+    code = (
+        f"import gc, sys; sys.path.insert(0, {ROOT!r}); from toolchain.linker import command, main;"
+        "main.command_main = lambda: print(gc.isenabled()); command.main()"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout == "False\n", r.stderr
