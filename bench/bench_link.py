@@ -11,7 +11,7 @@ switch jump tables, data shared between files) and compiles it once with
 arch's compiler settings.  Then it links the same objects with:
 
 - ``dynlink`` in this process (``toolchain.linker.main.link``),
-- ``dynlink`` as a subprocess (``python -m toolchain.linker.main``),
+- ``dynlink`` as a subprocess (``python -m toolchain.linker.command``, the console script's entry),
 - ``python -m ziglang ld.lld -static -e _start``,
 - GNU ``ld -m elf_x86_64|elf_i386 -static -e _start`` (amd64 and 386 only),
 
@@ -242,7 +242,16 @@ def _run_timed(cmd: list[str], cwd: str, env: dict[str, str] | None = None) -> t
 def peer_commands(arch: str, out: str, objs: list[str]) -> dict[str, list[str]]:
     """The command line of each external linker for this arch."""
     cmds = {
-        "dynlink (subprocess)": [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out + ".dyn", *objs],
+        "dynlink (subprocess)": [
+            sys.executable,
+            "-m",
+            "toolchain.linker.command",
+            "-a",
+            arch,
+            "-o",
+            out + ".dyn",
+            *objs,
+        ],
         "ld.lld": [sys.executable, "-m", "ziglang", "ld.lld", "-static", "-e", "_start", "-o", out + ".lld", *objs],
     }
     if arch in GNU_EMULATION and shutil.which("ld"):

@@ -6,7 +6,7 @@ the same C library (dyntools' hermetic glibc directory: zig's glibc stubs, ``crt
 ``libc_nonshared.a``, compiler-rt) by:
 
 - ``dynlink (in-process)``: ``toolchain.linker.main.link`` after one warm-up link;
-- ``dynlink``: ``python -m toolchain.linker.main -a ARCH -o lua objs -lc -lm -E``;
+- ``dynlink``: ``python -m toolchain.linker.command -a ARCH -o lua objs -lc -lm -E`` (the console script's entry);
 - ``ld.lld``: zig's, with the same start file, libraries and ``-E --as-needed -z relro``;
 - ``GNU ld``: the same command (amd64 and 386: the installed binutils has no ARM target).
 
@@ -105,7 +105,7 @@ def measure(arch: str, objs: list[str], runs: int, tmp: str, installed: str | No
     gc.collect()
     times["dynlink (in-process)"] = best_of(runs, lambda: link(opts))
     out = outs["dynlink"] = os.path.join(tmp, f"lua-{arch}-sub")
-    cmd = [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out, *objs, "-lc", "-lm", "-E"]
+    cmd = [sys.executable, "-m", "toolchain.linker.command", "-a", arch, "-o", out, *objs, "-lc", "-lm", "-E"]
     subprocess.run(cmd, check=True, env=env)  # warm-up: modules byte-compiled, shared libraries cached
     times["dynlink"] = best_of(runs, lambda: subprocess.run(cmd, check=True, env=env))
     if installed:

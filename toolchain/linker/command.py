@@ -17,3 +17,7 @@ def main() -> None:
     from .main import command_main
 
     command_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,6 @@ else ``$XDG_CACHE_HOME/dyntools``, else ``~/.cache/dyntools``.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 import zlib
@@ -98,6 +97,8 @@ def c_library(arch: Arch) -> CLibrary:
     root = cache_root()
     final = os.path.join(root, key)
     if not os.path.isfile(os.path.join(final, MANIFEST)):
+        import fcntl  # only to build the directory, once
+
         try:
             os.makedirs(root, exist_ok=True)
             with open(os.path.join(root, f".{key}.lock"), "w") as lock:
