@@ -16,6 +16,8 @@ raises DynError naming it.  Only little-endian files are read (all three arches 
 from __future__ import annotations
 
 import struct
+import sys
+from operator import add
 
 from .errors import DynError
 from .records import NamedTuple, Record
@@ -538,6 +540,37 @@ class Section(Record):
         self.entsize = entsize
 
 
+class SectionHeaders(NamedTuple):
+    """An ELF file's section headers as parallel columns, in header order (``ElfFile.section_headers``)."""
+
+    names: list[str]
+    types: list[int]
+    flags: list[int]
+    addrs: list[int]
+    offsets: list[int]
+    sizes: list[int]
+    links: list[int]
+    infos: list[int]
+    aligns: list[int]
+    entsizes: list[int]
+
+
+_NO_SECTION_HEADERS = SectionHeaders([], [], [], [], [], [], [], [], [], [])
+#: (index, size, step) of each ELF64 section header field, read as 4-byte or 8-byte words
+_SHDR64_COLUMNS = (
+    (0, 4, 16),
+    (1, 4, 16),
+    (1, 8, 8),
+    (2, 8, 8),
+    (3, 8, 8),
+    (4, 8, 8),
+    (10, 4, 16),
+    (11, 4, 16),
+    (6, 8, 8),
+    (7, 8, 8),
+)
+
+
 class Segment(NamedTuple):
     """One program header (the 64-bit field order, for both classes)."""
 
@@ -714,6 +747,9 @@ def string_at(strtab: bytes, offset: int, what: str = "string", fname: str | Non
 
 
 # ------------------------------------------------------------------ reader
+_LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+
+
 class ElfFile:
     """A parsed ELF file: header, section headers, and readers for the rest."""
 
@@ -751,7 +787,9 @@ class ElfFile:
             self.shnum,
             shstrndx,
         ) = self._ehdr = hdr
-        self.sections: list[Section] = []
+        self._headers = _NO_SECTION_HEADERS
+        self._sections: list[Section] | None = None
+        self._made: dict[int, Section] = {}  # the records made before ``sections`` is
         self.shstrndx = shstrndx
         if self.shoff:
             self._read_sections(self.shnum, shstrndx)
@@ -776,22 +814,79 @@ class ElfFile:
         end = self.shoff + shnum * entsize
         if end > len(self.data):
             raise DynError("truncated ELF file (section headers)", self.name)
-        fields = list(struct.iter_unpack(self._shdr_fmt, self.data[self.shoff : end]))
+        table = self.data[self.shoff : end]
+        if _LITTLE_ENDIAN_HOST:  # memoryview.cast reads in the host's byte order
+            words = table.cast("I")
+            if self.bits == 32:
+                columns = [words[i::10].tolist() for i in range(10)]
+            else:
+                doubles = table.cast("Q")
+                columns = [(words if size == 4 else doubles)[i::step].tolist() for i, size, step in _SHDR64_COLUMNS]
+        else:
+            rows = list(struct.iter_unpack(self._shdr_fmt, table))
+            columns = [[row[i] for row in rows] for i in range(10)]
+        name_offsets, types, flags, addrs, offsets, sizes, links, infos, aligns, entsizes = columns
         if not 0 <= shstrndx < shnum:
             raise DynError("bad section name table index", self.name)
-        strtab = fields[shstrndx]
-        names = bytes(self._bytes(strtab[4], strtab[5]))
+        names = bytes(self._bytes(offsets[shstrndx], sizes[shstrndx]))
         # An ASCII table's byte offsets are its text's: names are cut from the text decoded once.
         text = names.decode("ascii") if names.isascii() else ""
-        find = text.find
-        size = len(self.data)
-        sections = self.sections
-        for i, (n, t, f, a, o, s, lk, inf, al, es) in enumerate(fields):
-            if t != SHT_NOBITS and t != SHT_NULL and o + s > size:
-                raise DynError(f"truncated ELF file (section {i})", self.name)
-            end = find("\0", n)
-            name = text[n:end] if end >= 0 else _cstr_bytes(names, n, self.name)
-            sections.append(Section(i, name, t, f, a, o, s, lk, inf, al, es))
+        file_size = len(self.data)
+        if text[-1:] == "\0" and max(name_offsets) < len(text) and not self._truncated_sections(columns, file_size):
+            find = text.find
+            cut = [text[n : find("\0", n)] for n in name_offsets]
+        else:  # one by one, for the first section's error
+            cut = []
+            find = text.find
+            for i, (n, t, o, s) in enumerate(zip(name_offsets, types, offsets, sizes, strict=True)):
+                if t != SHT_NOBITS and t != SHT_NULL and o + s > file_size:
+                    raise DynError(f"truncated ELF file (section {i})", self.name)
+                end = find("\0", n)
+                cut.append(text[n:end] if end >= 0 else _cstr_bytes(names, n, self.name))
+        self._headers = SectionHeaders(cut, types, flags, addrs, offsets, sizes, links, infos, aligns, entsizes)
+
+    @staticmethod
+    def _truncated_sections(columns: list[list[int]], file_size: int) -> bool:
+        """Does any section header (other than SHT_NOBITS and SHT_NULL) say bytes past the file's end?"""
+        types, offsets, sizes = columns[1], columns[4], columns[5]
+        ends = list(map(add, offsets, sizes))
+        if max(ends) <= file_size:
+            return False
+        return any(end > file_size and t != SHT_NOBITS and t != SHT_NULL for end, t in zip(ends, types, strict=True))
+
+    def section_headers(self) -> SectionHeaders:
+        """The section headers as columns (what ``sections`` makes its records from)."""
+        return self._headers
+
+    @property
+    def sections(self) -> list[Section]:
+        """The section headers as records, in header order (made on first use)."""
+        made = self._sections
+        if made is None:
+            made = self._sections = [self.section(i) for i in range(len(self._headers.names))]
+        return made
+
+    def section(self, index: int) -> Section:
+        """Section header ``index`` as a record (made once; IndexError past the table)."""
+        if self._sections is not None:
+            return self._sections[index]
+        sec = self._made.get(index)
+        if sec is None:
+            h = self._headers
+            sec = self._made[index] = Section(
+                index,
+                h.names[index],
+                h.types[index],
+                h.flags[index],
+                h.addrs[index],
+                h.offsets[index],
+                h.sizes[index],
+                h.links[index],
+                h.infos[index],
+                h.aligns[index],
+                h.entsizes[index],
+            )
+        return sec
 
     def _bytes(self, off: int, size: int) -> memoryview:
         if off < 0 or size < 0 or off + size > len(self.data):
@@ -856,27 +951,23 @@ class ElfFile:
 
     def section_by_name(self, name: str) -> Section | None:
         """The first section called ``name``, or None."""
-        for s in self.sections:
-            if s.name == name:
-                return s
-        return None
+        names = self._headers.names
+        return self.section(names.index(name)) if name in names else None
 
     def sections_of_type(self, sh_type: int) -> list[Section]:
         """Every section of type ``sh_type``, in header order."""
-        return [s for s in self.sections if s.type == sh_type]
+        return [self.section(i) for i, t in enumerate(self._headers.types) if t == sh_type]
 
     def first_section(self, sh_type: int) -> Section | None:
         """The first section of type ``sh_type`` (the symbol table, the dynamic section...), or None."""
-        for s in self.sections:
-            if s.type == sh_type:
-                return s
-        return None
+        types = self._headers.types
+        return self.section(types.index(sh_type)) if sh_type in types else None
 
     def link_section(self, sec: Section) -> Section:
         """The section ``sec.sh_link`` names; DynError when it names none."""
-        if not 0 < sec.link < len(self.sections):
+        if not 0 < sec.link < len(self._headers.names):
             raise DynError(f"section {sec.name}: bad link {sec.link}", self.name)
-        return self.sections[sec.link]
+        return self.section(sec.link)
 
     def section_name(self, shndx: int) -> str:
         """A symbol's section as readelf's ``Ndx`` column shows it by name: ``UND``, ``ABS``, ``COMMON`` or the name."""
@@ -886,8 +977,8 @@ class ElfFile:
             return "ABS"
         if shndx == SHN_COMMON:
             return "COMMON"
-        if shndx < len(self.sections):
-            return self.sections[shndx].name
+        if shndx < len(self._headers.names):
+            return self._headers.names[shndx]
         return f"0x{shndx:x}"
 
     # ---------------------------------------------------------- symbols
