@@ -986,9 +986,17 @@ class ElfFile:
         """(name, value, size, info, other, shndx) of every entry of a symbol table section."""
         strtab = bytes(self.section_data(self.link_section(symtab)))
         data = self.section_data(symtab)
-        entsize = struct.calcsize(self._sym_fmt)
-        if len(data) % entsize:
+        if len(data) % (16 if self.bits == 32 else 24):
             raise DynError(f"symbol table {symtab.name}: bad size", self.name)
+        rows = list(struct.iter_unpack(self._sym_fmt, data))
+        # Every offset inside an ASCII table ending in NUL names a string: cut them from its text.
+        # (The greatest row is one with the greatest name offset, its first field.)
+        if rows and strtab[:1] == b"\0" and strtab[-1:] == b"\0" and strtab.isascii() and max(rows)[0] < len(strtab):
+            text = strtab.decode("ascii")
+            find = text.find
+            if self.bits == 32:
+                return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, v, sz, info, other, shndx in rows]
+            return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, info, other, shndx, v, sz in rows]
         cache: dict[int, str] = {0: ""}
 
         def name(n: int) -> str:
@@ -998,17 +1006,6 @@ class ElfFile:
             s = cache[n] = strtab[n:end].decode("utf-8", "surrogateescape")
             return s
 
-        rows = list(struct.iter_unpack(self._sym_fmt, data))
-        if rows and strtab[:1] == b"\0" and strtab[-1:] == b"\0" and strtab.isascii():
-            # Every offset inside an ASCII table ending in NUL names a string: cut them from its text.
-            text = strtab.decode("ascii")
-            find = text.find
-            if max(row[0] for row in rows) < len(text):
-                if self.bits == 32:
-                    return [
-                        (text[n : find("\0", n)], v, sz, info, other, shndx) for n, v, sz, info, other, shndx in rows
-                    ]
-                return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, info, other, shndx, v, sz in rows]
         known = cache.get
         if self.bits == 32:
             return [

@@ -39,24 +39,28 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
             elif sec.flags & SHF_GNU_RETAIN:
                 mark(sec, "SHF_GNU_RETAIN")
     external = ctx.external_refs
+    find_refs = external.get
+    UNDEF = elf.SHN_UNDEF
     while work:
         sec = work.pop()
         file = sec.file
         syms = file.symbols
         symbols = sec.relocs.symbols
-        if symbols and max(symbols) >= len(syms):
-            bad = max(symbols)
-            raise DynError(f"relocation in {sec.name} refers to symbol {bad}, which does not exist", file.name)
-        for symi in dict.fromkeys(symbols):  # each symbol once, in order of first reference
-            if symi == 0:
-                continue
-            sym = syms[symi]
+        if not symbols:
+            continue
+        if max(symbols) >= len(syms):
+            raise DynError(f"relocation in {sec.name} refers to symbol {max(symbols)}, which does not exist", file.name)
+        referenced = dict.fromkeys(symbols)  # each symbol once, in order of first reference
+        referenced.pop(0, None)
+        for sym in map(syms.__getitem__, referenced):
             target = sym.section
             if target is not None:
-                if not target.live:
-                    mark(target, f"{file.name}({sec.name}) references {sym.name or target.name}")
-            elif sym.is_global and not sym.defined and not sym.is_common:
-                refs = external.get(sym.name)
+                if not target.live and not target.discarded:
+                    target.live = True
+                    target.live_reason = f"{file.name}({sec.name}) references {sym.name or target.name}"
+                    work.append(target)
+            elif sym.shndx == UNDEF and sym.is_global:  # undefined (neither defined nor common)
+                refs = find_refs(sym.name)
                 if refs is None:
                     external[sym.name] = [file]
                 elif refs[-1] is not file:
