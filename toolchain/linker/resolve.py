@@ -159,7 +159,7 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
         g = find(name)
         if g is None:  # the first file to name it: a new global (what the rule below gives)
             if new == RANK_UNDEFINED:
-                g = table[name] = Symbol(name, True, bind=bind if bind == WEAK else GLOBAL)
+                g = table[name] = Symbol(name, True, None, 0, 0, bind if bind == WEAK else GLOBAL)
                 g.referenced_by = obj
                 if bind != WEAK:
                     pending.append(name)
@@ -168,8 +168,14 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
                 g.common_align = common_align
             append(g)
             continue
-        old = rank(g)
-        if fallback and g.dynimport is not None and old == RANK_UNDEFINED:
+        append(g)
+        # rank(g), inlined as the entry's
+        global_shndx = g.shndx
+        if g.section is not None or (global_shndx != UNDEF and global_shndx != COMMON):
+            old = RANK_WEAK if g.bind == WEAK else RANK_STRONG
+        else:
+            old = RANK_COMMON if global_shndx == COMMON else RANK_UNDEFINED
+        if fallback and old == RANK_UNDEFINED and g.dynimport is not None:
             pass  # compiler-rt's definitions never replace what a shared library provides
         elif new == RANK_UNDEFINED:
             if g.referenced_by is None:
@@ -187,7 +193,6 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
         elif new == old == RANK_COMMON:
             g.size = max(g.size, size)
             g.common_align = max(g.common_align, common_align)
-        append(g)
 
 
 def apply_directives(ctx: LinkState) -> None:
