@@ -128,6 +128,7 @@ class InputSection:
         "_rel_size",
         "_rel_name",
         "live",
+        "live_via",
         "out",
         "offset",
         "addr",
@@ -136,7 +137,7 @@ class InputSection:
         "entsize",
         "link",
         "info",
-        "live_reason",
+        "_live_reason",
         "merged",
         "merge_map",
     )
@@ -174,13 +175,30 @@ class InputSection:
         self._rel_name = ""
         self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
         self.live = False
-        self.live_reason = ""
+        self._live_reason = ""
+        #: (section, symbol): the live section whose relocation against the symbol made this one
+        #: live, when that is why (``live_reason`` then says so)
+        self.live_via: tuple[InputSection, Symbol] | None = None
         self.out: OutputSection | None = None
         self.offset = 0
         self.addr = 0
         self.discarded = False
         self.merged: InputSection | None = None  # the linker's merged section holding our pieces
         self.merge_map = NOT_MERGED  # piece starts here -> offsets there
+
+    @property
+    def live_reason(self) -> str:
+        """Why the section is in the output."""
+        via = self.live_via
+        if via is None:
+            return self._live_reason
+        source, sym = via
+        return f"{source.file.name}({source.name}) references {sym.name or self.name}"
+
+    @live_reason.setter
+    def live_reason(self, value: str) -> None:
+        self._live_reason = value
+        self.live_via = None
 
     @property
     def data(self) -> bytes | bytearray | memoryview:
@@ -246,6 +264,7 @@ class ObjectFile:
 
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+_new_relocs = tuple.__new__  # Relocs(...) without the named tuple's Python-level __new__
 
 
 def read_relocs(e: elf.ElfFile, sec: elf.Section) -> Relocs:
@@ -267,7 +286,7 @@ def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str
         types = halves[2 :: 2 * fields].tolist()
         symbols = halves[3 :: 2 * fields].tolist()
         addends = data.cast("q")[2::3].tolist() if rela else [0] * len(offsets)
-        return Relocs(offsets, types, symbols, addends)
+        return _new_relocs(Relocs, (offsets, types, symbols, addends))
     if _LITTLE_ENDIAN_HOST:
         unsigned = data.cast("I")
         offsets = unsigned[0::fields].tolist()
