@@ -5,8 +5,9 @@ Vocabulary: the constants as named tables (``SHT``, ``SHF``, ``SHN``, ``STB``, `
 ``R_X86_64``, ``R_ARM``), plus the flat names (``SHT_PROGBITS``, ``DT_NEEDED``...) as
 plain ints for hot code, and ``*_name`` functions that spell a value as readelf does.
 
-Reader: ``ElfFile`` parses the file header and section headers at once and everything
-else on request, with ``struct`` over a ``memoryview``: program headers (``Segment``),
+Reader: ``ElfFile`` parses the file header and the section headers at once (as columns,
+``SectionHeaders``; a ``Section`` record is made for a header when it is first asked for)
+and everything else on request, with ``struct`` over a ``memoryview``: program headers (``Segment``),
 symbols (``Symbol``), relocations, the dynamic section (``DynamicEntry``), symbol
 versions (``VersionNeed``, ``VersionDef``, versym), and the SysV and GNU hash tables
 (``SysvHashTable``, ``GnuHashTable``).  Every read is bounds-checked; a malformed file
@@ -748,6 +749,7 @@ def string_at(strtab: bytes, offset: int, what: str = "string", fname: str | Non
 
 # ------------------------------------------------------------------ reader
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+_new_tuple = tuple.__new__  # a named tuple from its fields without its Python-level __new__
 
 
 class ElfFile:
@@ -802,7 +804,7 @@ class ElfFile:
         return struct.unpack_from(fmt, self.data, off)
 
     def _read_sections(self, shnum: int, shstrndx: int) -> None:
-        entsize = struct.calcsize(self._shdr_fmt)
+        entsize = 40 if self.bits == 32 else 64
         if self.shentsize != entsize:
             raise DynError("bad section header size", self.name)
         if shnum == 0 or shstrndx == SHN_XINDEX:
@@ -832,7 +834,8 @@ class ElfFile:
         # An ASCII table's byte offsets are its text's: names are cut from the text decoded once.
         text = names.decode("ascii") if names.isascii() else ""
         file_size = len(self.data)
-        if text[-1:] == "\0" and max(name_offsets) < len(text) and not self._truncated_sections(columns, file_size):
+        truncated = max(map(add, offsets, sizes)) > file_size and self._truncated_sections(columns, file_size)
+        if text[-1:] == "\0" and max(name_offsets) < len(text) and not truncated:
             find = text.find
             cut = [text[n : find("\0", n)] for n in name_offsets]
         else:  # one by one, for the first section's error
@@ -843,15 +846,15 @@ class ElfFile:
                     raise DynError(f"truncated ELF file (section {i})", self.name)
                 end = find("\0", n)
                 cut.append(text[n:end] if end >= 0 else _cstr_bytes(names, n, self.name))
-        self._headers = SectionHeaders(cut, types, flags, addrs, offsets, sizes, links, infos, aligns, entsizes)
+        self._headers = _new_tuple(
+            SectionHeaders, (cut, types, flags, addrs, offsets, sizes, links, infos, aligns, entsizes)
+        )
 
     @staticmethod
     def _truncated_sections(columns: list[list[int]], file_size: int) -> bool:
         """Does any section header (other than SHT_NOBITS and SHT_NULL) say bytes past the file's end?"""
         types, offsets, sizes = columns[1], columns[4], columns[5]
-        ends = list(map(add, offsets, sizes))
-        if max(ends) <= file_size:
-            return False
+        ends = map(add, offsets, sizes)
         return any(end > file_size and t != SHT_NOBITS and t != SHT_NULL for end, t in zip(ends, types, strict=True))
 
     def section_headers(self) -> SectionHeaders:

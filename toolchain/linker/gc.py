@@ -1,7 +1,8 @@
 """Pass: mark the live sections (garbage collection of sections), rooted at the output's roots.
 
 Reads the objects' sections and relocations; writes each input section's ``live`` and
-``live_reason``, and ``external_refs``: for each global symbol that no section defines,
+``live_reason`` (for a section reached through a relocation, ``live_via``: the reason is
+spelled when read), and ``external_refs``: for each global symbol that no section defines,
 the live objects that refer to it (what ``report_undefined`` and the imports work from).
 """
 
