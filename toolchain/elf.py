@@ -987,7 +987,11 @@ class ElfFile:
     # ---------------------------------------------------------- symbols
     def symbol_tuples(self, symtab: Section) -> list[tuple[str, int, int, int, int, int]]:
         """(name, value, size, info, other, shndx) of every entry of a symbol table section."""
-        strtab = bytes(self.section_data(self.link_section(symtab)))
+        h = self._headers
+        link = symtab.link
+        if not 0 < link < len(h.names):  # link_section's test, without making the record
+            raise DynError(f"section {symtab.name}: bad link {link}", self.name)
+        strtab = bytes(self._bytes(h.offsets[link], h.sizes[link])) if h.types[link] != SHT_NOBITS else b""
         data = self.section_data(symtab)
         if len(data) % (16 if self.bits == 32 else 24):
             raise DynError(f"symbol table {symtab.name}: bad size", self.name)

@@ -357,6 +357,7 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     obj.sections = sections
     symtab = -1
     rels = []
+    NOBITS = elf.SHT_NOBITS  # a section with no bytes in the file: its data is b""
     for i, (sname, stype, flags, offset, size, link, info, align, entsize) in enumerate(
         zip(h.names, h.types, h.flags, h.offsets, h.sizes, h.links, h.infos, h.aligns, h.entsizes, strict=True)
     ):
@@ -372,7 +373,7 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 raise DynError(f"section {sname}: bad alignment {align:#x}", name)
             # ElfFile checked that every section's bytes are in the file.
             sections[i] = InputSection(
-                obj, i, sname, stype, flags, align, size, entsize, link, info, offset, _NOBITS_DATA.get(stype)
+                obj, i, sname, stype, flags, align, size, entsize, link, info, offset, b"" if stype == NOBITS else None
             )
     for i in rels:
         target_index, rel_name = h.infos[i], h.names[i]
@@ -428,7 +429,6 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
 _NOT_INPUT_TYPES = frozenset(
     (elf.SHT_SYMTAB, elf.SHT_GROUP, elf.SHT_REL, elf.SHT_RELA, elf.SHT_STRTAB, elf.SHT_NULL, elf.SHT_SYMTAB_SHNDX)
 )
-_NOBITS_DATA = {elf.SHT_NOBITS: b""}  # the bytes of a section that has none in the file
 
 
 def _symbol_error(
