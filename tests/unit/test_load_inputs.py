@@ -201,3 +201,17 @@ def test_live_reason_names_the_referring_section_and_symbol(tmp_path):
     assert rodata.live_reason == f"{p}(.text) references .rodata"  # a section symbol: the section's name
     data.live_reason = "kept by hand"
     assert data.live_reason == "kept by hand" and data.live_via is None
+
+
+@pytest.mark.parametrize("arch", ["amd64", "386"])
+def test_section_headers_read_the_same_on_a_big_endian_host(arch, monkeypatch):
+    obj = start_obj(arch, bytes(8), [eb.Rel(".text", 0, 1, "target")])
+    obj.sections.append(eb.Sec(".bss", b"", eb.SHF_ALLOC | eb.SHF_WRITE, 16, eb.SHT_NOBITS, 64))
+    data = eb.build(obj)
+    columns = elf.ElfFile(data, "x.o").section_headers()
+    monkeypatch.setattr(elf, "_LITTLE_ENDIAN_HOST", False)  # the struct path a big-endian host takes
+    assert elf.ElfFile(data, "x.o").section_headers() == columns
+    names = [".text", ".data", ".bss", ".rela.text" if arch == "amd64" else ".rel.text", ".symtab", ".strtab"]
+    assert columns.names == ["", *names, ".shstrtab"]
+    assert columns.types[1:4] == [eb.SHT_PROGBITS, eb.SHT_PROGBITS, eb.SHT_NOBITS]
+    assert columns.sizes[1:4] == [8, 16, 64] and columns.aligns[3] == 16
