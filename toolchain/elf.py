@@ -870,12 +870,16 @@ class ElfFile:
         return made
 
     def section(self, index: int) -> Section:
-        """Section header ``index`` as a record (made once; IndexError past the table)."""
+        """Section header ``index`` as a record (made once; IndexError past the table; a
+        negative index counts from its end, as in ``sections``)."""
         if self._sections is not None:
             return self._sections[index]
         sec = self._made.get(index)
         if sec is None:
             h = self._headers
+            index = range(len(h.names))[index]  # the IndexError, and a negative index made positive
+            if index in self._made:
+                return self._made[index]
             sec = self._made[index] = Section(
                 index,
                 h.names[index],

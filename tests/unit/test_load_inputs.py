@@ -215,3 +215,12 @@ def test_section_headers_read_the_same_on_a_big_endian_host(arch, monkeypatch):
     assert columns.names == ["", *names, ".shstrtab"]
     assert columns.types[1:4] == [eb.SHT_PROGBITS, eb.SHT_PROGBITS, eb.SHT_NOBITS]
     assert columns.sizes[1:4] == [8, 16, 64] and columns.aligns[3] == 16
+
+
+def test_a_section_record_by_negative_index_is_the_last_ones():
+    e = elf.ElfFile(eb.build(start_obj("amd64", bytes(8), [])), "x.o")
+    last = e.section(-1)
+    assert last.name == ".shstrtab" and last.index == len(e.section_headers().names) - 1
+    assert e.section(last.index) is last and e.sections[-1] is last
+    with pytest.raises(IndexError):
+        e.section(len(e.sections))
