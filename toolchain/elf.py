@@ -5,8 +5,9 @@ Vocabulary: the constants as named tables (``SHT``, ``SHF``, ``SHN``, ``STB``, `
 ``R_X86_64``, ``R_ARM``), plus the flat names (``SHT_PROGBITS``, ``DT_NEEDED``...) as
 plain ints for hot code, and ``*_name`` functions that spell a value as readelf does.
 
-Reader: ``ElfFile`` parses the file header and section headers at once and everything
-else on request, with ``struct`` over a ``memoryview``: program headers (``Segment``),
+Reader: ``ElfFile`` parses the file header and the section headers at once (as columns,
+``SectionHeaders``; a ``Section`` record is made for a header when it is first asked for)
+and everything else on request, with ``struct`` over a ``memoryview``: program headers (``Segment``),
 symbols (``Symbol``), relocations, the dynamic section (``DynamicEntry``), symbol
 versions (``VersionNeed``, ``VersionDef``, versym), and the SysV and GNU hash tables
 (``SysvHashTable``, ``GnuHashTable``).  Every read is bounds-checked; a malformed file
@@ -16,6 +17,8 @@ raises DynError naming it.  Only little-endian files are read (all three arches 
 from __future__ import annotations
 
 import struct
+import sys
+from operator import add
 
 from .errors import DynError
 from .records import NamedTuple, Record
@@ -538,6 +541,37 @@ class Section(Record):
         self.entsize = entsize
 
 
+class SectionHeaders(NamedTuple):
+    """An ELF file's section headers as parallel columns, in header order (``ElfFile.section_headers``)."""
+
+    names: list[str]
+    types: list[int]
+    flags: list[int]
+    addrs: list[int]
+    offsets: list[int]
+    sizes: list[int]
+    links: list[int]
+    infos: list[int]
+    aligns: list[int]
+    entsizes: list[int]
+
+
+_NO_SECTION_HEADERS = SectionHeaders([], [], [], [], [], [], [], [], [], [])
+#: (index, size, step) of each ELF64 section header field, read as 4-byte or 8-byte words
+_SHDR64_COLUMNS = (
+    (0, 4, 16),
+    (1, 4, 16),
+    (1, 8, 8),
+    (2, 8, 8),
+    (3, 8, 8),
+    (4, 8, 8),
+    (10, 4, 16),
+    (11, 4, 16),
+    (6, 8, 8),
+    (7, 8, 8),
+)
+
+
 class Segment(NamedTuple):
     """One program header (the 64-bit field order, for both classes)."""
 
@@ -714,6 +748,10 @@ def string_at(strtab: bytes, offset: int, what: str = "string", fname: str | Non
 
 
 # ------------------------------------------------------------------ reader
+_LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+_new_tuple = tuple.__new__  # a named tuple from its fields without its Python-level __new__
+
+
 class ElfFile:
     """A parsed ELF file: header, section headers, and readers for the rest."""
 
@@ -751,7 +789,9 @@ class ElfFile:
             self.shnum,
             shstrndx,
         ) = self._ehdr = hdr
-        self.sections: list[Section] = []
+        self._headers = _NO_SECTION_HEADERS
+        self._sections: list[Section] | None = None
+        self._made: dict[int, Section] = {}  # the records made before ``sections`` is
         self.shstrndx = shstrndx
         if self.shoff:
             self._read_sections(self.shnum, shstrndx)
@@ -764,7 +804,7 @@ class ElfFile:
         return struct.unpack_from(fmt, self.data, off)
 
     def _read_sections(self, shnum: int, shstrndx: int) -> None:
-        entsize = struct.calcsize(self._shdr_fmt)
+        entsize = 40 if self.bits == 32 else 64
         if self.shentsize != entsize:
             raise DynError("bad section header size", self.name)
         if shnum == 0 or shstrndx == SHN_XINDEX:
@@ -776,22 +816,84 @@ class ElfFile:
         end = self.shoff + shnum * entsize
         if end > len(self.data):
             raise DynError("truncated ELF file (section headers)", self.name)
-        fields = list(struct.iter_unpack(self._shdr_fmt, self.data[self.shoff : end]))
+        table = self.data[self.shoff : end]
+        if _LITTLE_ENDIAN_HOST:  # memoryview.cast reads in the host's byte order
+            words = table.cast("I")
+            if self.bits == 32:
+                columns = [words[i::10].tolist() for i in range(10)]
+            else:
+                doubles = table.cast("Q")
+                columns = [(words if size == 4 else doubles)[i::step].tolist() for i, size, step in _SHDR64_COLUMNS]
+        else:
+            rows = list(struct.iter_unpack(self._shdr_fmt, table))
+            columns = [[row[i] for row in rows] for i in range(10)]
+        name_offsets, types, flags, addrs, offsets, sizes, links, infos, aligns, entsizes = columns
         if not 0 <= shstrndx < shnum:
             raise DynError("bad section name table index", self.name)
-        strtab = fields[shstrndx]
-        names = bytes(self._bytes(strtab[4], strtab[5]))
+        names = bytes(self._bytes(offsets[shstrndx], sizes[shstrndx]))
         # An ASCII table's byte offsets are its text's: names are cut from the text decoded once.
         text = names.decode("ascii") if names.isascii() else ""
-        find = text.find
-        size = len(self.data)
-        sections = self.sections
-        for i, (n, t, f, a, o, s, lk, inf, al, es) in enumerate(fields):
-            if t != SHT_NOBITS and t != SHT_NULL and o + s > size:
-                raise DynError(f"truncated ELF file (section {i})", self.name)
-            end = find("\0", n)
-            name = text[n:end] if end >= 0 else _cstr_bytes(names, n, self.name)
-            sections.append(Section(i, name, t, f, a, o, s, lk, inf, al, es))
+        file_size = len(self.data)
+        truncated = max(map(add, offsets, sizes)) > file_size and self._truncated_sections(columns, file_size)
+        if text[-1:] == "\0" and max(name_offsets) < len(text) and not truncated:
+            find = text.find
+            cut = [text[n : find("\0", n)] for n in name_offsets]
+        else:  # one by one, for the first section's error
+            cut = []
+            find = text.find
+            for i, (n, t, o, s) in enumerate(zip(name_offsets, types, offsets, sizes, strict=True)):
+                if t != SHT_NOBITS and t != SHT_NULL and o + s > file_size:
+                    raise DynError(f"truncated ELF file (section {i})", self.name)
+                end = find("\0", n)
+                cut.append(text[n:end] if end >= 0 else _cstr_bytes(names, n, self.name))
+        self._headers = _new_tuple(
+            SectionHeaders, (cut, types, flags, addrs, offsets, sizes, links, infos, aligns, entsizes)
+        )
+
+    @staticmethod
+    def _truncated_sections(columns: list[list[int]], file_size: int) -> bool:
+        """Does any section header (other than SHT_NOBITS and SHT_NULL) say bytes past the file's end?"""
+        types, offsets, sizes = columns[1], columns[4], columns[5]
+        ends = map(add, offsets, sizes)
+        return any(end > file_size and t != SHT_NOBITS and t != SHT_NULL for end, t in zip(ends, types, strict=True))
+
+    def section_headers(self) -> SectionHeaders:
+        """The section headers as columns (what ``sections`` makes its records from)."""
+        return self._headers
+
+    @property
+    def sections(self) -> list[Section]:
+        """The section headers as records, in header order (made on first use)."""
+        made = self._sections
+        if made is None:
+            made = self._sections = [self.section(i) for i in range(len(self._headers.names))]
+        return made
+
+    def section(self, index: int) -> Section:
+        """Section header ``index`` as a record (made once; IndexError past the table; a
+        negative index counts from its end, as in ``sections``)."""
+        if self._sections is not None:
+            return self._sections[index]
+        sec = self._made.get(index)
+        if sec is None:
+            h = self._headers
+            index = range(len(h.names))[index]  # the IndexError, and a negative index made positive
+            if index in self._made:
+                return self._made[index]
+            sec = self._made[index] = Section(
+                index,
+                h.names[index],
+                h.types[index],
+                h.flags[index],
+                h.addrs[index],
+                h.offsets[index],
+                h.sizes[index],
+                h.links[index],
+                h.infos[index],
+                h.aligns[index],
+                h.entsizes[index],
+            )
+        return sec
 
     def _bytes(self, off: int, size: int) -> memoryview:
         if off < 0 or size < 0 or off + size > len(self.data):
@@ -856,27 +958,23 @@ class ElfFile:
 
     def section_by_name(self, name: str) -> Section | None:
         """The first section called ``name``, or None."""
-        for s in self.sections:
-            if s.name == name:
-                return s
-        return None
+        names = self._headers.names
+        return self.section(names.index(name)) if name in names else None
 
     def sections_of_type(self, sh_type: int) -> list[Section]:
         """Every section of type ``sh_type``, in header order."""
-        return [s for s in self.sections if s.type == sh_type]
+        return [self.section(i) for i, t in enumerate(self._headers.types) if t == sh_type]
 
     def first_section(self, sh_type: int) -> Section | None:
         """The first section of type ``sh_type`` (the symbol table, the dynamic section...), or None."""
-        for s in self.sections:
-            if s.type == sh_type:
-                return s
-        return None
+        types = self._headers.types
+        return self.section(types.index(sh_type)) if sh_type in types else None
 
     def link_section(self, sec: Section) -> Section:
         """The section ``sec.sh_link`` names; DynError when it names none."""
-        if not 0 < sec.link < len(self.sections):
+        if not 0 < sec.link < len(self._headers.names):
             raise DynError(f"section {sec.name}: bad link {sec.link}", self.name)
-        return self.sections[sec.link]
+        return self.section(sec.link)
 
     def section_name(self, shndx: int) -> str:
         """A symbol's section as readelf's ``Ndx`` column shows it by name: ``UND``, ``ABS``, ``COMMON`` or the name."""
@@ -886,18 +984,30 @@ class ElfFile:
             return "ABS"
         if shndx == SHN_COMMON:
             return "COMMON"
-        if shndx < len(self.sections):
-            return self.sections[shndx].name
+        if shndx < len(self._headers.names):
+            return self._headers.names[shndx]
         return f"0x{shndx:x}"
 
     # ---------------------------------------------------------- symbols
     def symbol_tuples(self, symtab: Section) -> list[tuple[str, int, int, int, int, int]]:
         """(name, value, size, info, other, shndx) of every entry of a symbol table section."""
-        strtab = bytes(self.section_data(self.link_section(symtab)))
+        h = self._headers
+        link = symtab.link
+        if not 0 < link < len(h.names):  # link_section's test, without making the record
+            raise DynError(f"section {symtab.name}: bad link {link}", self.name)
+        strtab = bytes(self._bytes(h.offsets[link], h.sizes[link])) if h.types[link] != SHT_NOBITS else b""
         data = self.section_data(symtab)
-        entsize = struct.calcsize(self._sym_fmt)
-        if len(data) % entsize:
+        if len(data) % (16 if self.bits == 32 else 24):
             raise DynError(f"symbol table {symtab.name}: bad size", self.name)
+        rows = list(struct.iter_unpack(self._sym_fmt, data))
+        # Every offset inside an ASCII table ending in NUL names a string: cut them from its text.
+        # (The greatest row is one with the greatest name offset, its first field.)
+        if rows and strtab[:1] == b"\0" and strtab[-1:] == b"\0" and strtab.isascii() and max(rows)[0] < len(strtab):
+            text = strtab.decode("ascii")
+            find = text.find
+            if self.bits == 32:
+                return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, v, sz, info, other, shndx in rows]
+            return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, info, other, shndx, v, sz in rows]
         cache: dict[int, str] = {0: ""}
 
         def name(n: int) -> str:
@@ -907,17 +1017,6 @@ class ElfFile:
             s = cache[n] = strtab[n:end].decode("utf-8", "surrogateescape")
             return s
 
-        rows = list(struct.iter_unpack(self._sym_fmt, data))
-        if rows and strtab[:1] == b"\0" and strtab[-1:] == b"\0" and strtab.isascii():
-            # Every offset inside an ASCII table ending in NUL names a string: cut them from its text.
-            text = strtab.decode("ascii")
-            find = text.find
-            if max(row[0] for row in rows) < len(text):
-                if self.bits == 32:
-                    return [
-                        (text[n : find("\0", n)], v, sz, info, other, shndx) for n, v, sz, info, other, shndx in rows
-                    ]
-                return [(text[n : find("\0", n)], v, sz, info, other, shndx) for n, info, other, shndx, v, sz in rows]
         known = cache.get
         if self.bits == 32:
             return [

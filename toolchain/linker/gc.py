@@ -1,7 +1,8 @@
 """Pass: mark the live sections (garbage collection of sections), rooted at the output's roots.
 
 Reads the objects' sections and relocations; writes each input section's ``live`` and
-``live_reason``, and ``external_refs``: for each global symbol that no section defines,
+``live_reason`` (for a section reached through a relocation, ``live_via``: the reason is
+spelled when read), and ``external_refs``: for each global symbol that no section defines,
 the live objects that refer to it (what ``report_undefined`` and the imports work from).
 """
 
@@ -14,6 +15,7 @@ from .inputs import InputSection, Symbol
 from .sections import ARRAY_SECTIONS, output_section_name
 
 SHF_GNU_RETAIN = 0x200000
+_ARRAY_TYPES = frozenset((elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY))
 
 
 def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
@@ -28,36 +30,47 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
 
     for sym, why in roots:
         mark(sym.section, why)
+    ALLOC = elf.SHF_ALLOC
     for obj in ctx.objects:
-        for sec in obj.sections:
-            if sec is None or sec.discarded or not sec.flags & elf.SHF_ALLOC:
+        for sec in filter(None, obj.sections):
+            if not sec.flags & ALLOC or sec.discarded:
                 continue
-            if sec.type in (elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY) or (
+            if sec.type in _ARRAY_TYPES or (
                 sec.name.startswith(ARRAY_SECTIONS) and output_section_name(sec) in ARRAY_SECTIONS
             ):
                 mark(sec, "an init/fini array is always kept")
             elif sec.flags & SHF_GNU_RETAIN:
                 mark(sec, "SHF_GNU_RETAIN")
     external = ctx.external_refs
+    find_refs = external.get
+    UNDEF = elf.SHN_UNDEF
     while work:
         sec = work.pop()
         file = sec.file
         syms = file.symbols
         symbols = sec.relocs.symbols
-        if symbols and max(symbols) >= len(syms):
-            bad = max(symbols)
-            raise DynError(f"relocation in {sec.name} refers to symbol {bad}, which does not exist", file.name)
-        for symi in dict.fromkeys(symbols):  # each symbol once, in order of first reference
-            if symi == 0:
-                continue
-            sym = syms[symi]
-            target = sym.section
-            if target is not None:
-                if not target.live:
-                    mark(target, f"{file.name}({sec.name}) references {sym.name or target.name}")
-            elif sym.is_global and not sym.defined and not sym.is_common:
-                refs = external.get(sym.name)
-                if refs is None:
-                    external[sym.name] = [file]
-                elif refs[-1] is not file:
-                    refs.append(file)
+        if not syms and symbols:  # not even symbol 0
+            raise _no_such_symbol(sec, symbols)
+        referenced = dict.fromkeys(symbols)  # each symbol once, in order of first reference
+        referenced.pop(0, None)
+        try:
+            for sym in map(syms.__getitem__, referenced):
+                target = sym.section
+                if target is not None:
+                    if not target.live and not target.discarded:
+                        target.live = True
+                        target.live_via = (sec, sym)  # live_reason says it when asked
+                        work.append(target)
+                elif sym.shndx == UNDEF and sym.is_global:  # undefined (neither defined nor common)
+                    refs = find_refs(sym.name)
+                    if refs is None:
+                        external[sym.name] = [file]
+                    elif refs[-1] is not file:
+                        refs.append(file)
+        except IndexError:  # the link stops here: what was marked so far does not matter
+            raise _no_such_symbol(sec, symbols) from None
+
+
+def _no_such_symbol(sec: InputSection, symbols: list[int]) -> DynError:
+    """The error for a section with relocations against symbol indexes its file does not have."""
+    return DynError(f"relocation in {sec.name} refers to symbol {max(symbols)}, which does not exist", sec.file.name)

@@ -42,7 +42,7 @@ from .autoimport import (
     needed_libraries,
 )
 from .context import LinkState
-from .inputs import Archive, Symbol, load_object
+from .inputs import Archive, Symbol, read_object
 from .ldscript import parse_dynamic_list
 from .libsearch import LinkInput
 from .shlib import DynamicSymbol, SharedLibrary, read_shared_library
@@ -94,7 +94,7 @@ def add_start_files(ctx: LinkState) -> None:
     clib = ctx.c_library = ctx.c_library or glibc.c_library(ctx.arch)
     start = ctx.globals.get("_start")
     if ctx.opts.start_files and ctx.opts.entry is None and (start is None or not start.defined):
-        _add_object(ctx, load_object(read_input(clib.crt1), clib.crt1, ctx.arch, len(ctx.objects)))
+        _add_object(ctx, read_object(read_input(clib.crt1), clib.crt1, ctx.arch, len(ctx.objects)))
     if os.path.realpath(clib.nonshared) not in {os.path.realpath(ar.name) for ar in ctx.archives}:
         ar = Archive(read_input(clib.nonshared), clib.nonshared)
         ctx.archives.append(ar)

@@ -14,6 +14,8 @@ from ..records import TYPE_CHECKING
 from .reloc import NO_RELOCS, Relocs
 
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from ..directives import Directives, DynImport
     from .context import OutputSection
 
@@ -21,6 +23,8 @@ MAX_ALIGN = 1 << 16  # larger section alignments are refused (a page is enough f
 #: the merge map of a section whose pieces were not merged (shared: never changed, replaced when merged)
 NOT_MERGED: tuple[list[int], list[int]] = ([], [])
 NO_BYTES = memoryview(b"")  # the bytes of an object that has none (any more)
+#: a symbol table entry as ``ElfFile.symbol_tuples`` reads it: (name, value, size, info, other, shndx)
+SymbolEntry = tuple[str, int, int, int, int, int]
 
 
 class Symbol:
@@ -65,17 +69,19 @@ class Symbol:
         bind: int | None = None,
         type_: int = elf.STT_NOTYPE,
         shndx: int = elf.SHN_UNDEF,
+        section: InputSection | None = None,
+        visibility: int = 0,
     ):
         self.name = name
         self.is_global = is_global
         self.bind = (elf.STB_GLOBAL if is_global else elf.STB_LOCAL) if bind is None else bind
         self.file = file
-        self.section: InputSection | None = None
+        self.section = section
         self.value = value
         self.size = size
         self.type = type_
         self.shndx = shndx
-        self.visibility = 0
+        self.visibility = visibility
         self.referenced_by: ObjectFile | None = None
         self.common_align = 0
         self.dynimport: DynImport | None = None  # set when the loader binds it from a shared library
@@ -122,6 +128,7 @@ class InputSection:
         "_rel_size",
         "_rel_name",
         "live",
+        "live_via",
         "out",
         "offset",
         "addr",
@@ -130,37 +137,68 @@ class InputSection:
         "entsize",
         "link",
         "info",
-        "live_reason",
+        "_live_reason",
         "merged",
         "merge_map",
     )
 
-    def __init__(self, file: ObjectFile, sec: elf.Section, data: bytes | None = None):
+    def __init__(
+        self,
+        file: ObjectFile,
+        index: int,
+        name: str,
+        type_: int,
+        flags: int,
+        align: int,
+        size: int,
+        entsize: int,
+        link: int,
+        info: int,
+        start: int,
+        data: bytes | None = None,
+    ):
         self.file = file
-        self.index = sec.index
-        self.name = intern(sec.name)  # one string for every object's ".text"
-        self.type = sec.type
-        self.flags = sec.flags
-        self.align = max(sec.align, 1)
-        self.size = sec.size
-        self.entsize = sec.entsize
-        self.link = sec.link
-        self.info = sec.info
+        self.index = index
+        self.name = intern(name)  # one string for every object's ".text"
+        self.type = type_
+        self.flags = flags
+        self.align = align or 1
+        self.size = size
+        self.entsize = entsize
+        self.link = link
+        self.info = info
         self._data: bytes | bytearray | memoryview | None = data  # None: sliced from the file's when asked for
-        self._start = sec.offset
+        self._start = start
         self._relocs: Relocs | None = NO_RELOCS
         self._rel_source: int | None = None  # where the relocation section is in the file, parsed on first use
         self._rel_size = 0  # and its size and name
         self._rel_name = ""
         self.rel_type = 0  # SHT_REL or SHT_RELA of the relocations
         self.live = False
-        self.live_reason = ""
+        self._live_reason = ""
+        #: (section, symbol): the live section whose relocation against the symbol made this one
+        #: live, when that is why (``live_reason`` then says so)
+        self.live_via: tuple[InputSection, Symbol] | None = None
         self.out: OutputSection | None = None
         self.offset = 0
         self.addr = 0
         self.discarded = False
         self.merged: InputSection | None = None  # the linker's merged section holding our pieces
         self.merge_map = NOT_MERGED  # piece starts here -> offsets there
+
+    @property
+    def live_reason(self) -> str:
+        """Why the section is in the output."""
+        via = self.live_via
+        if via is None:
+            return self._live_reason
+        source, sym = via
+        return f"{source.file.name}({source.name}) references {sym.name or self.name}"
+
+    @live_reason.setter
+    def live_reason(self, value: str) -> None:
+        self._live_reason = value
+        self.live_via = None
 
     @property
     def data(self) -> bytes | bytearray | memoryview:
@@ -212,6 +250,9 @@ class ObjectFile:
         self.bits = bits
         self.sections: list[InputSection | None] = []
         self.symbols: list[Symbol] = []
+        #: the symbol entries from ``first_global`` on, from ``read_object`` until resolution
+        #: reads them into ``symbols``
+        self.unresolved: list[SymbolEntry] | None = None
         self.directives: Directives | None = None
         self.first_global = 0
         self.order = order
@@ -223,6 +264,7 @@ class ObjectFile:
 
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+_new_relocs = tuple.__new__  # Relocs(...) without the named tuple's Python-level __new__
 
 
 def read_relocs(e: elf.ElfFile, sec: elf.Section) -> Relocs:
@@ -244,7 +286,7 @@ def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str
         types = halves[2 :: 2 * fields].tolist()
         symbols = halves[3 :: 2 * fields].tolist()
         addends = data.cast("q")[2::3].tolist() if rela else [0] * len(offsets)
-        return Relocs(offsets, types, symbols, addends)
+        return _new_relocs(Relocs, (offsets, types, symbols, addends))
     if _LITTLE_ENDIAN_HOST:
         unsigned = data.cast("I")
         offsets = unsigned[0::fields].tolist()
@@ -260,11 +302,11 @@ def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str
 
 
 def open_object(path: str, arch: Arch, order: int) -> ObjectFile:
-    """Map an object file and parse it (``load_object``); ``release_input`` unmaps it."""
+    """Map an object file and parse it (``read_object``: its globals await resolution); ``release_input`` unmaps it."""
     data = map_input(path)
     if isinstance(data, bytes):
-        return load_object(data, path, arch, order)
-    obj = load_object(memoryview(data), path, arch, order)
+        return read_object(data, path, arch, order)
+    obj = read_object(memoryview(data), path, arch, order)
     obj.mapping = data
     return obj
 
@@ -291,7 +333,17 @@ def release_input(obj: ObjectFile) -> None:
 
 
 def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> ObjectFile:
-    """Parse a relocatable object for ``arch``; symbols stay unresolved (locals only)."""
+    """Parse a relocatable object for ``arch``; symbols stay unresolved (each file's own, globals too)."""
+    obj = read_object(data, name, arch, order)
+    assert obj.unresolved is not None
+    obj.symbols += unresolved_symbols(obj, obj.unresolved)
+    obj.unresolved = None
+    return obj
+
+
+def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> ObjectFile:
+    """Parse a relocatable object for ``arch``: ``symbols`` holds its local part (up to
+    ``first_global``), ``unresolved`` the rest as columns, for resolution to turn into globals."""
     e = elf.ElfFile(data, name)
     if e.type != elf.ET_REL:
         raise DynError("not a relocatable object (ET_REL)", name)
@@ -300,92 +352,155 @@ def load_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         what = found.name if found else f"machine {e.machine}, ELFCLASS{e.bits}"
         raise DynError(f"object is for {what}, not {arch.name}", name)
     obj = ObjectFile(name, e, e.bits, order=order, view=e.data)
-    obj.sections = [None] * len(e.sections)
-    symtab = None
-    for s in e.sections:
-        if s.type == elf.SHT_SYMTAB:
-            symtab = s
-        elif s.type == elf.SHT_GROUP:
-            pass
-        elif s.type in (elf.SHT_REL, elf.SHT_RELA, elf.SHT_STRTAB, elf.SHT_NULL, elf.SHT_SYMTAB_SHNDX):
-            pass
-        elif s.name == ".note.GNU-stack":
-            obj.exec_stack = bool(s.flags & elf.SHF_EXECINSTR)
+    h = e.section_headers()
+    sections: list[InputSection | None] = [None] * len(h.names)
+    obj.sections = sections
+    symtab = -1
+    rels = []
+    NOBITS = elf.SHT_NOBITS  # a section with no bytes in the file: its data is b""
+    for i, (sname, stype, flags, offset, size, link, info, align, entsize) in enumerate(
+        zip(h.names, h.types, h.flags, h.offsets, h.sizes, h.links, h.infos, h.aligns, h.entsizes, strict=True)
+    ):
+        if stype in _NOT_INPUT_TYPES:
+            if stype == elf.SHT_SYMTAB:
+                symtab = i
+            elif stype == elf.SHT_RELA or stype == elf.SHT_REL:
+                rels.append(i)
+        elif sname == ".note.GNU-stack":
+            obj.exec_stack = bool(flags & elf.SHF_EXECINSTR)
         else:
-            if s.align & (s.align - 1) or s.align > MAX_ALIGN:
-                raise DynError(f"section {s.name}: bad alignment {s.align:#x}", name)
+            if align & (align - 1) or align > MAX_ALIGN:
+                raise DynError(f"section {sname}: bad alignment {align:#x}", name)
             # ElfFile checked that every section's bytes are in the file.
-            obj.sections[s.index] = InputSection(obj, s, None if s.type != elf.SHT_NOBITS else b"")
-    for s in e.sections:
-        if s.type in (elf.SHT_REL, elf.SHT_RELA):
-            if not 0 <= s.info < len(e.sections):
-                raise DynError(f"relocation section {s.name}: bad target section {s.info}", name)
-            target = obj.sections[s.info]
-            if target is None:
-                continue
-            if s.size % (s.entsize or 1):
-                raise DynError(f"relocation section {s.name}: bad size", name)
-            target._relocs, target._rel_source, target._rel_size, target._rel_name = None, s.offset, s.size, s.name
-            target.rel_type = s.type
-    if symtab is not None:
-        first_global = obj.first_global = symtab.info
-        nsec = len(e.sections)
-        sections = obj.sections
-        symbols = obj.symbols
-        append = symbols.append
-        LOCAL, ABS = elf.STB_LOCAL, elf.SHN_ABS
-        for i, (sname, value, size, info, other, shndx) in enumerate(e.symbol_tuples(symtab)):
-            bind = info >> 4
-            sym = Symbol(sname, i >= first_global and bind != LOCAL, obj, value, size, bind, info & 0xF, shndx)
-            if other:
-                sym.visibility = other & 3
-            if 0 < shndx < ABS:
-                if shndx >= nsec:
-                    raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
-                sec = sym.section = sections[shndx]
-                tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
-                if sec is not None and sym.type == elf.STT_TLS and sec.flags & tls_alloc != tls_alloc:
-                    raise DynError(
-                        f"symbol {sname} is thread-local but its section {sec.name} is not thread-local storage", name
-                    )
-                if sec is not None and not 0 <= value <= sec.size:
-                    raise DynError(
-                        f"symbol {sname!r}: value {value:#x} is outside its section {sec.name} (size {sec.size:#x})",
-                        name,
-                    )
-            elif shndx == elf.SHN_COMMON:
-                if value & (value - 1) or value > MAX_ALIGN:  # checked before anything is allocated for it
-                    what = "too large" if value > MAX_ALIGN else "not a power of 2"
-                    raise DynError(f"symbol {sname}: alignment {value:#x} {what}", name)
-                sym.common_align = max(value, 1)
-                sym.value = 0
-            append(sym)
+            sections[i] = InputSection(
+                obj, i, sname, stype, flags, align, size, entsize, link, info, offset, b"" if stype == NOBITS else None
+            )
+    for i in rels:
+        target_index, rel_name = h.infos[i], h.names[i]
+        if not 0 <= target_index < len(sections):
+            raise DynError(f"relocation section {rel_name}: bad target section {target_index}", name)
+        target = sections[target_index]
+        if target is None:
+            continue
+        size = h.sizes[i]
+        if size % (h.entsizes[i] or 1):
+            raise DynError(f"relocation section {rel_name}: bad size", name)
+        target._relocs, target._rel_source, target._rel_size, target._rel_name = None, h.offsets[i], size, rel_name
+        target.rel_type = h.types[i]
+    if symtab < 0:
+        obj.unresolved = []
+        return obj
+    symtab_header = e.section(symtab)
+    entries = e.symbol_tuples(symtab_header)
+    first_global = obj.first_global = symtab_header.info
+    nsec = len(sections)
+    symbols = obj.symbols
+    append = symbols.append
+    ABS, COMMON, TLS = elf.SHN_ABS, elf.SHN_COMMON, elf.STT_TLS
+    tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
+    for sname, value, size, info, other, shndx in entries[:first_global]:
+        sec = None
+        if 0 < shndx < ABS:
+            if shndx >= nsec:
+                _symbol_error(sections, sname, value, info, shndx, name)
+            sec = sections[shndx]
+            if sec is not None and (value > sec.size or info & 0xF == TLS and sec.flags & tls_alloc != tls_alloc):
+                _symbol_error(sections, sname, value, info, shndx, name)
+        elif shndx == COMMON and (value & (value - 1) or value > MAX_ALIGN):
+            _symbol_error(sections, sname, value, info, shndx, name)
+        sym = Symbol(sname, False, obj, value, size, info >> 4, info & 0xF, shndx, sec, other & 3)
+        if shndx == COMMON:
+            sym.common_align, sym.value = max(value, 1), 0
+        append(sym)
+    unresolved = obj.unresolved = entries[first_global:]
+    for sname, value, _size, info, _other, shndx in unresolved:  # the same checks
+        if 0 < shndx < ABS:
+            if shndx >= nsec:
+                _symbol_error(sections, sname, value, info, shndx, name)
+            sec = sections[shndx]
+            if sec is not None and (value > sec.size or info & 0xF == TLS and sec.flags & tls_alloc != tls_alloc):
+                _symbol_error(sections, sname, value, info, shndx, name)
+        elif shndx == COMMON and (value & (value - 1) or value > MAX_ALIGN):
+            _symbol_error(sections, sname, value, info, shndx, name)
     return obj
 
 
-def _group_members(e: elf.ElfFile, s: elf.Section, obj: ObjectFile) -> list[int]:
+#: section types whose sections are not input sections (symbol, string and relocation tables, groups)
+_NOT_INPUT_TYPES = frozenset(
+    (elf.SHT_SYMTAB, elf.SHT_GROUP, elf.SHT_REL, elf.SHT_RELA, elf.SHT_STRTAB, elf.SHT_NULL, elf.SHT_SYMTAB_SHNDX)
+)
+
+
+def _symbol_error(
+    sections: list[InputSection | None], sname: str, value: int, info: int, shndx: int, name: str
+) -> NoReturn:
+    """Raise the error of a symbol entry with a bad section index, a thread-local symbol outside
+    thread-local storage, a value outside its section or a bad common alignment (the first that applies)."""
+    if 0 < shndx < elf.SHN_ABS:
+        if shndx >= len(sections):
+            raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
+        sec = sections[shndx]
+        assert sec is not None
+        tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
+        if info & 0xF == elf.STT_TLS and sec.flags & tls_alloc != tls_alloc:
+            raise DynError(
+                f"symbol {sname} is thread-local but its section {sec.name} is not thread-local storage", name
+            )
+        raise DynError(
+            f"symbol {sname!r}: value {value:#x} is outside its section {sec.name} (size {sec.size:#x})", name
+        )
+    # checked before anything is allocated for it
+    what = "too large" if value > MAX_ALIGN else "not a power of 2"
+    raise DynError(f"symbol {sname}: alignment {value:#x} {what}", name)
+
+
+def unresolved_symbols(obj: ObjectFile, entries: list[SymbolEntry]) -> list[Symbol]:
+    """Symbol table ``entries`` of ``obj`` from ``first_global`` on as its own Symbols (global
+    unless bound STB_LOCAL), unresolved."""
+    symbols = []
+    sections = obj.sections
+    for sname, value, size, info, other, shndx in entries:
+        bind = info >> 4
+        sec = sections[shndx] if 0 < shndx < elf.SHN_ABS else None
+        sym = Symbol(sname, bind != elf.STB_LOCAL, obj, value, size, bind, info & 0xF, shndx, sec, other & 3)
+        if shndx == elf.SHN_COMMON:
+            sym.common_align, sym.value = max(value, 1), 0
+        symbols.append(sym)
+    return symbols
+
+
+def _group_members(e: elf.ElfFile, s: elf.Section) -> list[int]:
     words = struct.unpack(f"<{s.size // 4}I", e.section_data(s)[: s.size - s.size % 4])
-    return [w for w in words[1:] if w < len(e.sections)]
+    count = len(e.section_headers().names)
+    return [w for w in words[1:] if w < count]
 
 
 def comdat_groups(obj: ObjectFile) -> list[tuple[str, list[int]]]:
     """(signature, member section indexes) of each COMDAT group of an object."""
     e = obj.elf
     assert e is not None, "read while the object is loaded"
-    out = []
-    symtab = e.first_section(elf.SHT_SYMTAB)
-    for s in e.sections:
-        if s.type != elf.SHT_GROUP or symtab is None:
+    out: list[tuple[str, list[int]]] = []
+    types = e.section_headers().types
+    if elf.SHT_GROUP not in types or elf.SHT_SYMTAB not in types:
+        return out
+    names: list[str] | None = None  # every symbol's, made for the first group
+    for i, section_type in enumerate(types):
+        if section_type != elf.SHT_GROUP:
             continue
+        s = e.section(i)
         data = e.section_data(s)
         if len(data) < 4:
             raise DynError(f"group section {s.name}: truncated", obj.name)
         flags = struct.unpack_from("<I", data, 0)[0]
         if not flags & elf.GRP_COMDAT:
             continue
-        if not 0 <= s.info < len(obj.symbols):
+        if names is None:
+            names = [sym.name for sym in obj.symbols]
+            if obj.unresolved is not None:
+                names += [entry[0] for entry in obj.unresolved]
+        if not 0 <= s.info < len(names):
             raise DynError(f"group section {s.name}: bad signature symbol", obj.name)
-        out.append((obj.symbols[s.info].name, _group_members(e, s, obj)))
+        out.append((names[s.info], _group_members(e, s)))
     return out
 
 

@@ -13,7 +13,7 @@ from ..directives import read_object_directives
 from ..errors import DynError, read_input
 from . import hosted
 from .context import LinkState, SyntheticSection
-from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object, open_object
+from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object, open_object, read_object
 from .libsearch import KIND_ARCHIVE, KIND_SHARED
 from .sections import add_synthetic_section
 
@@ -89,7 +89,7 @@ def _load_member(ctx: LinkState, ar: Archive, off: int) -> None:
         return
     ar.loaded.add(off)
     mname, data = ar.member_data(off)
-    _add_object(ctx, load_object(data, mname, ctx.arch, len(ctx.objects)))
+    _add_object(ctx, read_object(data, mname, ctx.arch, len(ctx.objects)))
 
 
 def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
@@ -110,15 +110,7 @@ def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
             ctx.comdat_seen[sig] = obj
     obj.elf = None  # its section headers are not needed again: the sections have their bytes
     pending: list[str] = []
-    symbols = obj.symbols
-    LOCAL = elf.STB_LOCAL
-    for i in range(obj.first_global, len(symbols)):
-        sym = symbols[i]
-        if sym.bind == LOCAL:
-            continue
-        if sym.section is not None and sym.section.discarded:
-            sym.section, sym.shndx = None, elf.SHN_UNDEF
-        symbols[i] = _resolve(ctx, obj, sym, pending)
+    _resolve_globals(ctx, obj, pending)
     for name in pending:
         if name in ctx.dynimported:
             continue
@@ -127,44 +119,80 @@ def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
             _load_member(ctx, *lz)
 
 
-def _resolve(ctx: LinkState, obj: ObjectFile, s: Symbol, pending: list[str]) -> Symbol:
-    """Merge object ``obj``'s global symbol ``s`` into the global table by rank; returns the global."""
-    g = ctx.globals.get(s.name)
-    if g is None:
-        g = ctx.globals[s.name] = Symbol(s.name, True)
-        g.bind = s.bind
-        old = RANK_UNDEFINED  # a new global is an undefined reference
-    else:
-        old = rank(g)
-    # rank(s), inlined: this runs for every global symbol of every object.
-    shndx = s.shndx
-    if s.section is not None or (shndx != elf.SHN_UNDEF and shndx != elf.SHN_COMMON):
-        new = RANK_WEAK if s.bind == elf.STB_WEAK else RANK_STRONG
-    else:
-        new = RANK_COMMON if shndx == elf.SHN_COMMON else RANK_UNDEFINED
-    if ctx.loading_fallback and g.dynimport is not None and old == RANK_UNDEFINED:
-        return g  # compiler-rt's definitions never replace what a shared library provides
-    if new == RANK_UNDEFINED:
-        if g.referenced_by is None:
-            g.referenced_by = obj
-        if old == RANK_UNDEFINED and s.bind != elf.STB_WEAK:
-            g.bind = elf.STB_GLOBAL
-            pending.append(s.name)
-    elif new < old:
-        _take_definition(g, s)
-    elif new == old == RANK_STRONG:
-        ctx.errors.append(
-            f"{obj.name}: duplicate definition of {s.name} (first defined in {g.file.name if g.file else '?'})"
-        )
-    elif new == old == RANK_COMMON:
-        g.size = max(g.size, s.size)
-        g.common_align = max(g.common_align, s.common_align)
-    return g
+def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> None:
+    """Merge each of ``obj``'s unresolved global symbols into the global table by rank, in table
+    order, and append the global (or the file's own symbol, for one bound STB_LOCAL) to its symbols.
 
-
-def _take_definition(g: Symbol, s: Symbol) -> None:
-    g.file, g.section, g.value, g.size = s.file, s.section, s.value, s.size
-    g.bind, g.type, g.shndx, g.visibility, g.common_align = s.bind, s.type, s.shndx, s.visibility, s.common_align
+    The names a new undefined reference wants go to ``pending``.
+    """
+    entries = obj.unresolved
+    assert entries is not None, "an object is resolved once"
+    obj.unresolved = None
+    sections = obj.sections
+    symbols = obj.symbols
+    append = symbols.append
+    table = ctx.globals
+    find = table.get
+    fallback = ctx.loading_fallback
+    LOCAL, GLOBAL, WEAK = elf.STB_LOCAL, elf.STB_GLOBAL, elf.STB_WEAK
+    UNDEF, ABS, COMMON = elf.SHN_UNDEF, elf.SHN_ABS, elf.SHN_COMMON
+    for name, value, size, info, other, shndx in entries:
+        bind = info >> 4
+        section = sections[shndx] if 0 < shndx < ABS else None  # read_object checked the index
+        if bind == LOCAL:
+            own = Symbol(name, False, obj, value, size, bind, info & 0xF, shndx, section, other & 3)
+            if shndx == COMMON:
+                own.common_align, own.value = max(value, 1), 0
+            append(own)
+            continue
+        common_align = 0
+        if section is not None:
+            if section.discarded:  # in a COMDAT group another file brought first
+                section, shndx = None, UNDEF
+        elif shndx == COMMON:
+            common_align, value = max(value, 1), 0
+        # rank() of the entry, inlined: this runs for every global symbol of every object.
+        if section is not None or (shndx != UNDEF and shndx != COMMON):
+            new = RANK_WEAK if bind == WEAK else RANK_STRONG
+        else:
+            new = RANK_COMMON if shndx == COMMON else RANK_UNDEFINED
+        g = find(name)
+        if g is None:  # the first file to name it: a new global (what the rule below gives)
+            if new == RANK_UNDEFINED:
+                g = table[name] = Symbol(name, True, None, 0, 0, bind if bind == WEAK else GLOBAL)
+                g.referenced_by = obj
+                if bind != WEAK:
+                    pending.append(name)
+            else:
+                g = table[name] = Symbol(name, True, obj, value, size, bind, info & 0xF, shndx, section, other & 3)
+                g.common_align = common_align
+            append(g)
+            continue
+        append(g)
+        # rank(g), inlined as the entry's
+        global_shndx = g.shndx
+        if g.section is not None or (global_shndx != UNDEF and global_shndx != COMMON):
+            old = RANK_WEAK if g.bind == WEAK else RANK_STRONG
+        else:
+            old = RANK_COMMON if global_shndx == COMMON else RANK_UNDEFINED
+        if fallback and old == RANK_UNDEFINED and g.dynimport is not None:
+            pass  # compiler-rt's definitions never replace what a shared library provides
+        elif new == RANK_UNDEFINED:
+            if g.referenced_by is None:
+                g.referenced_by = obj
+            if old == RANK_UNDEFINED and bind != WEAK:
+                g.bind = GLOBAL
+                pending.append(name)
+        elif new < old:
+            g.file, g.section, g.value, g.size = obj, section, value, size
+            g.bind, g.type, g.shndx, g.visibility, g.common_align = bind, info & 0xF, shndx, other & 3, common_align
+        elif new == old == RANK_STRONG:
+            ctx.errors.append(
+                f"{obj.name}: duplicate definition of {name} (first defined in {g.file.name if g.file else '?'})"
+            )
+        elif new == old == RANK_COMMON:
+            g.size = max(g.size, size)
+            g.common_align = max(g.common_align, common_align)
 
 
 def apply_directives(ctx: LinkState) -> None:
