@@ -366,6 +366,13 @@ def test_missing_input(work):
     check(work, ["-a", "amd64", "c.o", "nothere.o"], "dynlink: nothere.o: No such file or directory")
 
 
+def test_fifo_or_directory_input_is_refused_not_waited_on(work):
+    os.mkfifo(os.path.join(work, "fifo.o"))
+    os.mkdir(os.path.join(work, "dir.o"))
+    check(work, ["-a", "amd64", "c.o", "fifo.o"], "dynlink: fifo.o: not a regular file")
+    check(work, ["-a", "amd64", "c.o", "dir.o"], "dynlink: dir.o: not a regular file")
+
+
 def test_no_inputs(work):
     check(work, ["-a", "amd64"], "no input files")
 

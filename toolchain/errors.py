@@ -154,6 +154,12 @@ def map_input(path: str) -> mmap.mmap | bytes:
     return _use_input(path, _map_or_read)
 
 
+def read_head(path: str, size: int) -> bytes:
+    """The first ``size`` bytes of an input file (all of a shorter one), with ``read_input``'s
+    checks and errors: a FIFO or a directory is refused, not waited on."""
+    return _use_input(path, lambda fd, _st: os.read(fd, size))
+
+
 def _use_input(path: str, use: Callable[[int, os.stat_result], _T]) -> _T:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))

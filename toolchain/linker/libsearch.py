@@ -26,7 +26,7 @@ import struct
 from collections.abc import Callable, Sequence
 
 from .. import elf
-from ..errors import DynError, UsageError
+from ..errors import DynError, UsageError, read_head
 from ..records import NamedTuple
 from .ldscript import looks_like_script, parse_linker_script
 
@@ -144,11 +144,7 @@ def search_dirs(user_dirs: Sequence[str], c_library_dir: str | None, arch_dirs: 
 
 def input_kind(path: str) -> str:
     """KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED, or "script" for a file that may be a linker script."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError as e:
-        raise DynError(e.strerror or "cannot read", path) from None
+    head = read_head(path, 512)
     if head.startswith(b"!<arch>\n"):
         return KIND_ARCHIVE
     if head.startswith(b"!<thin>\n"):
