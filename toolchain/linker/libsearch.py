@@ -26,7 +26,7 @@ import struct
 from collections.abc import Callable, Sequence
 
 from .. import elf
-from ..errors import DynError, UsageError, read_head
+from ..errors import DynError, UsageError, read_head, read_input
 from ..records import NamedTuple
 from .ldscript import looks_like_script, parse_linker_script
 
@@ -196,8 +196,7 @@ def _add_file(path: str, arg: InputArg, origin: str, dirs: Sequence[str], out: l
         raise DynError(f"linker scripts nested more than {MAX_SCRIPT_DEPTH} deep (a cycle?)", path)
     if os.path.getsize(path) > MAX_SCRIPT_SIZE:
         raise DynError("not an ELF object, shared library or archive, and too big for a linker script", path)
-    with open(path, encoding="utf-8", errors="replace") as f:
-        script = parse_linker_script(f.read(), path)
+    script = parse_linker_script(read_input(path).decode("utf-8", "replace"), path)
     here = os.path.dirname(path)
     script_dirs = [*dirs, *script.search_dirs]
     for entry in script.inputs:
