@@ -146,3 +146,42 @@ def test_output_depends_on_inputs(inputs, tmp_path):
     shuffled = [a for a in args if not a.startswith("objs/")] + objs[::-1]
     exe2, _ = link_in(tmp_path / "b", files, "amd64", shuffled, "1", absolute=False)
     assert exe1 != exe2
+
+
+HOSTED_DEBUG_SOURCE = """#include <stdio.h>
+#include <time.h>
+struct tm when;
+int main(void) { FILE *f = stdout; fprintf(f, "%d\\n", when.tm_sec + 7); return 0; }
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_hosted_debug_program_names_no_machine_path(tmp_path, monkeypatch, arch):
+    """A ``-g`` program against glibc: the object names the C library's headers as ``ziglang/...``,
+    and two C library directories (built in different temporary directories) link the same
+    bytes, which name neither the ziglang package nor dyntools' cache."""
+    from conftest import run_program
+
+    from toolchain.cc.hosted import ziglang_dir
+
+    package = ziglang_dir()
+    assert package is not None
+    monkeypatch.chdir(tmp_path)  # compiled as a build does: relative names, from the project's directory
+    (tmp_path / "when.c").write_text(HOSTED_DEBUG_SOURCE)
+    obj = tmp_path / "when.o"
+    compile_c(arch, "when.c", "when.o", ["-g", "-O1"])
+    data = obj.read_bytes()
+    assert b"ziglang/lib/libc/include" in data  # the headers' types are described: the map applied
+    assert package.encode() not in data
+    outputs = []
+    for cache in ("cache-one", "cache-two"):
+        env = tool_env(DYNTOOLS_CACHE_DIR=str(tmp_path / cache))
+        out = tmp_path / f"when-{cache}"
+        cmd = [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", str(out), str(obj), "-lc"]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert package.encode() not in outputs[0] and b"dyntools-libc-" not in outputs[0]
+    assert str(tmp_path).encode() not in outputs[0]
+    assert run_program(arch, str(tmp_path / "when-cache-one")).stdout == b"7\n"

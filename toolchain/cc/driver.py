@@ -27,7 +27,8 @@ The directive text goes into a non-allocated ``SHF_EXCLUDE`` section ``.dynpragm
 of every object (empty or not: the linker checks the arch line), written atomically.
 
 Outputs are reproducible: the current directory is mapped to ``.`` in debug
-information and ``__FILE__`` (``-ffile-prefix-map``).  Link mode compiles the
+information and ``__FILE__``, the ziglang package (the C library's headers) to
+``ziglang`` (``-ffile-prefix-map``).  Link mode compiles the
 sources into a temporary directory and runs ``dynlink`` in-process; like gcc it
 adds ``-lc`` unless ``-nostdlib``/``-nodefaultlibs``.
 """
@@ -167,7 +168,13 @@ def host_arch() -> Arch:
 
 
 def _prefix_maps(cwd: str) -> list[str]:
-    return [f"-ffile-prefix-map={cwd}=."]
+    """The current directory as ``.``, and the ziglang package (its headers) as ``ziglang``:
+    objects do not depend on where either is. The last matching map applies (the package
+    may be inside the current directory)."""
+    from .hosted import ziglang_dir
+
+    package = ziglang_dir()
+    return [f"-ffile-prefix-map={cwd}=.", *([f"-ffile-prefix-map={package}=ziglang"] if package else [])]
 
 
 def _verbose(cmd: Sequence[str]) -> None:

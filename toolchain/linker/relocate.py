@@ -11,6 +11,7 @@ computed as whole columns, the others one relocation at a time.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable
 from operator import add, sub
@@ -201,10 +202,16 @@ def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: Ab
 def collect_debug(ctx: LinkState) -> list[OutputSection]:
     """Gather the objects' ``.debug_*`` sections into non-allocated output sections.
 
-    Addresses in them are offsets within their output section (DWARF's convention).
+    Addresses in them are offsets within their output section (DWARF's convention). The
+    files of the C library directory (``crt1.o``, ``libc_nonshared.a``, compiler-rt) bring
+    none, as a distribution's stripped ones do: zig built them with its install path and a
+    temporary directory in their DWARF, which would make every program depend on both.
     """
     outs: dict[str, OutputSection] = {}
+    clib = os.path.join(ctx.c_library.directory, "") if ctx.c_library is not None else None
     for obj in ctx.objects:
+        if clib is not None and obj.name.startswith(clib):
+            continue
         for sec in obj.sections:
             if (
                 sec is None
