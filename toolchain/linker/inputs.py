@@ -398,7 +398,9 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     append = symbols.append
     ABS, COMMON, TLS = elf.SHN_ABS, elf.SHN_COMMON, elf.STT_TLS
     tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
-    for sname, value, size, info, other, shndx in entries[:first_global]:
+    # Every entry is checked in table order; the locals become symbols, the globals stay
+    # entries until resolution merges them into the global table.
+    for i, (sname, value, size, info, other, shndx) in enumerate(entries):
         sec = None
         if 0 < shndx < ABS:
             if shndx >= nsec:
@@ -408,20 +410,12 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 _symbol_error(sections, sname, value, info, shndx, name)
         elif shndx == COMMON and (value & (value - 1) or value > MAX_ALIGN):
             _symbol_error(sections, sname, value, info, shndx, name)
-        sym = Symbol(sname, False, obj, value, size, info >> 4, info & 0xF, shndx, sec, other & 3)
-        if shndx == COMMON:
-            sym.common_align, sym.value = max(value, 1), 0
-        append(sym)
-    unresolved = obj.unresolved = entries[first_global:]
-    for sname, value, _size, info, _other, shndx in unresolved:  # the same checks
-        if 0 < shndx < ABS:
-            if shndx >= nsec:
-                _symbol_error(sections, sname, value, info, shndx, name)
-            sec = sections[shndx]
-            if sec is not None and (value > sec.size or info & 0xF == TLS and sec.flags & tls_alloc != tls_alloc):
-                _symbol_error(sections, sname, value, info, shndx, name)
-        elif shndx == COMMON and (value & (value - 1) or value > MAX_ALIGN):
-            _symbol_error(sections, sname, value, info, shndx, name)
+        if i < first_global:
+            sym = Symbol(sname, False, obj, value, size, info >> 4, info & 0xF, shndx, sec, other & 3)
+            if shndx == COMMON:
+                sym.common_align, sym.value = max(value, 1), 0
+            append(sym)
+    obj.unresolved = entries[first_global:]
     return obj
 
 
