@@ -1,7 +1,7 @@
 """Scaling benchmark: how link time and peak memory grow with the number of objects.
 
     python bench/bench_scaling.py [--files 100,1000] [--arch amd64] [--runs 3] [--jobs 2]
-                                  [--json FILE]
+                                  [--installed VENV/bin/dynlink] [--json FILE]
 
 Sizes are the program sizes of ``bench/bench_link.py`` (whose generator and object cache,
 ``bench/.cache``, this reuses): 100, 1,000 and 10,000 generated files are meaningful
@@ -12,8 +12,12 @@ in one run, by:
 - ``dynlink (in-process)``: a fresh Python process that imports the linker, links once to
   warm up, then times ``--runs`` calls of ``toolchain.linker.main.link``; its memory is
   that process's maximum resident set (Python and the imports included);
-- ``dynlink (command)``: ``python -m toolchain.linker.main``, a whole process per link, with
-  its modules byte-compiled as an installed package's are (``bench_link.command_env``);
+- ``dynlink (command)``: ``python -m toolchain.linker.command`` (the console script's entry),
+  a whole process per link, with its modules byte-compiled as an installed package's are
+  (``bench_link.command_env``), on the Python running the benchmark;
+- ``dynlink (installed)``, with ``--installed``: that ``dynlink`` command as it is (the
+  console script of a package installed in a fresh venv: what a user runs, without this
+  machine's site-packages ``.pth`` files);
 - ``GNU ld``: ``ld -static -e _start`` (amd64 and 386 only);
 - ``ld.lld``: the ``zig`` binary of the ``ziglang`` package as ``zig ld.lld`` (the same
   program as ``python -m ziglang ld.lld`` without the Python wrapper's start-up);
@@ -79,9 +83,12 @@ def zig_binary() -> str | None:
     return path if os.access(path, os.X_OK) else None
 
 
-def peers(arch: str, out: str, objs: list[str], notes: list[str]) -> dict[str, list[str]]:
+def peers(arch: str, out: str, objs: list[str], notes: list[str], installed: str | None = None) -> dict[str, list[str]]:
     """The command line of each linker run as a command; a missing one is skipped with a note."""
-    cmds = {"dynlink (command)": [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out + ".dyn", *objs]}
+    dynlink = [sys.executable, "-m", "toolchain.linker.command"]
+    cmds = {"dynlink (command)": [*dynlink, "-a", arch, "-o", out + ".dyn", *objs]}
+    if installed:
+        cmds["dynlink (installed)"] = [installed, "-a", arch, "-o", out + ".inst", *objs]
     emulation = GNU_EMULATION.get(arch)
     if emulation is None:
         notes.append(f"GNU ld and mold: not run for {arch} (no static {arch} emulation here)")
@@ -113,12 +120,14 @@ def measure_inprocess(arch: str, objdir: str, objs: list[str], runs: int, out: s
     return Result("dynlink (in-process)", times=[float(t) for t in times], peak_kib=int(rss), output=out)
 
 
-def measure(arch: str, objdir: str, objs: list[str], runs: int, tmp: str, notes: list[str]) -> list[Result]:
+def measure(
+    arch: str, objdir: str, objs: list[str], runs: int, tmp: str, notes: list[str], installed: str | None = None
+) -> list[Result]:
     """Every linker ``runs`` times on the same objects, in turn."""
     env = bench_link.command_env()
     base = os.path.join(tmp, "prog")
     results = [measure_inprocess(arch, objdir, objs, runs, base + ".inproc")]
-    for name, cmd in peers(arch, base, objs, notes).items():
+    for name, cmd in peers(arch, base, objs, notes, installed).items():
         r = Result(name, output=cmd[cmd.index("-o") + 1])
         _run_timed(cmd, objdir, env)  # warm-up: files in the page cache; dynlink's modules byte-compiled
         for _ in range(runs):
@@ -157,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="runs per linker; the best is reported")
     p.add_argument("--jobs", type=int, default=2, help="compiler processes for the objects")
     p.add_argument("--cflags", default=" ".join(bench_link.CFLAGS), help="dyncc flags")
+    p.add_argument("--installed", metavar="DYNLINK", help="also time this dynlink command (a console script)")
     p.add_argument("--json", help="also write the results as JSON to this file")
     a = p.parse_args(argv)
     try:
@@ -173,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in sizes:
                 objdir, objs = build_objects(arch, n, a.jobs, tuple(a.cflags.split()))
                 print(f"linking {arch} x {n} files ({len(objs)} objects), best of {a.runs} ...", file=sys.stderr)
-                results = measure(arch, objdir, objs, a.runs, tmp, notes)
+                results = measure(arch, objdir, objs, a.runs, tmp, notes, a.installed)
                 verify(arch, results, n)
                 rows.append((arch, n, len(objs), results))
     print(table(rows))
