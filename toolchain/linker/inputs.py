@@ -449,18 +449,20 @@ def _symbol_error(
 
 
 def unresolved_symbols(obj: ObjectFile, entries: list[SymbolEntry]) -> list[Symbol]:
-    """Symbol table ``entries`` of ``obj`` from ``first_global`` on as its own Symbols (global
-    unless bound STB_LOCAL), unresolved."""
-    symbols = []
-    sections = obj.sections
-    for sname, value, size, info, other, shndx in entries:
-        bind = info >> 4
-        sec = sections[shndx] if 0 < shndx < elf.SHN_ABS else None
-        sym = Symbol(sname, bind != elf.STB_LOCAL, obj, value, size, bind, info & 0xF, shndx, sec, other & 3)
-        if shndx == elf.SHN_COMMON:
-            sym.common_align, sym.value = max(value, 1), 0
-        symbols.append(sym)
-    return symbols
+    """Symbol table ``entries`` of ``obj`` from ``first_global`` on as its own Symbols, unresolved."""
+    return [entry_symbol(obj, entry) for entry in entries]
+
+
+def entry_symbol(obj: ObjectFile, entry: SymbolEntry) -> Symbol:
+    """``obj``'s own Symbol for one of its global-part symbol table entries (global unless bound
+    STB_LOCAL; ``read_object`` checked its section index)."""
+    sname, value, size, info, other, shndx = entry
+    bind = info >> 4
+    sec = obj.sections[shndx] if 0 < shndx < elf.SHN_ABS else None
+    sym = Symbol(sname, bind != elf.STB_LOCAL, obj, value, size, bind, info & 0xF, shndx, sec, other & 3)
+    if shndx == elf.SHN_COMMON:
+        sym.common_align, sym.value = max(value, 1), 0
+    return sym
 
 
 def _group_members(e: elf.ElfFile, s: elf.Section) -> list[int]:

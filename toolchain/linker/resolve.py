@@ -13,7 +13,7 @@ from ..directives import read_object_directives
 from ..errors import DynError, read_input
 from . import hosted
 from .context import LinkState, SyntheticSection
-from .inputs import Archive, ObjectFile, Symbol, comdat_groups, load_object, open_object, read_object
+from .inputs import Archive, ObjectFile, Symbol, comdat_groups, entry_symbol, load_object, open_object, read_object
 from .libsearch import KIND_ARCHIVE, KIND_SHARED
 from .sections import add_synthetic_section
 
@@ -136,15 +136,13 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
     fallback = ctx.loading_fallback
     LOCAL, GLOBAL, WEAK = elf.STB_LOCAL, elf.STB_GLOBAL, elf.STB_WEAK
     UNDEF, ABS, COMMON = elf.SHN_UNDEF, elf.SHN_ABS, elf.SHN_COMMON
-    for name, value, size, info, other, shndx in entries:
+    for entry in entries:
+        name, value, size, info, other, shndx = entry
         bind = info >> 4
-        section = sections[shndx] if 0 < shndx < ABS else None  # read_object checked the index
         if bind == LOCAL:
-            own = Symbol(name, False, obj, value, size, bind, info & 0xF, shndx, section, other & 3)
-            if shndx == COMMON:
-                own.common_align, own.value = max(value, 1), 0
-            append(own)
+            append(entry_symbol(obj, entry))
             continue
+        section = sections[shndx] if 0 < shndx < ABS else None  # read_object checked the index
         common_align = 0
         if section is not None:
             if section.discarded:  # in a COMDAT group another file brought first
@@ -169,12 +167,7 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
             append(g)
             continue
         append(g)
-        # rank(g), inlined as the entry's
-        global_shndx = g.shndx
-        if g.section is not None or (global_shndx != UNDEF and global_shndx != COMMON):
-            old = RANK_WEAK if g.bind == WEAK else RANK_STRONG
-        else:
-            old = RANK_COMMON if global_shndx == COMMON else RANK_UNDEFINED
+        old = rank(g)
         if fallback and old == RANK_UNDEFINED and g.dynimport is not None:
             pass  # compiler-rt's definitions never replace what a shared library provides
         elif new == RANK_UNDEFINED:
