@@ -20,15 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAN_DIR = ROOT / "man"
 
-#: Command name -> (toolchain module, entry function), as in pyproject.toml's scripts.
-TOOLS: dict[str, tuple[str, str]] = {
-    "dyncc": ("cc.driver", "main"),
-    "dynlink": ("linker.main", "main"),
-    "dyninfo": ("info", "main"),
-    "dynsig": ("dynld.cli", "dynsig_main"),
-    "dynexport": ("dynld.cli", "dynexport_main"),
-    "dynld-config": ("dynld.config", "main"),
-}
+sys.path[:0] = [str(ROOT), str(ROOT / "site_scons")]
+from dyntools.locate import SCRIPTS as TOOLS  # noqa: E402 - command name -> (toolchain module, entry function)
 
 EXIT_STATUS = (
     ("0", "success"),
@@ -47,8 +40,6 @@ class _Caught(BaseException):
 
 def tool_parser(name: str) -> argparse.ArgumentParser:
     """The argparse parser of the command ``name``."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     module_name, entry = TOOLS[name]
     module = importlib.import_module(f"toolchain.{module_name}")
     build = getattr(module, "build_parser", None)
