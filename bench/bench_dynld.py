@@ -53,10 +53,11 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from toolchain.arch import get_arch  # noqa: E402
+from toolchain.argparsing import ArgumentParser  # noqa: E402
 from toolchain.dynld import config  # noqa: E402
 from toolchain.dynld.cli import dynexport_main  # noqa: E402
 from toolchain.dynld.module import decode  # noqa: E402
-from toolchain.errors import ArgumentParser, DynError, UsageError, run_main, write_output  # noqa: E402
+from toolchain.errors import DynError, UsageError, run_main, write_output  # noqa: E402
 
 PROG = "bench_dynld"
 HOST_C = os.path.join(HERE, "dynld_bench_host.c")

@@ -11,7 +11,7 @@ switch jump tables, data shared between files) and compiles it once with
 arch's compiler settings.  Then it links the same objects with:
 
 - ``dynlink`` in this process (``toolchain.linker.main.link``),
-- ``dynlink`` as a subprocess (``python -m toolchain.linker.command``, the console script's entry),
+- ``dynlink`` as a subprocess (``python -m toolchain.linker.command``, the ``dynlink`` command's entry),
 - ``python -m ziglang ld.lld -static -e _start``,
 - GNU ``ld -m elf_x86_64|elf_i386 -static -e _start`` (amd64 and 386 only),
 

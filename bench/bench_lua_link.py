@@ -6,7 +6,7 @@ the same C library (dyntools' hermetic glibc directory: zig's glibc stubs, ``crt
 ``libc_nonshared.a``, compiler-rt) by:
 
 - ``dynlink (in-process)``: ``toolchain.linker.main.link`` after one warm-up link;
-- ``dynlink``: ``python -m toolchain.linker.command -a ARCH -o lua objs -lc -lm -E`` (the console script's entry);
+- ``dynlink``: ``python -m toolchain.linker.command -a ARCH -o lua objs -lc -lm -E`` (the ``dynlink`` command's entry);
 - ``ld.lld``: zig's, with the same start file, libraries and ``-E --as-needed -z relro``;
 - ``GNU ld``: the same command (amd64 and 386: the installed binutils has no ARM target).
 
@@ -93,7 +93,7 @@ def run_checked(cmd: list[str]) -> None:
 def measure(arch: str, objs: list[str], runs: int, tmp: str, installed: str | None = None) -> dict[str, float]:
     """Seconds per linker (best of ``runs``); each output is checked by running ``lua -v``.
 
-    ``installed``: a ``dynlink`` command to time as well (an installed console script, for
+    ``installed``: a ``dynlink`` command to time as well (an installed ``dynlink`` script, for
     example in a fresh virtual environment), as it is, in the caller's environment.
     """
     env = bench_link.command_env()
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--installed",
         metavar="DYNLINK",
-        help="also time this dynlink command, e.g. the console script of a fresh venv (VENV/bin/dynlink)",
+        help="also time this dynlink command, e.g. the dynlink script of a fresh venv (VENV/bin/dynlink)",
     )
     a = p.parse_args(argv)
     tarball = find_tarball()

@@ -12,11 +12,11 @@ in one run, by:
 - ``dynlink (in-process)``: a fresh Python process that imports the linker, links once to
   warm up, then times ``--runs`` calls of ``toolchain.linker.main.link``; its memory is
   that process's maximum resident set (Python and the imports included);
-- ``dynlink (command)``: ``python -m toolchain.linker.command`` (the console script's entry),
+- ``dynlink (command)``: ``python -m toolchain.linker.command`` (the ``dynlink`` command's entry),
   a whole process per link, with its modules byte-compiled as an installed package's are
   (``bench_link.command_env``), on the Python running the benchmark;
 - ``dynlink (installed)``, with ``--installed``: that ``dynlink`` command as it is (the
-  console script of a package installed in a fresh venv: what a user runs, without this
+  script of a package installed in a fresh venv: what a user runs, without this
   machine's site-packages ``.pth`` files);
 - ``GNU ld``: ``ld -static -e _start`` (amd64 and 386 only);
 - ``ld.lld``: the ``zig`` binary of the ``ziglang`` package as ``zig ld.lld`` (the same
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="runs per linker; the best is reported")
     p.add_argument("--jobs", type=int, default=2, help="compiler processes for the objects")
     p.add_argument("--cflags", default=" ".join(bench_link.CFLAGS), help="dyncc flags")
-    p.add_argument("--installed", metavar="DYNLINK", help="also time this dynlink command (a console script)")
+    p.add_argument("--installed", metavar="DYNLINK", help="also time this dynlink command (an installed script)")
     p.add_argument("--json", help="also write the results as JSON to this file")
     a = p.parse_args(argv)
     try:

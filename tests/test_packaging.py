@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import run_program
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGED = ("pyproject.toml", "README.md", "toolchain", "site_scons", "man")
+PACKAGED = ("pyproject.toml", "README.md", "toolchain", "site_scons", "man", "scripts")
 TOOLS = ("dyncc", "dynlink", "dyninfo", "dynsig", "dynexport", "dynld-config")
 ARCHES = ("386", "amd64", "arm")
 

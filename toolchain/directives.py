@@ -27,8 +27,6 @@ to the kernel).  In a ``str`` such a byte is kept as a lone surrogate (Python's
 
 from __future__ import annotations
 
-import re
-
 from .elf import ElfFile
 from .errors import DynError, printable
 from .records import NamedTuple, Record
@@ -39,20 +37,32 @@ IMPORT_HEADER = "$$  // dynimport"
 EXPORT_HEADER = "$$  // dynexport"
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-# Patterns, compiled by ``re`` on first use (most links check no import or export names).
+# Patterns, compiled by ``re`` on first use (most links check no import or export names, and
+# a link of objects without directives does not import ``re``).
 _REMOTE = _IDENT + r"(?:#[A-Za-z0-9_.]+)?"
 _PATH = r"[^\s\"\\\x00-\x1f\x7f]+"
-_ARCH = r"[A-Za-z0-9_.-]+"
+_ARCH_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _fullmatch(pattern: str, text: str) -> object:
+    import re
+
+    return re.fullmatch(pattern, text)
+
+
+def _is_arch_name(text: str) -> bool:
+    """Letters, digits, ``_ . -`` (checked on every object with directives, without ``re``)."""
+    return bool(text) and _ARCH_CHARACTERS.issuperset(text)
 
 
 def is_identifier(name: str) -> bool:
     """True if ``name`` is a C identifier."""
-    return re.fullmatch(_IDENT, name) is not None
+    return _fullmatch(_IDENT, name) is not None
 
 
 def is_remote_name(name: str) -> bool:
     """True if ``name`` is a C identifier, optionally followed by ``#VERSION`` (``puts#GLIBC_2.2.5``)."""
-    return re.fullmatch(_REMOTE, name) is not None
+    return _fullmatch(_REMOTE, name) is not None
 
 
 def is_library_path(path: str) -> bool:
@@ -60,7 +70,7 @@ def is_library_path(path: str) -> bool:
 
     A byte that is not UTF-8 (a surrogate from ``surrogateescape``) is allowed.
     """
-    return re.fullmatch(_PATH, path) is not None and _encodable(path)
+    return _fullmatch(_PATH, path) is not None and _encodable(path)
 
 
 def _encodable(text: str) -> bool:
@@ -102,7 +112,7 @@ class Directives(Record):
 
 
 def _check(d: Directives) -> None:
-    if not re.fullmatch(_ARCH, d.arch):
+    if not _is_arch_name(d.arch):
         raise DynError(f"invalid architecture name in directives: {printable(d.arch)}")
     for imp in d.imports:
         if not (is_identifier(imp.local) and is_remote_name(imp.remote) and is_library_path(imp.path)):
@@ -171,7 +181,7 @@ def parse_directives(text: bytes, filename: str) -> Directives:
     arch = lines[0].strip()
     if not _is_utf8(lines[0]):
         raise _line_error("", lines[0], filename)
-    if not arch or not re.fullmatch(_ARCH, arch):
+    if not _is_arch_name(arch):
         raise DynError(f"directive text does not start with an architecture name: {printable(lines[0][:80])}", filename)
     d = Directives(arch)
     i, n = 1, len(lines)

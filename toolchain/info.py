@@ -33,7 +33,8 @@ from collections.abc import Sequence
 
 from . import elf
 from .arch import ARCHES, arch_for_machine
-from .errors import ArgumentParser, DynError, UsageError, read_input, run_main
+from .argparsing import ArgumentParser
+from .errors import DynError, UsageError, read_input, run_main
 
 PROG = "dyninfo"
 

@@ -45,20 +45,20 @@ def tool_parser(name: str) -> argparse.ArgumentParser:
     build = getattr(module, "build_parser", None)
     if callable(build) and entry == "main":
         return build()
-    errors = importlib.import_module("toolchain.errors")
+    argparsing = importlib.import_module("toolchain.argparsing")
 
     def catch(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> argparse.Namespace:
         raise _Caught(self)
 
-    saved = errors.ArgumentParser.parse_args
-    errors.ArgumentParser.parse_args = catch
+    saved = argparsing.ArgumentParser.parse_args
+    argparsing.ArgumentParser.parse_args = catch
     try:
         main: Callable[[list[str]], int] = getattr(module, entry)
         main([])
     except _Caught as caught:
         return caught.parser
     finally:
-        errors.ArgumentParser.parse_args = saved
+        argparsing.ArgumentParser.parse_args = saved
     raise SystemExit(f"genman: {name}: its main returned without parsing a command line")
 
 

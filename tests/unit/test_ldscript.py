@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import random
+import re
 
 import pytest
 
 from toolchain.errors import DynError
-from toolchain.linker.ldscript import ScriptInput, looks_like_script, parse_dynamic_list, parse_linker_script
+from toolchain.linker.ldscript import (
+    ScriptInput,
+    _tokenize,
+    looks_like_script,
+    parse_dynamic_list,
+    parse_linker_script,
+)
 
 DEBIAN_LIBC_SO = (
     "/* GNU ld script\n"
@@ -107,3 +115,43 @@ def test_a_text_file_that_is_no_script_is_not_taken_for_one():
     assert not looks_like_script(b"hello, this is text\n")
     assert looks_like_script(b"  /* comment */ # another\nINPUT ( a.o )")
     assert not looks_like_script(b"GROUPS ( a.o )")
+
+
+# The tokens of a script as a regular expression reads them: the reference the scanner
+# (written without ``re``, which a link does not otherwise import) must agree with.
+_REFERENCE = {
+    "(),;": re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[(),;]|[^\s(),;"]+', re.S),
+    "{};:": re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[{};:]|[^\s{};:"]+', re.S),
+}
+
+
+def _reference_tokens(text: str, punctuation: str) -> list[tuple[str, int]] | str:
+    tokens: list[tuple[str, int]] = []
+    line, pos = 1, 0
+    while pos < len(text):
+        if text.startswith("/*", pos) and text.find("*/", pos + 2) < 0:
+            return "unterminated comment"
+        m = _REFERENCE[punctuation].match(text, pos)
+        if m is None:
+            return "unterminated quoted name"
+        tok = m.group()
+        if not (tok.isspace() or tok.startswith(("/*", "#"))):
+            tokens.append((tok, line))
+        line += tok.count("\n")
+        pos = m.end()
+    return tokens
+
+
+@pytest.mark.parametrize("punctuation", ["(),;", "{};:"])
+def test_the_scanner_reads_tokens_as_the_regular_expression_does(punctuation):
+    rng = random.Random(7)
+    pieces = ["GROUP", " ", "\n", "\t", "\u00a0", "(", ")", ",", ";", "{", "}", ":", '"', "/*", "*/", "#", "/", "*"]
+    pieces += ["a", "-lc", "x.so.6", "AS_NEEDED", "\r\n", "\x1c"]
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        expected = _reference_tokens(text, punctuation)
+        try:
+            got: list[tuple[str, int]] | str = _tokenize(text, "s", punctuation)
+        except DynError as e:
+            got = str(e).split(": ", 2)[-1]
+        assert got == expected, repr(text)

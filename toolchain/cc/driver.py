@@ -479,7 +479,7 @@ def _scan(arch: Arch, base: list[str], lang: list[str], src: str) -> ScanResult 
 
 def build_parser() -> argparse.ArgumentParser:
     """dyncc's options, for ``--help`` and man pages (dyncc parses its command line like gcc, by hand)."""
-    from ..errors import ArgumentParser
+    from ..argparsing import ArgumentParser
 
     p = ArgumentParser(
         prog=PROG,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import ArgumentParser, run_main
+from ..argparsing import ArgumentParser
+from ..errors import run_main
 
 
 def _dynsig(argv: Sequence[str]) -> int:

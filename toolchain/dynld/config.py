@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ..errors import ArgumentParser, DynError, run_main
+from ..argparsing import ArgumentParser
+from ..errors import DynError, run_main
 
 PROG = "dynld-config"
 

@@ -26,9 +26,8 @@ Run by ``load_inputs`` and the pipeline; each reads and writes the link state as
 
 from __future__ import annotations
 
-import fnmatch
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import elf
 from ..errors import DynError, DynErrors, read_input
@@ -211,13 +210,14 @@ def export_symbols(ctx: LinkState) -> None:
                 patterns.append(entry)
             else:
                 wanted.add(entry)
+    matches_a_pattern = _pattern_matcher(patterns)
     for name in sorted(ctx.globals):
         g = ctx.globals[name]
         if g.dynexport is not None or g.dynimport is not None or not g.defined or g.section is None:
             continue
         if g.visibility not in (elf.STV_DEFAULT, 3):  # hidden and internal symbols stay inside
             continue
-        if ctx.opts.export_dynamic or name in wanted or any(fnmatch.fnmatchcase(name, p) for p in patterns):
+        if ctx.opts.export_dynamic or name in wanted or matches_a_pattern(name):
             g.dynexport = name
             g.referenced_by = g.referenced_by or g.file
             ctx.dynexports.append(g)
@@ -260,3 +260,12 @@ def check_against_machine(ctx: LinkState, used: Sequence[Symbol]) -> None:
             )
     if problems:
         raise DynErrors(problems)
+
+
+def _pattern_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """Does a name match one of the glob ``patterns``? (``fnmatch`` imports ``re``: only when there are some.)"""
+    if not patterns:
+        return lambda name: False
+    import fnmatch
+
+    return lambda name: any(fnmatch.fnmatchcase(name, p) for p in patterns)

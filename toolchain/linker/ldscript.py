@@ -16,13 +16,9 @@ error naming the file and line. Finding the named files is ``libsearch``'s job.
 
 from __future__ import annotations
 
-import re
-
 from ..errors import DynError
 from ..records import NamedTuple
 
-# A token: punctuation, a quoted name, or a run of name characters (file names may hold / . - + = : ~ etc.).
-_TOKEN_RE = re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[(),;]|[^\s(),;"]+', re.S)
 _IGNORED_COMMANDS = ("OUTPUT_FORMAT", "OUTPUT_ARCH", "TARGET")
 
 
@@ -63,8 +59,13 @@ def looks_like_script(head: bytes) -> bool:
             text = text.partition("\n")[2]
         else:
             break
-    word = re.match(r"[A-Z_]+", text)
-    return word is not None and word.group() in _COMMANDS and text[word.end() :].lstrip()[:1] == "("
+    end = 0
+    while end < len(text) and text[end] in _COMMAND_LETTERS:
+        end += 1
+    return text[:end] in _COMMANDS and text[end:].lstrip()[:1] == "("
+
+
+_COMMAND_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 
 
 def parse_linker_script(text: str, path: str) -> LinkerScript:
@@ -130,22 +131,50 @@ def parse_linker_script(text: str, path: str) -> LinkerScript:
     return script
 
 
-def _tokenize(text: str, path: str, token_re: re.Pattern[str] = _TOKEN_RE) -> list[tuple[str, int]]:
-    """(token, line) of ``text`` by ``token_re``, blanks and comments left out."""
+def _tokenize(text: str, path: str, punctuation: str = "(),;") -> list[tuple[str, int]]:
+    """(token, line) of ``text``, blanks and comments left out.
+
+    A token is a punctuation character, a quoted name, or a run of other characters up to
+    a blank, a punctuation character or a quote (file names may hold ``/ . - + = : ~``).
+    A comment (``/* */``, ``#`` to the end of the line) starts only where a token could.
+    """
     tokens: list[tuple[str, int]] = []
     line = 1
-    pos = 0
-    while pos < len(text):
-        if text.startswith("/*", pos) and text.find("*/", pos + 2) < 0:
-            raise DynError(f"line {line}: unterminated comment", path)
-        m = token_re.match(text, pos)
-        if m is None:
-            raise DynError(f"line {line}: unterminated quoted name", path)
-        tok = m.group()
-        if not (tok.isspace() or tok.startswith(("/*", "#"))):
-            tokens.append((tok, line))
-        line += tok.count("\n")
-        pos = m.end()
+    pos, n = 0, len(text)
+    stops = frozenset(punctuation + '"')
+    while pos < n:
+        c = text[pos]
+        if c.isspace():
+            end = pos + 1
+            while end < n and text[end].isspace():
+                end += 1
+            line += text.count("\n", pos, end)
+            pos = end
+            continue
+        if text.startswith("/*", pos):
+            end = text.find("*/", pos + 2)
+            if end < 0:
+                raise DynError(f"line {line}: unterminated comment", path)
+            line += text.count("\n", pos, end)
+            pos = end + 2
+            continue
+        if c == "#":
+            end = text.find("\n", pos)
+            pos = n if end < 0 else end
+            continue
+        if c == '"':
+            end = text.find('"', pos + 1)
+            if end < 0 or "\n" in text[pos:end]:
+                raise DynError(f"line {line}: unterminated quoted name", path)
+            end += 1
+        elif c in punctuation:
+            end = pos + 1
+        else:
+            end = pos + 1
+            while end < n and not (text[end] in stops or text[end].isspace()):
+                end += 1
+        tokens.append((text[pos:end], line))
+        pos = end
     return tokens
 
 
@@ -160,12 +189,9 @@ def _input(tok: str, as_needed: bool) -> ScriptInput:
     return ScriptInput(name, False, as_needed)
 
 
-_LIST_TOKEN_RE = re.compile(r'\s+|/\*.*?\*/|#[^\n]*|"[^"\n]*"|[{};:]|[^\s{};:"]+', re.S)
-
-
 def parse_dynamic_list(text: str, path: str) -> list[str]:
     """The symbol names (or glob patterns) of a ``--dynamic-list`` file: ``{ name; other; extern "C" { f; }; };``."""
-    tokens = _tokenize(text, path, _LIST_TOKEN_RE)
+    tokens = _tokenize(text, path, "{};:")
     if not tokens or tokens[0][0] != "{":
         raise DynError(f"line {tokens[0][1] if tokens else 1}: a dynamic list starts with '{{'", path)
     names: list[str] = []

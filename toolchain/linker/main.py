@@ -5,18 +5,76 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ..arch import arch_argument
-from ..errors import ArgumentParser, DynError, run_main, write_output
+from ..errors import DynError, UsageError, run_main, write_output
+from ..records import TYPE_CHECKING, NamedTuple
 from .context import LinkOptions
 from .libsearch import split_inputs
+
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from typing import Any, NoReturn
+
+    from ..argparsing import ArgumentParser
 
 PROG = "dynlink"
 
 
+class _Option(NamedTuple):
+    """One of dynlink's options: how argparse declares it, and how ``_parse_simple`` reads it."""
+
+    flags: tuple[str, ...]
+    dest: str
+    action: str  # store, append, store_true, store_false, or optional (a value or ``const``)
+    help: str | None = None
+    metavar: str | None = None
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    default: str | None = None
+    const: str | None = None
+
+
+_OPTIONS = (
+    _Option(("-a", "--arch"), "arch", "store", "target: 386, amd64, arm (or 8, 6, 5)", required=True),
+    _Option(("-o", "--output"), "output", "store", "output file", required=True),
+    _Option(("-e", "--entry"), "entry", "store", "entry symbol (default _start)"),
+    _Option(("-L",), "lib_dirs", "append", "library search dir", "DIR"),
+    _Option(("--map",), "map_file", "store", "write a link map", "FILE"),
+    _Option(("-I", "--interp", "--dynamic-linker"), "interp", "store", "dynamic loader (default: the arch's)"),
+    _Option(("--hash-style",), "hash_style", "store", choices=("sysv", "gnu", "both"), default="both"),
+    _Option(("-S", "--strip-debug"), "strip_debug", "store_true", "leave out the objects' .debug_* sections"),
+    _Option(("-u", "--module"), "module", "store_true", "write a dynld module"),
+    _Option(("-m", "--manifest"), "manifest", "store", "export manifest (YAML) for -u"),
+    _Option(("--depfile", "-MF"), "depfile", "store", "with -m: write a depfile (manifest, headers)", "FILE"),
+    _Option(("--host",), "host", "store", "with -m: fail unless this host manifest exports the imports", "HOST.yaml"),
+    _Option(("-nostartfiles",), "start_files", "store_false", "no C start files (crt1.o) with -lc"),
+    _Option(
+        ("-E", "--export-dynamic"), "export_dynamic", "store_true", "export every global symbol (for dlopen'ed plugins)"
+    ),
+    _Option(("--dynamic-list",), "dynamic_list", "store", "export the symbols the file lists ({ name; ... };)", "FILE"),
+    _Option(("-z",), "z", "append", "relro, norelro, now, lazy", "KEYWORD"),
+    _Option(("-rpath", "-R"), "rpath", "append", "DT_RUNPATH entry", "DIR"),
+    _Option(
+        ("--build-id",),
+        "build_id",
+        "optional",
+        "write a .note.gnu.build-id: sha1 (no STYLE), md5, uuid, 0xHEX or none (default)",
+        "STYLE",
+        default="none",
+        const="sha1",
+    ),
+)
+_BY_FLAG = {flag: o for o in _OPTIONS for flag in o.flags}
+#: the options that take the next argument as their value (``split_inputs`` leaves it to them)
+_TAKES_VALUE = frozenset(flag for o in _OPTIONS if o.action in ("store", "append") for flag in o.flags)
+
+
 def build_parser() -> ArgumentParser:
     """dynlink's argument parser (the inputs and positional switches are taken out first: ``split_inputs``)."""
+    from ..argparsing import ArgumentParser
+
     p = ArgumentParser(
         prog=PROG,
         description="Link ELF objects, archives and shared libraries into an ELF executable, "
@@ -24,41 +82,85 @@ def build_parser() -> ArgumentParser:
         epilog="Inputs, -l NAME (-l:FILE), -Bstatic/-Bdynamic/-static and --as-needed (default)/--no-as-needed "
         "may be mixed in any order; the switches affect the inputs after them.",
     )
-    p.add_argument("-a", "--arch", required=True, help="target: 386, amd64, arm (or 8, 6, 5)")
-    p.add_argument("-o", "--output", required=True, help="output file")
-    p.add_argument("-e", "--entry", help="entry symbol (default _start)")
-    p.add_argument("-L", dest="lib_dirs", action="append", default=[], metavar="DIR", help="library search dir")
-    p.add_argument("--map", dest="map_file", metavar="FILE", help="write a link map")
-    p.add_argument("-I", "--interp", "--dynamic-linker", dest="interp", help="dynamic loader (default: the arch's)")
-    p.add_argument("--hash-style", choices=("sysv", "gnu", "both"), default="both")
-    p.add_argument("-S", "--strip-debug", action="store_true", help="leave out the objects' .debug_* sections")
-    p.add_argument("-u", "--module", action="store_true", help="write a dynld module")
-    p.add_argument("-m", "--manifest", help="export manifest (YAML) for -u")
-    p.add_argument(
-        "--depfile", "-MF", dest="depfile", metavar="FILE", help="with -m: write a depfile (manifest, headers)"
-    )
-    p.add_argument("--host", metavar="HOST.yaml", help="with -m: fail unless this host manifest exports the imports")
-    p.add_argument("-nostartfiles", dest="start_files", action="store_false", help="no C start files (crt1.o) with -lc")
-    p.add_argument(
-        "-E", "--export-dynamic", action="store_true", help="export every global symbol (for dlopen'ed plugins)"
-    )
-    p.add_argument("--dynamic-list", metavar="FILE", help="export the symbols the file lists ({ name; ... };)")
-    p.add_argument("-z", dest="z", action="append", default=[], metavar="KEYWORD", help="relro, norelro, now, lazy")
-    p.add_argument("-rpath", "-R", dest="rpath", action="append", default=[], metavar="DIR", help="DT_RUNPATH entry")
-    p.add_argument(
-        "--build-id",
-        nargs="?",
-        const="sha1",
-        default="none",
-        metavar="STYLE",
-        help="write a .note.gnu.build-id: sha1 (no STYLE), md5, uuid, 0xHEX or none (default)",
-    )
+    for o in _OPTIONS:
+        kwargs: dict[str, object] = {"dest": o.dest, "help": o.help}
+        if o.action in ("store_true", "store_false"):
+            kwargs["action"] = o.action
+        else:
+            if o.metavar:
+                kwargs["metavar"] = o.metavar
+            if o.action == "append":
+                kwargs.update(action="append", default=[])
+            elif o.action == "optional":
+                kwargs.update(nargs="?", const=o.const, default=o.default)
+            else:
+                kwargs.update(required=o.required, choices=o.choices, default=o.default)
+        p.add_argument(*o.flags, **kwargs)  # type: ignore[arg-type]
     p.add_argument(
         "inputs",
         nargs="*",
         help="objects (.o), archives (.a), shared libraries (.so), linker scripts; -l NAME, -l:FILE",
     )
     return p
+
+
+class _Parsed:
+    """The values of the options, as argparse's namespace holds them."""
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __init__(self) -> None:
+        for o in _OPTIONS:
+            value: object = [] if o.action == "append" else o.default
+            if o.action.startswith("store_"):
+                value = o.action == "store_false"
+            setattr(self, o.dest, value)
+        self.inputs: list[str] = []
+
+
+def _parse_simple(rest: list[str]) -> _Parsed | None:
+    """The options of a command line that only spells them the plain ways (``-o FILE``,
+    ``-LDIR``, ``--output=FILE``, ``--build-id``), as argparse reads them; None for any other
+    (abbreviations, ``--help``, a value that looks like an option, a missing or bad value):
+    argparse then reads it and reports what is wrong. It spares a link argparse's import and
+    set-up, a tenth of a small link's command."""
+    a = _Parsed()
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        i += 1
+        o = _BY_FLAG.get(arg)
+        value: str | None = None
+        if o is None and "=" in arg:  # --output=FILE (-o=FILE too)
+            flag, value = arg.split("=", 1)
+            o = _BY_FLAG.get(flag)
+            if o is not None and o.action.startswith("store_"):
+                return None
+        if o is None:  # -LDIR: a one-letter option and its value, unless an option begins with it all
+            o = _BY_FLAG.get(arg[:2])
+            if o is None or o.action not in ("store", "append") or any(f.startswith(arg) for f in _BY_FLAG):
+                return None  # an abbreviation or an unknown option among them
+            value = arg[2:]
+        elif value is None and o.action in ("store", "append"):
+            if i >= len(rest) or rest[i].startswith("-"):
+                return None
+            value = rest[i]
+            i += 1
+        if o.action.startswith("store_"):
+            setattr(a, o.dest, o.action == "store_true")
+        elif o.action == "optional":
+            setattr(a, o.dest, o.const if value is None else value)
+        elif o.choices is not None and value not in o.choices:
+            return None
+        elif o.action == "append":
+            getattr(a, o.dest).append(value)
+        else:
+            setattr(a, o.dest, value)
+    if any(o.required and getattr(a, o.dest) is None for o in _OPTIONS):
+        return None
+    return a
 
 
 _Z_KEYWORDS = ("relro", "norelro", "now", "lazy")
@@ -69,19 +171,24 @@ def parse_args(argv: Sequence[str]) -> LinkOptions:
     return parse_command_line(argv)[0]
 
 
+def _usage(message: str) -> NoReturn:
+    raise UsageError(f"{message} (see --help)")
+
+
 def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
     """The link's options (inputs and -l in order, with their positional switches) and the ``--depfile`` path."""
-    p = build_parser()
-    rest, input_args = split_inputs(argv, _takes_value(p))
-    a = p.parse_args(rest)
+    rest, input_args = split_inputs(argv, _TAKES_VALUE.__contains__)
+    a: _Parsed | Namespace | None = _parse_simple(rest)
+    if a is None:
+        a = build_parser().parse_args(rest)
     if a.inputs:  # only what split_inputs left: a value an option did not take
-        p.error(f"unexpected argument {a.inputs[0]!r}")
+        _usage(f"unexpected argument {a.inputs[0]!r}")
     if a.manifest and not a.module:
-        p.error("-m needs -u")
+        _usage("-m needs -u")
     if a.depfile and not a.manifest:
-        p.error("--depfile needs -m")
+        _usage("--depfile needs -m")
     if a.host and not a.manifest:
-        p.error("--host needs -u and -m")
+        _usage("--host needs -u and -m")
     if a.host:  # before linking: a mismatch fails the build with nothing written
         from ..dynld.hostcheck import check_host
 
@@ -89,13 +196,13 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
     relro, now = True, False
     for kw in a.z:
         if kw not in _Z_KEYWORDS:
-            p.error(f"-z {kw}: unknown keyword (known: {', '.join(_Z_KEYWORDS)})")
+            _usage(f"-z {kw}: unknown keyword (known: {', '.join(_Z_KEYWORDS)})")
         if kw in ("relro", "norelro"):
             relro = kw == "relro"
         elif kw in ("now", "lazy"):
             now = kw == "now"
     if a.build_id not in ("none", "sha1", "md5", "uuid") and not _is_hex_build_id(a.build_id):
-        p.error(f"--build-id={a.build_id}: expected sha1, md5, uuid, none or 0xHEX")
+        _usage(f"--build-id={a.build_id}: expected sha1, md5, uuid, none or 0xHEX")
     return LinkOptions(
         arch=arch_argument(a.arch),
         output=a.output,
@@ -118,16 +225,6 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
         rpath=a.rpath,
         build_id=a.build_id,
     ), a.depfile
-
-
-def _takes_value(p: ArgumentParser) -> Callable[[str], bool]:
-    """Does an option of ``p`` consume the next argument?"""
-
-    def takes_value(opt: str) -> bool:
-        action = p._option_string_actions.get(opt)  # argparse has no public lookup
-        return action is not None and action.nargs is None and bool(action.option_strings) and action.const is None
-
-    return takes_value
 
 
 def _is_hex_build_id(text: str) -> bool:

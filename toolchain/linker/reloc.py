@@ -8,33 +8,66 @@ as a ``Howto``: what is computed (the kind) and where it goes (the field);
 
 from __future__ import annotations
 
-from enum import Enum
-
 from ..errors import DynError
 from ..records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import ClassVar, Protocol
 
 
-class Kind(Enum):
-    """What a relocation computes (S symbol, A addend, P place, G GOT slot, GOT GOT base)."""
+class Kind:
+    """What a relocation computes (S symbol, A addend, P place, G GOT slot, GOT GOT base).
 
-    NONE = "none"  # nothing to do
-    ABS = "abs"  # S + A
-    PC = "pc"  # S + A - P
-    CALL = "call"  # S + A - P, a call or jump (may go through a PLT stub)
-    GOT_PC = "got_pc"  # G + A - P
-    GOT_BASE_PC = "got_base_pc"  # GOT + A - P
-    GOT_OFF = "got_off"  # S + A - GOT
-    GOT_386 = "got_386"  # G + A - GOT, or G + A without a base register
-    TP = "tp"  # the thread-pointer offset of S, + A (local-exec TLS)
-    TP_NEG = "tp_neg"  # minus that offset, + A (386 TLS_LE_32)
-    GOT_TP_PC = "got_tp_pc"  # GOT slot holding S's thread-pointer offset, + A - P (initial-exec TLS)
-    GOT_TP = "got_tp"  # that slot's address + A (386 non-PIC initial-exec)
-    GOT_TP_GOTREL = "got_tp_gotrel"  # that slot's address + A - GOT (386 PIC initial-exec)
-    DTP = "dtp"  # S's offset in its module's TLS block, + A (debug information)
-    TLS_GD = "tls_gd"  # general/local-dynamic TLS: not supported in executables
+    One instance per kind, compared with ``is`` (not an ``enum.Enum``: importing ``enum``
+    costs a small link's command 2 ms, and its members hash in Python).
+    """
+
+    __slots__ = ("value",)
+    NONE: ClassVar[Kind]
+    ABS: ClassVar[Kind]
+    PC: ClassVar[Kind]
+    CALL: ClassVar[Kind]
+    GOT_PC: ClassVar[Kind]
+    GOT_BASE_PC: ClassVar[Kind]
+    GOT_OFF: ClassVar[Kind]
+    GOT_386: ClassVar[Kind]
+    TP: ClassVar[Kind]
+    TP_NEG: ClassVar[Kind]
+    GOT_TP_PC: ClassVar[Kind]
+    GOT_TP: ClassVar[Kind]
+    GOT_TP_GOTREL: ClassVar[Kind]
+    DTP: ClassVar[Kind]
+    TLS_GD: ClassVar[Kind]
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    @property
+    def name(self) -> str:
+        return self.value.upper()
+
+    def __repr__(self) -> str:
+        return f"<Kind.{self.name}>"
+
+    def __reduce__(self) -> tuple[object, tuple[object, str]]:  # unpickled as the same instance
+        return getattr, (Kind, self.name)
+
+
+Kind.NONE = Kind("none")  # nothing to do
+Kind.ABS = Kind("abs")  # S + A
+Kind.PC = Kind("pc")  # S + A - P
+Kind.CALL = Kind("call")  # S + A - P, a call or jump (may go through a PLT stub)
+Kind.GOT_PC = Kind("got_pc")  # G + A - P
+Kind.GOT_BASE_PC = Kind("got_base_pc")  # GOT + A - P
+Kind.GOT_OFF = Kind("got_off")  # S + A - GOT
+Kind.GOT_386 = Kind("got_386")  # G + A - GOT, or G + A without a base register
+Kind.TP = Kind("tp")  # the thread-pointer offset of S, + A (local-exec TLS)
+Kind.TP_NEG = Kind("tp_neg")  # minus that offset, + A (386 TLS_LE_32)
+Kind.GOT_TP_PC = Kind("got_tp_pc")  # GOT slot holding S's thread-pointer offset, + A - P (initial-exec TLS)
+Kind.GOT_TP = Kind("got_tp")  # that slot's address + A (386 non-PIC initial-exec)
+Kind.GOT_TP_GOTREL = Kind("got_tp_gotrel")  # that slot's address + A - GOT (386 PIC initial-exec)
+Kind.DTP = Kind("dtp")  # S's offset in its module's TLS block, + A (debug information)
+Kind.TLS_GD = Kind("tls_gd")  # general/local-dynamic TLS: not supported in executables
 
 
 class Relocs(NamedTuple):

@@ -472,8 +472,9 @@ def _relocate_columns(
     got_types = facts.got_types
     if got_types:  # G, the symbol's GOT slot, for S
         got0, word, symbols = plan.got0, plan.word, r.symbols
-        for i in [i for i, t in enumerate(r.types) if t in got_types]:
-            S[i] = got0 + syms[symbols[i]].got_index * word
+        for t in got_types:
+            for i in _indexes(r.types, t):
+                S[i] = got0 + syms[symbols[i]].got_index * word
     if facts.pc:  # S + A - P
         v = list(map(sub, map(add, S, r.addends), map(place0.__add__, r.offsets)))
     else:  # S + A
@@ -517,12 +518,11 @@ def _indexes(column: list[int], value: int) -> list[int]:
     """Where ``value`` occurs in ``column`` (searched in C: markers are rare)."""
     found: list[int] = []
     i = -1
-    try:
-        while True:
-            i = column.index(value, i + 1)
-            found.append(i)
-    except ValueError:
-        return found
+    index = column.index
+    for _ in range(column.count(value)):
+        i = index(value, i + 1)
+        found.append(i)
+    return found
 
 
 def _overflow(sec: InputSection, howto: Howto, off: int, sym: Symbol, msg: str) -> None:

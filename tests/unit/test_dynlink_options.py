@@ -1,0 +1,129 @@
+"""dynlink reads a plain command line without argparse (``_parse_simple``), and reads it as
+argparse does: every command line it accepts gives argparse's values, and every other one
+goes to argparse, which reports what is wrong."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from toolchain.errors import UsageError
+from toolchain.linker import main
+from toolchain.linker.libsearch import split_inputs
+
+#: (argument, values it may take) for the random command lines; None: a flag.
+FORMS = [
+    ("-a", ["amd64", "386", "arm", "-x"]),
+    ("--arch", ["amd64"]),
+    ("-o", ["out", "-", "a b", "x=y"]),
+    ("--output", ["prog"]),
+    ("-e", ["start", "-e"]),
+    ("--entry", ["main"]),
+    ("-L", ["lib", "/usr/lib", "-Lx"]),
+    ("--map", ["m.txt"]),
+    ("-I", ["/lib/ld.so"]),
+    ("--interp", ["/lib/ld.so"]),
+    ("--dynamic-linker", ["/lib/ld.so"]),
+    ("--hash-style", ["gnu", "sysv", "both", "bad"]),
+    ("-S", None),
+    ("--strip-debug", None),
+    ("-u", None),
+    ("--module", None),
+    ("-m", ["m.yaml"]),
+    ("--manifest", ["m.yaml"]),
+    ("--depfile", ["d"]),
+    ("-MF", ["d"]),
+    ("--host", ["h.yaml"]),
+    ("-nostartfiles", None),
+    ("-E", None),
+    ("--export-dynamic", None),
+    ("--dynamic-list", ["list"]),
+    ("-z", ["now", "relro", "lazy"]),
+    ("-rpath", ["/opt"]),
+    ("-R", ["/opt"]),
+    ("--build-id", None),
+    ("--out", ["abbrev"]),
+    ("-SE", None),
+    ("--bogus", None),
+]
+
+
+def _spellings(rng: random.Random, flag: str, values: list[str] | None) -> list[str]:
+    """One way of writing ``flag`` (with a value when it takes one): separate, attached, or ``=``."""
+    if values is None:
+        return [flag] if rng.random() < 0.9 else [flag + "=x"]
+    value = rng.choice(values)
+    how = rng.random()
+    if how < 0.6:
+        return [flag, value]
+    if how < 0.8:
+        return [f"{flag}={value}"]
+    return [flag + value]
+
+
+def _argparse_values(rest: list[str]) -> dict[str, object] | None:
+    try:
+        return vars(main.build_parser().parse_args(rest))
+    except UsageError:
+        return None
+
+
+def test_every_command_line_it_reads_is_read_as_argparse_reads_it():
+    rng = random.Random(1)
+    taken = 0
+    for _ in range(3000):
+        argv = ["-a", "amd64", "-o", "out"] if rng.random() < 0.7 else []
+        for _ in range(rng.randrange(6)):
+            argv += _spellings(rng, *rng.choice(FORMS))
+        argv.append("main.o")
+        rest, _inputs = split_inputs(argv, main._TAKES_VALUE.__contains__)
+        simple = main._parse_simple(rest)
+        if simple is None:
+            continue
+        taken += 1
+        assert vars(simple) == _argparse_values(rest), argv
+    assert taken > 500  # the plain ones are read without argparse
+
+
+def test_the_table_is_the_parser():
+    """``_TAKES_VALUE`` and the flags are exactly argparse's: what the parser was built from."""
+    p = main.build_parser()
+    takes = {
+        flag
+        for action in p._actions
+        if action.option_strings and action.nargs is None and action.const is None
+        for flag in action.option_strings
+    }
+    assert takes == main._TAKES_VALUE
+    flags = {flag for action in p._actions for flag in action.option_strings}
+    assert flags - set(main._BY_FLAG) == {"-h", "--help", "--version"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-a", "amd64", "-o", "out", "x.o", "-L/usr/lib", "-Lx", "-lc", "-z", "now", "--build-id", "-E"],
+        ["--arch=386", "--output=prog", "-S", "--hash-style", "gnu", "-rpath", "/opt", "--build-id=md5", "x.o"],
+        ["-a", "arm", "-o", "m.dlm", "-u", "-m", "m.yaml", "-MF", "m.d", "x.o"],
+    ],
+)
+def test_plain_command_lines_are_read_without_argparse(argv):
+    rest, _inputs = split_inputs(argv, main._TAKES_VALUE.__contains__)
+    assert main._parse_simple(rest) is not None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-o", "out", "x.o"], "the following arguments are required: -a/--arch"),
+        (["-a", "amd64", "-o", "out", "--hash-style", "bad"], "invalid choice: 'bad'"),
+        (["-a", "amd64", "-o", "out", "--bogus"], "unrecognized arguments: --bogus"),
+        (["-a", "amd64", "-o", "out", "-z", "bad"], "-z bad: unknown keyword"),
+        (["-a", "amd64", "-o", "out", "-m", "m.yaml"], "-m needs -u"),
+    ],
+)
+def test_bad_command_lines_are_reported_as_before(argv, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")) as e:
+        main.parse_args(argv)
+    assert str(e.value).endswith("(see --help)")
