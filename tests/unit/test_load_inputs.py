@@ -173,6 +173,19 @@ def test_a_relocation_against_a_symbol_past_the_table_is_an_error(tmp_path):
     assert _error(tmp_path, bytes(data)) == f"{p}: relocation in .text refers to symbol 7, which does not exist"
 
 
+def test_a_debug_relocation_against_a_symbol_past_the_table_is_an_error(tmp_path):
+    """Debug sections are relocated last, without mark_live's check: the index is checked there."""
+    obj = start_obj("amd64", bytes(8), [])
+    obj.sections.append(eb.Sec(".debug_info", bytes(16), 0))
+    obj.relocs.append(eb.Rel(".debug_info", 4, R_X86_64_64, "target"))
+    data = bytearray(eb.build(obj))
+    _link(tmp_path, bytes(data))  # as built, the reference is fine
+    _, rela, _, _ = _section_headers(bytes(data))[".rela.debug_info"]
+    struct.pack_into("<I", data, rela + 12, 9)  # r_info's symbol half
+    p = str(tmp_path / "o0.o")
+    assert _error(tmp_path, bytes(data)) == f"{p}: relocation in .debug_info refers to symbol 9, which does not exist"
+
+
 def test_relocations_in_an_object_without_symbols_are_an_error(tmp_path):
     start = start_obj("amd64", bytes(8), [])
     obj = start_obj("amd64", bytes(8), [eb.Rel(".text", 0, R_X86_64_64, "target")])

@@ -228,6 +228,11 @@ class InputSection:
     def relocs(self, value: Relocs) -> None:
         self._relocs = value
 
+    @property
+    def has_relocs(self) -> bool:
+        """Whether the section has relocations (without reading them)."""
+        return self._rel_source is not None or bool(self._relocs)
+
     def release_relocs(self) -> None:
         """Forget the parsed relocations (the next use reads them again): a pass done with them frees them."""
         if self._rel_source is not None:

@@ -18,11 +18,14 @@ from operator import add, sub
 
 from .. import elf
 from ..errors import DynError
-from ..records import NamedTuple
+from ..records import TYPE_CHECKING, NamedTuple
 from .context import LinkState, OutputSection, merged_addr
 from .inputs import InputSection, Symbol, release_input
 from .reloc import Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 #: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
 ImportScan = Callable[[InputSection, int, Symbol, Howto], None]
@@ -257,6 +260,8 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
             assert sec is not None
             buf.extend(bytes(sec.offset - len(buf)))
             buf += sec.data
+            if not sec.has_relocs:
+                continue
             if table is None:
                 table = _symbol_values(ctx, obj.symbols, debug=True)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
@@ -404,10 +409,6 @@ def _relocate(
     if not offsets:
         return
     syms = sec.file.symbols
-    if tomb is not None and max(r.symbols) >= len(syms):  # mark_live checked the allocated sections
-        raise DynError(
-            f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name
-        )
     steps = plan.steps
     facts = plan.type_set(frozenset(r.types))
     if tomb is not None and facts.bad_in_debug is not None:
@@ -419,8 +420,13 @@ def _relocate(
     if not check_place and facts.columns and (not is_rel or facts.plain):
         if is_rel:  # the addends are the fields' contents
             r = _with_implicit_addends(r, buf, pos0, facts.one, plan.plain)
-        if _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb, plan):
-            return
+        try:
+            if _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb, plan):
+                return
+        except IndexError:  # a symbol index past the table (mark_live checked the allocated sections')
+            _no_such_symbol(sec, r)
+    if tomb is not None and max(r.symbols) >= len(syms):
+        _no_such_symbol(sec, r)
     if check_place or not facts.plain:
         _relocate_all(ctx, sec, buf, pos0, steps, values, import_value, on_absolute, tomb, check_place)
         return
@@ -441,6 +447,10 @@ def _relocate(
             write(buf, pos, v & mask)
         else:
             _overflow(sec, steps[rtype][2], off, syms[symi], f"value {v:#x} does not fit in {steps[rtype][1] * 8} bits")
+
+
+def _no_such_symbol(sec: InputSection, r: Relocs) -> NoReturn:
+    raise DynError(f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name)
 
 
 def _relocate_columns(
