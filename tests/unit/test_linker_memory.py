@@ -51,8 +51,8 @@ def test_inputs_unmapped_after_writing_and_debug_relocated(tmp_path, monkeypatch
     mapped: list[inputs.ObjectFile] = []
     mappings = []
 
-    def recording_open(path, arch, order):
-        obj = inputs.open_object(path, arch, order)
+    def recording_open(path, arch, order, data=None):
+        obj = inputs.open_object(path, arch, order, data)
         mapped.append(obj)
         mappings.append(obj.mapping)
         return obj
@@ -103,3 +103,32 @@ def test_release_input_keeps_a_viewed_mapping_open(tmp_path):
     inputs.release_input(obj)
     assert obj.mapping is None and not mapping.closed  # no crash; the pages go with the view
     assert bytes(held[:1]) == b"\xc3"
+
+
+def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
+    """Its kind is read from the mapping the link then parses: one open per object, and an
+    object named twice is still linked twice."""
+    import os
+    from collections import Counter
+
+    opened: Counter[str] = Counter()
+    real_open = os.open
+
+    def counting_open(path, *args, **kwargs):
+        opened[os.fspath(path)] += 1
+        return real_open(path, *args, **kwargs)
+
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"o{i}.o"
+        p.write_bytes(eb.build(debug_obj(i)))
+        paths.append(str(p))
+    monkeypatch.setattr(os, "open", counting_open)
+    data, ctx = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths))
+    assert [opened[p] for p in paths] == [1, 1, 1]
+    assert len(ctx.objects) == 3
+    data_only = tmp_path / "data.o"  # no global symbol: it may be linked twice
+    data_only.write_bytes(eb.build(eb.Obj("amd64", [eb.Sec(".data", bytes(8), eb.SHF_ALLOC | eb.SHF_WRITE)], [], [])))
+    twice = [*paths, str(data_only), str(data_only)]
+    data, ctx = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out2"), inputs=twice))
+    assert [o.name for o in ctx.objects] == twice

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 
 from .. import elf
 from ..errors import DynError, DynErrors, read_input
+from ..records import TYPE_CHECKING
 from . import glibc, libsearch
 from .autoimport import (
     SharedInput,
@@ -46,6 +47,9 @@ from .ldscript import parse_dynamic_list
 from .libsearch import LinkInput
 from .shlib import DynamicSymbol, SharedLibrary, read_shared_library
 from .undefined import LINKER_SYMBOLS
+
+if TYPE_CHECKING:
+    import mmap
 
 # The names glibc answers for (glibc 2.34 folded pthread, dl, rt, util and anl into libc).
 C_LIBRARY_NAMES = frozenset({"c", "m", "resolv", *glibc.FOLDED_INTO_LIBC})
@@ -67,11 +71,11 @@ def search_dirs(ctx: LinkState) -> list[str]:
     return libsearch.search_dirs(ctx.opts.lib_dirs, cdir, ctx.arch.lib_dirs)
 
 
-def find_inputs(ctx: LinkState) -> list[LinkInput]:
-    """Every input file of the link, found, in order."""
+def find_inputs(ctx: LinkState, mapped: dict[str, mmap.mmap | bytes] | None = None) -> list[LinkInput]:
+    """Every input file of the link, found, in order (``mapped``: see ``libsearch.resolve_inputs``)."""
     if _uses_c_library(ctx):
         ctx.c_library = glibc.c_library(ctx.arch)
-    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx))
+    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), mapped)
 
 
 def add_shared(ctx: LinkState, inp: LinkInput) -> None:

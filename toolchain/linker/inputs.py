@@ -306,9 +306,11 @@ def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str
     return Relocs(offsets, [i & mask for i in info], [i >> shift for i in info], addends)
 
 
-def open_object(path: str, arch: Arch, order: int) -> ObjectFile:
-    """Map an object file and parse it (``read_object``: its globals await resolution); ``release_input`` unmaps it."""
-    data = map_input(path)
+def open_object(path: str, arch: Arch, order: int, data: mmap.mmap | bytes | None = None) -> ObjectFile:
+    """Map an object file (unless ``data`` is its bytes, mapped already) and parse it
+    (``read_object``: its globals await resolution); ``release_input`` unmaps it."""
+    if data is None:
+        data = map_input(path)
     if isinstance(data, bytes):
         return read_object(data, path, arch, order)
     obj = read_object(memoryview(data), path, arch, order)

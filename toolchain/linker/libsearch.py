@@ -26,9 +26,12 @@ import struct
 from collections.abc import Callable, Sequence
 
 from .. import elf
-from ..errors import DynError, UsageError, read_head, read_input
-from ..records import NamedTuple
+from ..errors import DynError, UsageError, map_input, read_head, read_input
+from ..records import TYPE_CHECKING, NamedTuple
 from .ldscript import looks_like_script, parse_linker_script
+
+if TYPE_CHECKING:
+    import mmap
 
 KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED = "object", "archive", "shared"
 MAX_SCRIPT_DEPTH = 16  # scripts naming scripts: deeper than this is taken for a cycle
@@ -144,7 +147,22 @@ def search_dirs(user_dirs: Sequence[str], c_library_dir: str | None, arch_dirs: 
 
 def input_kind(path: str) -> str:
     """KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED, or "script" for a file that may be a linker script."""
-    head = read_head(path, 512)
+    return _kind_of(read_head(path, 512), path)
+
+
+def _mapped_kind(path: str) -> tuple[str, mmap.mmap | bytes | None]:
+    """``input_kind``, and for an object its bytes, mapped (``map_input``): the link reads the
+    object next, without opening it again. Other kinds are read by their own loaders."""
+    data = map_input(path)
+    kind = _kind_of(data[:512], path)
+    if kind == KIND_OBJECT:
+        return kind, data
+    if not isinstance(data, bytes):
+        data.close()
+    return kind, None
+
+
+def _kind_of(head: bytes, path: str) -> str:
     if head.startswith(b"!<arch>\n"):
         return KIND_ARCHIVE
     if head.startswith(b"!<thin>\n"):
@@ -163,11 +181,15 @@ def input_kind(path: str) -> str:
     raise DynError("not an ELF file (nor an archive or a linker script)", path)
 
 
-def resolve_inputs(args: Sequence[InputArg], dirs: Sequence[str]) -> list[LinkInput]:
+def resolve_inputs(
+    args: Sequence[InputArg], dirs: Sequence[str], mapped: dict[str, mmap.mmap | bytes] | None = None
+) -> list[LinkInput]:
     """The files the inputs name, in order, with libraries found and scripts followed.
 
     A shared library or archive named twice is kept once (at its first place; the
     library is as-needed only if every mention says so); objects are kept each time.
+    ``mapped`` receives each object's bytes, mapped while its kind was read (the first
+    time a path is named), for ``load_inputs`` to parse.
     """
     found: list[LinkInput] = []
     for arg in args:
@@ -177,16 +199,29 @@ def resolve_inputs(args: Sequence[InputArg], dirs: Sequence[str]) -> list[LinkIn
                 kind = "static library " if arg.static and not arg.name.startswith(":") else ""
                 where = ", ".join(dirs) or "no directories"
                 raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where})")
-            _add_file(path, arg, arg.spelling, dirs, found, 0)
+            _add_file(path, arg, arg.spelling, dirs, found, 0, mapped)
         else:
             if not os.path.exists(arg.name):
                 raise DynError("No such file or directory", arg.name)
-            _add_file(arg.name, arg, arg.name, dirs, found, 0)
+            _add_file(arg.name, arg, arg.name, dirs, found, 0, mapped)
     return _dedupe(found)
 
 
-def _add_file(path: str, arg: InputArg, origin: str, dirs: Sequence[str], out: list[LinkInput], depth: int) -> None:
-    kind = input_kind(path)
+def _add_file(
+    path: str,
+    arg: InputArg,
+    origin: str,
+    dirs: Sequence[str],
+    out: list[LinkInput],
+    depth: int,
+    mapped: dict[str, mmap.mmap | bytes] | None,
+) -> None:
+    if mapped is None or path in mapped:
+        kind = input_kind(path)
+    else:
+        kind, data = _mapped_kind(path)
+        if data is not None:
+            mapped[path] = data
     if kind != "script":
         if origin != path and not origin.endswith(path):
             origin = f"{origin} -> {path}"
@@ -209,7 +244,7 @@ def _add_file(path: str, arg: InputArg, origin: str, dirs: Sequence[str], out: l
             target = _script_file(entry.name, here)
             if target is None:
                 raise DynError(f"cannot find {entry.name} named by the linker script", path)
-        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1)
+        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1, mapped)
 
 
 def _script_file(name: str, script_dir: str) -> str | None:

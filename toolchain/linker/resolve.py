@@ -11,11 +11,15 @@ from __future__ import annotations
 from .. import elf
 from ..directives import read_object_directives
 from ..errors import DynError, read_input
+from ..records import TYPE_CHECKING
 from . import hosted
 from .context import LinkState, SyntheticSection
 from .inputs import Archive, ObjectFile, Symbol, comdat_groups, entry_symbol, load_object, open_object, read_object
 from .libsearch import KIND_ARCHIVE, KIND_SHARED
 from .sections import add_synthetic_section
+
+if TYPE_CHECKING:
+    import mmap
 
 # Symbol ranks, best first. When two files define or name the same global symbol, the
 # one of better (lower) rank wins:
@@ -42,7 +46,8 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
     for name in wanted:
         ctx.global_symbol(name).bind = elf.STB_GLOBAL
         ctx.wanted.add(name)
-    found = hosted.find_inputs(ctx)
+    mapped: dict[str, mmap.mmap | bytes] = {}  # objects' bytes, mapped while their kind was read
+    found = hosted.find_inputs(ctx, mapped)
     if not found:
         raise DynError("no input files")
     for inp in found:
@@ -53,7 +58,7 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
             ctx.archives.append(ar)
             _add_archive(ctx, ar)
         else:
-            _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects)))
+            _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects), mapped.pop(inp.path, None)))
     hosted.add_start_files(ctx)
     hosted.bind_shared(ctx)
     ctx.flush_errors()
