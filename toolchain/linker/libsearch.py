@@ -200,9 +200,7 @@ def resolve_inputs(
                 where = ", ".join(dirs) or "no directories"
                 raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where})")
             _add_file(path, arg, arg.spelling, dirs, found, 0, mapped)
-        else:
-            if not os.path.exists(arg.name):
-                raise DynError("No such file or directory", arg.name)
+        else:  # a missing file is reported by its opening: "No such file or directory"
             _add_file(arg.name, arg, arg.name, dirs, found, 0, mapped)
     return _dedupe(found)
 
