@@ -76,6 +76,20 @@ def test_format_empty_and_roundtrip():
     assert back == d and back.empty()
 
 
+@pytest.mark.parametrize("first_line", [b"amd64 ", b"\tarm", b"bad arch", b"", b"\xff386", b"x86_64-v2.0"])
+def test_the_text_of_no_directives_is_read_as_any_other(first_line):
+    """What dyncc writes into an object without pragmas is read without the line parser; the
+    same text with a blank line more goes through it, with the same result or error."""
+    tail = b"\n\n$$  // dynimport\n\n$$  // dynexport\n\n$$\n\n"
+    results = []
+    for text in (first_line + tail, first_line + tail.replace(b"dynimport\n", b"dynimport\n\n")):
+        try:
+            results.append(parse_directives(text, "f.o"))
+        except DynError as e:
+            results.append(str(e))
+    assert results[0] == results[1]
+
+
 @pytest.mark.parametrize(
     "text,want",
     [

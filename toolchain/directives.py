@@ -134,6 +134,10 @@ def format_directives(d: Directives) -> bytes:
     return "\n".join(out).encode("utf-8", "surrogateescape")
 
 
+#: The text after the architecture line when nothing is imported or exported (``format_directives``).
+_NOTHING_DIRECTED = f"\n{IMPORT_HEADER}\n\n{EXPORT_HEADER}\n\n$$\n\n".encode()
+
+
 def _parse_import(line: str) -> DynImport | None:
     parts = line.split(" ")
     if len(parts) != 4 or parts[0] != "dynimport":
@@ -176,7 +180,11 @@ def parse_directives(text: bytes, filename: str) -> Directives:
     (``dynexport`` likewise).  Blank lines inside a section are ignored.  A byte that is
     not UTF-8 is kept as a surrogate (it is only valid in a library path).
     """
-    s = bytes(text).decode("utf-8", "surrogateescape")
+    text = bytes(text)
+    first, _, rest = text.partition(b"\n")
+    if rest == _NOTHING_DIRECTED and first.isascii() and _is_arch_name(first.decode()):
+        return Directives(first.decode())  # what dyncc writes into every object without pragmas
+    s = text.decode("utf-8", "surrogateescape")
     lines = s.split("\n")
     arch = lines[0].strip()
     if not _is_utf8(lines[0]):
