@@ -8,6 +8,7 @@ debug fields are checked against S + A computed here from the output's symbol ta
 from __future__ import annotations
 
 import io
+import os
 import struct
 
 import pytest
@@ -132,3 +133,30 @@ def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
     twice = [*paths, str(data_only), str(data_only)]
     data, ctx = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out2"), inputs=twice))
     assert [o.name for o in ctx.objects] == twice
+
+
+def test_the_output_is_written_with_the_collector_off(tmp_path, monkeypatch):
+    """``main.link`` writes the output (and map) before it turns the cyclic collector back on:
+    the first allocation after would make it scan every object the link still holds."""
+    import gc
+
+    from toolchain.linker import main
+
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"o{i}.o"
+        p.write_bytes(eb.build(debug_obj(i)))
+        paths.append(str(p))
+    opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths)
+    opts.map_file = str(tmp_path / "out.map")
+    seen = []
+    real = main.write_output
+
+    def recording(path, data, executable=False):
+        seen.append((os.path.basename(path), gc.isenabled()))
+        real(path, data, executable)
+
+    monkeypatch.setattr(main, "write_output", recording)
+    assert gc.isenabled()
+    main.link(opts)
+    assert seen == [("out.map", False), ("out", False)] and gc.isenabled()
