@@ -77,6 +77,26 @@ def test_amd64_formulas(tmp_path):
     assert struct.unpack_from("<i", text, 20)[0] == start - 4 - (start + 20)
 
 
+def test_got_slots_follow_the_first_references(tmp_path):
+    """GOT slots go to symbols in the order of their first GOT reference (a section of GOT
+    loads has its symbols picked out in bulk); each slot holds its symbol's address, read
+    back with pyelftools."""
+    names = ["c", "a", "c", "b", "a"]
+    relocs = [eb.Rel(".text", 4 * i, 42, n, -4) for i, n in enumerate(names)]  # R_X86_64_REX_GOTPCRELX
+    relocs.append(eb.Rel(".text", 4 * len(names), 4, "_start", -4))  # R_X86_64_PLT32
+    obj = start_obj("amd64", bytes(4 * len(relocs)), relocs, data=bytes(24))
+    obj.symbols += [eb.Sym(n, ".data", 8 * i, 8, type=eb.STT_OBJECT) for i, n in enumerate("abc")]
+    f = link(tmp_path, "amd64", obj)
+    sy = symbols(f)
+    got = f.get_section_by_name(".got")
+    slots = struct.unpack(f"<{got['sh_size'] // 8}Q", got.data())
+    assert [s for s in slots if s] == [sy["c"], sy["a"], sy["b"]]
+    text = read_at(f, sy["_start"], 4 * len(names))
+    for i, n in enumerate(names):
+        slot = struct.unpack_from("<i", text, 4 * i)[0] + sy["_start"] + 4 * i + 4
+        assert struct.unpack("<Q", read_at(f, slot, 8))[0] == sy[n]
+
+
 def test_386_formulas_read_addends_from_the_field(tmp_path):
     text = struct.pack("<iiii", 5, -4, 7, 2)
     relocs = [

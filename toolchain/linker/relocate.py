@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
+from itertools import compress
 from operator import add, sub
 
 from .. import elf
@@ -58,7 +59,9 @@ def scan_relocations(ctx: LinkState, on_import: ImportScan) -> None:
     special_types = frozenset(special)
     none = {rt for rt, h in howtos.items() if h.kind is Kind.NONE}
     known = frozenset(howtos)
-    import_refs: dict[int, list[bool]] = {}  # per object: is each symbol an import reference?
+    import_refs: dict[int, list[bool] | None] = {}  # per object: is each symbol an import reference?
+    # Only globals are imported: with none to import, no object has an import reference.
+    imported = any(map(is_import_ref, ctx.globals.values()))
     for sec in ctx.live_sections():
         r = sec.relocs
         if not r:
@@ -70,15 +73,27 @@ def scan_relocations(ctx: LinkState, on_import: ImportScan) -> None:
             raise DynError(
                 f"unsupported relocation type {rtype} in section {sec.name} at offset {off:#x}", sec.file.name
             )
-        imports = import_refs.get(id(sec.file))
-        if imports is None:
-            imports = import_refs[id(sec.file)] = [is_import_ref(sym) for sym in syms]
-        if not types & special_types and not any(imports):
+        key = id(sec.file)
+        if key in import_refs:
+            imports = import_refs[key]
+        else:
+            refs = [is_import_ref(sym) for sym in syms] if imported else []
+            imports = import_refs[key] = refs if any(refs) else None
+        present = types & special_types
+        if not present and imports is None:
             continue  # nothing here needs a GOT slot, a thunk or an import
+        if imports is None and {special[t] for t in present} <= _GOT_BASE_KINDS - _TLS_SLOT_KINDS:
+            # Only GOT slots (and the GOT's base): each symbol's slot in the order of its first
+            # reference, as the loop below gives them, with the symbols picked out in C.
+            slotted = {t for t in present if special[t] in _GOT_SLOT_KINDS}
+            for symi in dict.fromkeys(compress(r.symbols, map(slotted.__contains__, r.types))):
+                need_got(ctx, syms[symi])
+            ctx.got_base_needed = True
+            continue
         for off, rtype, symi in zip(r.offsets, r.types, r.symbols, strict=True):
             if rtype in none:
                 continue
-            if imports[symi]:
+            if imports is not None and imports[symi]:
                 on_import(sec, off, syms[symi], howtos[rtype])
                 continue
             kind = special.get(rtype)
