@@ -48,6 +48,16 @@ def debug_obj(i: int) -> eb.Obj:
     )
 
 
+def debug_objects(tmp_path, count: int) -> list[str]:
+    """``debug_obj(0)`` ... ``debug_obj(count - 1)`` written as o0.o ...: their paths."""
+    paths = []
+    for i in range(count):
+        p = tmp_path / f"o{i}.o"
+        p.write_bytes(eb.build(debug_obj(i)))
+        paths.append(str(p))
+    return paths
+
+
 def test_inputs_unmapped_after_writing_and_debug_relocated(tmp_path, monkeypatch):
     mapped: list[inputs.ObjectFile] = []
     mappings = []
@@ -59,11 +69,7 @@ def test_inputs_unmapped_after_writing_and_debug_relocated(tmp_path, monkeypatch
         return obj
 
     monkeypatch.setattr(resolve, "open_object", recording_open)
-    paths = []
-    for i in range(3):
-        p = tmp_path / f"o{i}.o"
-        p.write_bytes(eb.build(debug_obj(i)))
-        paths.append(str(p))
+    paths = debug_objects(tmp_path, 3)
     opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths)
     data, ctx = outputs.link(opts)
 
@@ -119,11 +125,7 @@ def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
         opened[os.fspath(path)] += 1
         return real_open(path, *args, **kwargs)
 
-    paths = []
-    for i in range(3):
-        p = tmp_path / f"o{i}.o"
-        p.write_bytes(eb.build(debug_obj(i)))
-        paths.append(str(p))
+    paths = debug_objects(tmp_path, 3)
     monkeypatch.setattr(os, "open", counting_open)
     data, ctx = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths))
     assert [opened[p] for p in paths] == [1, 1, 1]
@@ -142,11 +144,7 @@ def test_the_output_is_written_with_the_collector_off(tmp_path, monkeypatch):
 
     from toolchain.linker import main
 
-    paths = []
-    for i in range(2):
-        p = tmp_path / f"o{i}.o"
-        p.write_bytes(eb.build(debug_obj(i)))
-        paths.append(str(p))
+    paths = debug_objects(tmp_path, 2)
     opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths)
     opts.map_file = str(tmp_path / "out.map")
     seen = []
