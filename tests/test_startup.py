@@ -88,3 +88,24 @@ def test_dynlink_script_is_the_collector_free_entry_without_re():
         cwd=ROOT,
     )
     assert r.returncode == 0 and r.stdout.startswith("dynlink (dyntools)"), r.stderr
+
+
+def test_a_link_without_the_c_library_does_not_load_its_machinery(tmp_path):
+    """Finding ziglang (``toolchain.cc.hosted``, with ``importlib.machinery`` and ``functools``)
+    is left to the links that use the C library."""
+    from tests.unit import elfbuild as eb
+
+    obj = eb.Obj(
+        "amd64",
+        [eb.Sec(".text", b"\xf4", eb.SHF_ALLOC | eb.SHF_EXECINSTR)],
+        [eb.Sym("_start", ".text", type=eb.STT_FUNC)],
+        [],
+    )
+    path = tmp_path / "start.o"
+    path.write_bytes(eb.build(obj))
+    code = LINK_AND_LIST.format(root=ROOT, args=["-a", "amd64", "-o", str(tmp_path / "out"), str(path)])
+    r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    imported = set(r.stdout.split())
+    assert "toolchain.linker.glibc" in imported  # the module itself is
+    assert sorted(imported & {"toolchain.cc.hosted", "importlib.machinery", *NOT_IMPORTED}) == []

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from toolchain.arch import get_arch
+from toolchain.cachedir import cache_root
 from toolchain.errors import DynError
 from toolchain.linker import glibc
 
@@ -111,9 +112,9 @@ def test_key_names_what_decides_the_contents(monkeypatch):
 def test_cache_root_follows_the_environment(monkeypatch):
     monkeypatch.delenv("DYNTOOLS_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")
-    assert glibc.cache_root() == "/x/cache/dyntools"
+    assert cache_root() == "/x/cache/dyntools"
     monkeypatch.setenv("DYNTOOLS_CACHE_DIR", "/y")
-    assert glibc.cache_root() == "/y"
+    assert cache_root() == "/y"
 
 
 def test_object_cpu_flags():

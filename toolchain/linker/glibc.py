@@ -31,11 +31,8 @@ from __future__ import annotations
 
 import os
 import sys
-import zlib
 
 from ..arch import Arch
-from ..cachedir import cache_root
-from ..cc.hosted import ziglang_version
 from ..errors import DynError, read_input
 from ..records import NamedTuple
 from .inputs import Archive
@@ -66,6 +63,8 @@ class CLibrary(NamedTuple):
 
 def zig_version() -> str:
     """The installed ziglang package's version; DynError when it is not installed."""
+    from ..cc.hosted import ziglang_version  # here: a link without the C library does not need it
+
     version = ziglang_version()
     if version is None:
         raise DynError("the ziglang package is not installed (it provides the C library stubs)")
@@ -80,6 +79,8 @@ def object_cpu_flags(arch: Arch) -> list[str]:
 def library_key(arch: Arch) -> str:
     """The C library directory's name: readable, plus a checksum of everything that decides its contents
     (CRC-32: a few names to tell apart, and no OpenSSL to load at every link)."""
+    import zlib
+
     facts = [str(LAYOUT_VERSION), zig_version(), arch.name, arch.glibc_target, arch.cc_target, *object_cpu_flags(arch)]
     digest = f"{zlib.crc32(chr(0).join(facts).encode()):08x}"
     return f"glibc{arch.glibc_version}-{arch.name}-zig{zig_version()}-{digest}"
@@ -94,6 +95,8 @@ def c_library(arch: Arch) -> CLibrary:
     lib = _LOADED.get(key)
     if lib is not None:
         return lib
+    from ..cachedir import cache_root
+
     root = cache_root()
     final = os.path.join(root, key)
     if not os.path.isfile(os.path.join(final, MANIFEST)):
