@@ -9,9 +9,8 @@ the live objects that refer to it (what ``report_undefined`` and the imports wor
 from __future__ import annotations
 
 from .. import elf
-from ..errors import DynError
 from .context import LinkState
-from .inputs import InputSection, Symbol
+from .inputs import InputSection, Symbol, no_such_symbol
 from .sections import ARRAY_SECTIONS, output_section_name
 
 SHF_GNU_RETAIN = 0x200000
@@ -50,7 +49,7 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
         syms = file.symbols
         symbols = sec.relocs.symbols
         if not syms and symbols:  # not even symbol 0
-            raise _no_such_symbol(sec, symbols)
+            raise no_such_symbol(sec, symbols)
         referenced = dict.fromkeys(symbols)  # each symbol once, in order of first reference
         referenced.pop(0, None)
         try:
@@ -68,9 +67,4 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
                     elif refs[-1] is not file:
                         refs.append(file)
         except IndexError:  # the link stops here: what was marked so far does not matter
-            raise _no_such_symbol(sec, symbols) from None
-
-
-def _no_such_symbol(sec: InputSection, symbols: list[int]) -> DynError:
-    """The error for a section with relocations against symbol indexes its file does not have."""
-    return DynError(f"relocation in {sec.name} refers to symbol {max(symbols)}, which does not exist", sec.file.name)
+            raise no_such_symbol(sec, symbols) from None

@@ -318,6 +318,11 @@ def open_object(path: str, arch: Arch, order: int, data: mmap.mmap | bytes | Non
     return obj
 
 
+def no_such_symbol(sec: InputSection, symbols: list[int]) -> DynError:
+    """The error for a section with relocations against symbol indexes its file does not have."""
+    return DynError(f"relocation in {sec.name} refers to symbol {max(symbols)}, which does not exist", sec.file.name)
+
+
 def release_input(obj: ObjectFile) -> None:
     """Forget an object's section and relocation bytes and unmap its file, once the output holds them.
 

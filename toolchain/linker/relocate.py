@@ -19,14 +19,11 @@ from operator import add, sub
 
 from .. import elf
 from ..errors import DynError
-from ..records import TYPE_CHECKING, NamedTuple
+from ..records import NamedTuple
 from .context import LinkState, OutputSection, merged_addr
-from .inputs import InputSection, Symbol, release_input
+from .inputs import InputSection, Symbol, no_such_symbol, release_input
 from .reloc import Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
-
-if TYPE_CHECKING:
-    from typing import NoReturn
 
 #: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
 ImportScan = Callable[[InputSection, int, Symbol, Howto], None]
@@ -439,9 +436,9 @@ def _relocate(
             if _relocate_columns(buf, pos0, place0, r, facts, values, syms, tomb, plan):
                 return
         except IndexError:  # a symbol index past the table (mark_live checked the allocated sections')
-            _no_such_symbol(sec, r)
+            raise no_such_symbol(sec, r.symbols) from None
     if tomb is not None and max(r.symbols) >= len(syms):
-        _no_such_symbol(sec, r)
+        raise no_such_symbol(sec, r.symbols)
     if check_place or not facts.plain:
         _relocate_all(ctx, sec, buf, pos0, steps, values, import_value, on_absolute, tomb, check_place)
         return
@@ -462,10 +459,6 @@ def _relocate(
             write(buf, pos, v & mask)
         else:
             _overflow(sec, steps[rtype][2], off, syms[symi], f"value {v:#x} does not fit in {steps[rtype][1] * 8} bits")
-
-
-def _no_such_symbol(sec: InputSection, r: Relocs) -> NoReturn:
-    raise DynError(f"relocation in {sec.name} refers to symbol {max(r.symbols)}, which does not exist", sec.file.name)
 
 
 def _relocate_columns(
