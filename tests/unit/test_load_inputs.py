@@ -164,26 +164,20 @@ def test_the_first_truncated_section_is_reported_and_nobits_may_pass_the_end():
         elf.ElfFile(bytes(data), "x.o")
 
 
-def test_a_relocation_against_a_symbol_past_the_table_is_an_error(tmp_path):
-    obj = start_obj("amd64", bytes(8), [eb.Rel(".text", 0, R_X86_64_64, "target")])
-    data = bytearray(eb.build(obj))
-    _, rela, _, _ = _section_headers(bytes(data))[".rela.text"]
-    struct.pack_into("<I", data, rela + 12, 7)  # r_info's symbol half
-    p = str(tmp_path / "o0.o")
-    assert _error(tmp_path, bytes(data)) == f"{p}: relocation in .text refers to symbol 7, which does not exist"
-
-
-def test_a_debug_relocation_against_a_symbol_past_the_table_is_an_error(tmp_path):
-    """Debug sections are relocated last, without mark_live's check: the index is checked there."""
+@pytest.mark.parametrize("section", [".text", ".debug_info"])
+def test_a_relocation_against_a_symbol_past_the_table_is_an_error(tmp_path, section):
+    """mark_live checks the indexes of the allocated sections' relocations; debug sections,
+    relocated last without it, are checked there."""
     obj = start_obj("amd64", bytes(8), [])
-    obj.sections.append(eb.Sec(".debug_info", bytes(16), 0))
-    obj.relocs.append(eb.Rel(".debug_info", 4, R_X86_64_64, "target"))
+    if section == ".debug_info":
+        obj.sections.append(eb.Sec(".debug_info", bytes(16), 0))
+    obj.relocs.append(eb.Rel(section, 0, R_X86_64_64, "target"))
     data = bytearray(eb.build(obj))
     _link(tmp_path, bytes(data))  # as built, the reference is fine
-    _, rela, _, _ = _section_headers(bytes(data))[".rela.debug_info"]
+    _, rela, _, _ = _section_headers(bytes(data))[f".rela{section}"]
     struct.pack_into("<I", data, rela + 12, 9)  # r_info's symbol half
     p = str(tmp_path / "o0.o")
-    assert _error(tmp_path, bytes(data)) == f"{p}: relocation in .debug_info refers to symbol 9, which does not exist"
+    assert _error(tmp_path, bytes(data)) == f"{p}: relocation in {section} refers to symbol 9, which does not exist"
 
 
 def test_relocations_in_an_object_without_symbols_are_an_error(tmp_path):
