@@ -182,8 +182,10 @@ def parse_directives(text: bytes, filename: str) -> Directives:
     """
     text = bytes(text)
     first, _, rest = text.partition(b"\n")
-    if rest == _NOTHING_DIRECTED and first.isascii() and _is_arch_name(first.decode()):
-        return Directives(first.decode())  # what dyncc writes into every object without pragmas
+    if rest == _NOTHING_DIRECTED and first.isascii():  # what dyncc writes into an object without pragmas
+        arch = first.decode()
+        if _is_arch_name(arch):
+            return Directives(arch)
     s = text.decode("utf-8", "surrogateescape")
     lines = s.split("\n")
     arch = lines[0].strip()
