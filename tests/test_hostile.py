@@ -164,6 +164,19 @@ def test_the_readability_checks_never_block(fifo_dir):
         read_input(fifo)
 
 
+def test_inputs_are_read_whole_whatever_size_stat_gave():
+    """A file whose size is not known from ``stat`` (``/proc`` says 0) is still read to its end,
+    by the same reader as objects (which reads the size it was told in one call)."""
+    from toolchain.errors import map_input
+
+    with open("/proc/self/maps", "rb") as f:
+        expected_start = f.read(64)
+    for reader in (read_input, map_input):
+        data = reader("/proc/self/maps")
+        assert isinstance(data, bytes) and len(data) > 4096 and data.startswith(expected_start.split(b"-")[0])
+        assert data.endswith(b"\n")
+
+
 # -- finding 7: control characters from the input, in every tool's messages ------------------
 
 

@@ -1,5 +1,5 @@
-"""The linker gives back its inputs' memory as it writes: mapped object files are unmapped once
-the output holds their sections, and nothing reads them after that.
+"""The linker gives back its inputs' memory as it writes: object files (read, or mapped when
+large) are released once the output holds their sections, and nothing reads them after that.
 
 Objects are written by ``elfbuild``; outputs are read back with pyelftools and the relocated
 debug fields are checked against S + A computed here from the output's symbol table.
@@ -15,8 +15,9 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from tests.unit import elfbuild as eb
+from toolchain import errors
 from toolchain.arch import get_arch
-from toolchain.linker import inputs, outputs, resolve
+from toolchain.linker import inputs, outputs, relocate, resolve
 from toolchain.linker.context import LinkOptions
 
 R_X86_64_64, R_X86_64_32 = 1, 10
@@ -58,31 +59,9 @@ def debug_objects(tmp_path, count: int) -> list[str]:
     return paths
 
 
-def test_inputs_unmapped_after_writing_and_debug_relocated(tmp_path, monkeypatch):
-    mapped: list[inputs.ObjectFile] = []
-    mappings = []
-
-    def recording_open(path, arch, order, data=None):
-        obj = inputs.open_object(path, arch, order, data)
-        mapped.append(obj)
-        mappings.append(obj.mapping)
-        return obj
-
-    monkeypatch.setattr(resolve, "open_object", recording_open)
-    paths = debug_objects(tmp_path, 3)
-    opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths)
-    data, ctx = outputs.link(opts)
-
-    assert len(mappings) == 3 and all(
-        m is not None and m.closed for m in mappings
-    )  # every file was mapped and is unmapped
-    assert all(obj.mapping is None for obj in mapped)
-    for obj in ctx.objects:  # nothing can read an input's bytes now
-        for sec in obj.sections:
-            if sec is not None and sec.name.startswith(".debug"):
-                with pytest.raises(AssertionError, match="release_input"):
-                    sec.relocs  # noqa: B018 - reading them is the point
-
+def check_debug_relocated(data: bytes) -> None:
+    """The output of linking ``debug_objects(tmp_path, 3)``: debug fields hold S + A from its
+    symbol table (0 for the dropped f2), and the code was relocated."""
     f = ELFFile(io.BytesIO(data))
     addr = {s.name: s["st_value"] for s in f.get_section_by_name(".symtab").iter_symbols() if s.name}
     info = f.get_section_by_name(".debug_info").data()
@@ -100,7 +79,59 @@ def test_inputs_unmapped_after_writing_and_debug_relocated(tmp_path, monkeypatch
     assert text.startswith(struct.pack("<I", addr["f1"]) + b"\xc3" * 12)
 
 
-def test_release_input_keeps_a_viewed_mapping_open(tmp_path):
+def test_inputs_unmapped_after_writing_and_debug_relocated(tmp_path, monkeypatch):
+    monkeypatch.setattr(errors, "MAP_THRESHOLD", 0)  # every file is mapped, however small
+    mapped: list[inputs.ObjectFile] = []
+    mappings = []
+
+    def recording_open(path, arch, order, data=None):
+        obj = inputs.open_object(path, arch, order, data)
+        mapped.append(obj)
+        mappings.append(obj.mapping)
+        return obj
+
+    monkeypatch.setattr(resolve, "open_object", recording_open)
+    paths = debug_objects(tmp_path, 3)
+    opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths)
+    data, ctx = outputs.link(opts)
+    check_debug_relocated(data)
+
+    assert len(mappings) == 3 and all(
+        m is not None and m.closed for m in mappings
+    )  # every file was mapped and is unmapped
+    assert all(obj.mapping is None for obj in mapped)
+    for obj in ctx.objects:  # nothing can read an input's bytes now
+        for sec in obj.sections:
+            if sec is not None and sec.name.startswith(".debug"):
+                with pytest.raises(AssertionError, match="release_input"):
+                    sec.relocs  # noqa: B018 - reading them is the point
+
+
+def test_small_inputs_read_and_released_after_writing(tmp_path, monkeypatch):
+    """Files up to MAP_THRESHOLD are read, not mapped: each object's bytes are released once
+    written, and the output is the mapped link's, byte for byte."""
+    released: list[inputs.ObjectFile] = []
+    real_release = relocate.release_input
+
+    def recording_release(obj):
+        assert isinstance(obj.view.obj, bytes) and obj.mapping is None  # read, not mapped
+        real_release(obj)
+        released.append(obj)
+
+    monkeypatch.setattr(relocate, "release_input", recording_release)
+    paths = debug_objects(tmp_path, 3)
+    data, ctx = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths))
+    check_debug_relocated(data)
+    assert [o.name for o in released] == paths
+    assert all(o.view is inputs.NO_BYTES for o in released)
+    monkeypatch.setattr(relocate, "release_input", real_release)
+    monkeypatch.setattr(errors, "MAP_THRESHOLD", 0)
+    mapped, _ = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out2"), inputs=paths))
+    assert mapped == data
+
+
+def test_release_input_keeps_a_viewed_mapping_open(tmp_path, monkeypatch):
+    monkeypatch.setattr(errors, "MAP_THRESHOLD", 0)
     p = tmp_path / "o.o"
     p.write_bytes(eb.build(debug_obj(0)))
     obj = inputs.open_object(str(p), get_arch("amd64"), 0)
@@ -113,7 +144,7 @@ def test_release_input_keeps_a_viewed_mapping_open(tmp_path):
 
 
 def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
-    """Its kind is read from the mapping the link then parses: one open per object, and an
+    """Its kind is read from the bytes the link then parses: one open per object, and an
     object named twice is still linked twice."""
     import os
     from collections import Counter

@@ -71,11 +71,11 @@ def search_dirs(ctx: LinkState) -> list[str]:
     return libsearch.search_dirs(ctx.opts.lib_dirs, cdir, ctx.arch.lib_dirs)
 
 
-def find_inputs(ctx: LinkState, mapped: dict[str, mmap.mmap | bytes] | None = None) -> list[LinkInput]:
-    """Every input file of the link, found, in order (``mapped``: see ``libsearch.resolve_inputs``)."""
+def find_inputs(ctx: LinkState, contents: dict[str, mmap.mmap | bytes] | None = None) -> list[LinkInput]:
+    """Every input file of the link, found, in order (``contents``: see ``libsearch.resolve_inputs``)."""
     if _uses_c_library(ctx):
         ctx.c_library = glibc.c_library(ctx.arch)
-    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), mapped)
+    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), contents)
 
 
 def add_shared(ctx: LinkState, inp: LinkInput) -> None:

@@ -1,4 +1,4 @@
-"""Input files: ELF relocatable objects (mapped) and ``ar`` archives, read as data."""
+"""Input files: ELF relocatable objects (read, or mapped when large) and ``ar`` archives, read as data."""
 
 from __future__ import annotations
 
@@ -307,8 +307,8 @@ def relocs_from_bytes(data: memoryview, rela: bool, bits: int, section_name: str
 
 
 def open_object(path: str, arch: Arch, order: int, data: mmap.mmap | bytes | None = None) -> ObjectFile:
-    """Map an object file (unless ``data`` is its bytes, mapped already) and parse it
-    (``read_object``: its globals await resolution); ``release_input`` unmaps it."""
+    """Read (or map: ``map_input``) an object file, unless ``data`` holds its bytes already, and
+    parse it (``read_object``: its globals await resolution); ``release_input`` lets them go."""
     if data is None:
         data = map_input(path)
     if isinstance(data, bytes):
@@ -324,7 +324,8 @@ def no_such_symbol(sec: InputSection, symbols: list[int]) -> DynError:
 
 
 def release_input(obj: ObjectFile) -> None:
-    """Forget an object's section and relocation bytes and unmap its file, once the output holds them.
+    """Forget an object's section and relocation bytes and its file's (unmapping a mapped one), once
+    the output holds them.
 
     Its sections keep their names, sizes and places; reading their bytes or relocations
     afterwards is an error.

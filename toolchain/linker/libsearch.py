@@ -150,8 +150,8 @@ def input_kind(path: str) -> str:
     return _kind_of(read_head(path, 512), path)
 
 
-def _mapped_kind(path: str) -> tuple[str, mmap.mmap | bytes | None]:
-    """``input_kind``, and for an object its bytes, mapped (``map_input``): the link reads the
+def _kind_and_contents(path: str) -> tuple[str, mmap.mmap | bytes | None]:
+    """``input_kind``, and for an object its bytes (``map_input``): the link parses the
     object next, without opening it again. Other kinds are read by their own loaders."""
     data = map_input(path)
     kind = _kind_of(data[:512], path)
@@ -182,13 +182,13 @@ def _kind_of(head: bytes, path: str) -> str:
 
 
 def resolve_inputs(
-    args: Sequence[InputArg], dirs: Sequence[str], mapped: dict[str, mmap.mmap | bytes] | None = None
+    args: Sequence[InputArg], dirs: Sequence[str], contents: dict[str, mmap.mmap | bytes] | None = None
 ) -> list[LinkInput]:
     """The files the inputs name, in order, with libraries found and scripts followed.
 
     A shared library or archive named twice is kept once (at its first place; the
     library is as-needed only if every mention says so); objects are kept each time.
-    ``mapped`` receives each object's bytes, mapped while its kind was read (the first
+    ``contents`` receives each object's bytes, read while its kind was read (the first
     time a path is named), for ``load_inputs`` to parse.
     """
     found: list[LinkInput] = []
@@ -199,9 +199,9 @@ def resolve_inputs(
                 kind = "static library " if arg.static and not arg.name.startswith(":") else ""
                 where = ", ".join(dirs) or "no directories"
                 raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where})")
-            _add_file(path, arg, arg.spelling, dirs, found, 0, mapped)
+            _add_file(path, arg, arg.spelling, dirs, found, 0, contents)
         else:  # a missing file is reported by its opening: "No such file or directory"
-            _add_file(arg.name, arg, arg.name, dirs, found, 0, mapped)
+            _add_file(arg.name, arg, arg.name, dirs, found, 0, contents)
     return _dedupe(found)
 
 
@@ -212,14 +212,14 @@ def _add_file(
     dirs: Sequence[str],
     out: list[LinkInput],
     depth: int,
-    mapped: dict[str, mmap.mmap | bytes] | None,
+    contents: dict[str, mmap.mmap | bytes] | None,
 ) -> None:
-    if mapped is None or path in mapped:
+    if contents is None or path in contents:
         kind = input_kind(path)
     else:
-        kind, data = _mapped_kind(path)
+        kind, data = _kind_and_contents(path)
         if data is not None:
-            mapped[path] = data
+            contents[path] = data
     if kind != "script":
         if origin != path and not origin.endswith(path):
             origin = f"{origin} -> {path}"
@@ -242,7 +242,7 @@ def _add_file(
             target = _script_file(entry.name, here)
             if target is None:
                 raise DynError(f"cannot find {entry.name} named by the linker script", path)
-        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1, mapped)
+        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1, contents)
 
 
 def _script_file(name: str, script_dir: str) -> str | None:

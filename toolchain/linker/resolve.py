@@ -46,8 +46,8 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
     for name in wanted:
         ctx.global_symbol(name).bind = elf.STB_GLOBAL
         ctx.wanted.add(name)
-    mapped: dict[str, mmap.mmap | bytes] = {}  # objects' bytes, mapped while their kind was read
-    found = hosted.find_inputs(ctx, mapped)
+    contents: dict[str, mmap.mmap | bytes] = {}  # objects' bytes, read while their kind was
+    found = hosted.find_inputs(ctx, contents)
     if not found:
         raise DynError("no input files")
     for inp in found:
@@ -58,7 +58,7 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
             ctx.archives.append(ar)
             _add_archive(ctx, ar)
         else:
-            _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects), mapped.pop(inp.path, None)))
+            _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects), contents.pop(inp.path, None)))
     hosted.add_start_files(ctx)
     hosted.bind_shared(ctx)
     ctx.flush_errors()
