@@ -189,3 +189,40 @@ def test_the_output_is_written_with_the_collector_off(tmp_path, monkeypatch):
     assert gc.isenabled()
     main.link(opts)
     assert seen == [("out.map", False), ("out", False)] and gc.isenabled()
+
+
+def test_debug_fields_of_an_object_with_relocated_code_name_dropped_code(tmp_path):
+    """The debug sections of an object whose code was relocated reuse that pass's symbol values:
+    a function dropped by garbage collection still reads 0 (1 in .debug_ranges), a kept one its address."""
+    text = eb.SHF_ALLOC | eb.SHF_EXECINSTR
+    obj = eb.Obj(
+        "amd64",
+        [
+            eb.Sec(".text.start", b"\x90" * 8, text),
+            eb.Sec(".text.used", b"\xc3" * 4, text),
+            eb.Sec(".text.unused", b"\xc3" * 4, text),
+            eb.Sec(".debug_info", bytes(16), 0, 1),
+            eb.Sec(".debug_ranges", bytes(16), 0, 1),
+        ],
+        [
+            eb.Sym("_start", ".text.start", type=eb.STT_FUNC),
+            eb.Sym("used", ".text.used", type=eb.STT_FUNC),
+            eb.Sym("unused", ".text.unused", type=eb.STT_FUNC),
+        ],
+        [
+            eb.Rel(".text.start", 0, R_X86_64_32, "used"),
+            eb.Rel(".debug_info", 0, R_X86_64_64, "used", 2),
+            eb.Rel(".debug_info", 8, R_X86_64_64, "unused", 2),
+            eb.Rel(".debug_ranges", 0, R_X86_64_64, "unused"),
+            eb.Rel(".debug_ranges", 8, R_X86_64_64, "used"),
+        ],
+    )
+    path = tmp_path / "o.o"
+    path.write_bytes(eb.build(obj))
+    data, ctx = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=[str(path)]))
+    f = ELFFile(io.BytesIO(data))
+    addr = {s.name: s["st_value"] for s in f.get_section_by_name(".symtab").iter_symbols() if s.name}
+    assert "unused" not in addr and addr["used"]
+    assert struct.unpack("<I", f.get_section_by_name(".text").data()[:4])[0] == addr["used"]
+    assert struct.unpack("<QQ", f.get_section_by_name(".debug_info").data()) == (addr["used"] + 2, 0)
+    assert struct.unpack("<QQ", f.get_section_by_name(".debug_ranges").data()) == (1, addr["used"])

@@ -60,6 +60,8 @@ class ElfExecutable(Output):
         self.dyn: dynamic.DynamicInfo | None = None
         #: program headers, counted before layout so the first section can follow them
         self.nphdr = 0
+        #: the debug output sections (``collect_debug``), placed before relocation
+        self.debug: list[OutputSection] = []
 
     def roots(self) -> list[tuple[Symbol, str]]:
         ctx = self.ctx
@@ -133,6 +135,9 @@ class ElfExecutable(Output):
         if size:
             note = add_synthetic_section(ctx, BUILD_ID_SECTION, elf.SHT_NOTE, elf.SHF_ALLOC, 4)
             note.size = 16 + size
+        # The debug sections' places, before relocation: the allocated sections' pass then
+        # works out their symbols' values too, and the debug sections' pass reuses them.
+        self.debug = collect_debug(ctx) if not ctx.opts.strip_debug else []
 
     def layout_start(self) -> tuple[int, int, int, bool]:
         self.nphdr = self._count_phdrs()
@@ -201,7 +206,7 @@ class ElfExecutable(Output):
         for i, o in enumerate(self.ctx.outputs, start=1):
             o.index = i
         symtab, strtab, nlocal = self._symtab(is64)
-        debug = collect_debug(self.ctx) if not self.ctx.opts.strip_debug else []
+        debug = self.debug
         write_debug(self.ctx, debug, out)  # releases every input: the output holds their bytes now
         out.extend(b"\0" * (-len(out) % 8))
         symtab_off = len(out)

@@ -266,6 +266,9 @@ class ObjectFile:
         #: rather than read (``open_object``), until ``release_input``
         self.view = view
         self.mapping: mmap.mmap | None = None
+        #: each symbol's address for relocation (``relocate``), from the allocated sections'
+        #: pass until ``release_input``
+        self.symbol_values: list[int] | None = None
 
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
@@ -335,7 +338,7 @@ def release_input(obj: ObjectFile) -> None:
             sec.data = b""
             sec._rel_source = None
     view, mapping = obj.view, obj.mapping
-    obj.view, obj.mapping = NO_BYTES, None
+    obj.view, obj.mapping, obj.symbol_values = NO_BYTES, None, None
     try:
         if view is not NO_BYTES:
             view.release()

@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from itertools import compress
-from operator import add, sub
+from itertools import compress, count
+from operator import add, attrgetter, sub
 
 from .. import elf
 from ..errors import DynError
 from ..records import NamedTuple
 from .context import LinkState, OutputSection, merged_addr
-from .inputs import InputSection, Symbol, no_such_symbol, release_input
+from .inputs import InputSection, ObjectFile, Symbol, no_such_symbol, release_input
 from .reloc import Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
 
@@ -203,13 +203,13 @@ def fill_got(ctx: LinkState) -> None:
 def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: AbsoluteHook | None) -> None:
     """Apply every live section's relocations to the image."""
     plan = _Plan(ctx, plain_abs=on_absolute is None)
-    values: dict[int, list[int]] = {}
     for sec in ctx.live_sections():
         if not sec.relocs or sec.type == elf.SHT_NOBITS:
             continue
-        table = values.get(id(sec.file))
-        if table is None:
-            table = values[id(sec.file)] = _symbol_values(ctx, sec.file.symbols, debug=False)
+        obj = sec.file
+        table = obj.symbol_values
+        if table is None:  # kept for the debug sections (``write_debug``)
+            table = obj.symbol_values = _symbol_values(ctx, obj.symbols, debug=False)
         _relocate(ctx, sec, ctx.image, sec.addr - ctx.base, plan, table, import_value, on_absolute, None)
         sec.release_relocs()  # the last pass to read them
 
@@ -275,7 +275,7 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
             if not sec.has_relocs:
                 continue
             if table is None:
-                table = _symbol_values(ctx, obj.symbols, debug=True)
+                table = _debug_values(ctx, obj)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
             _relocate(ctx, sec, buf, sec.offset, plan, table, None, None, tomb)
             sec.release_relocs()
@@ -313,6 +313,24 @@ def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]
         else:
             append(merged_addr(sec, sym.value))
     return out
+
+
+def _debug_values(ctx: LinkState, obj: ObjectFile) -> list[int]:
+    """``_symbol_values`` of ``obj`` for its debug sections: the allocated sections' table when
+    that pass made one (after ``collect_debug`` placed the debug sections), with the symbols
+    of dropped allocated sections marked ``_DROPPED``."""
+    table = obj.symbol_values
+    if table is None:
+        return _symbol_values(ctx, obj.symbols, debug=True)
+    ALLOC = elf.SHF_ALLOC
+    dropped = {sec for sec in obj.sections if sec is not None and sec.flags & ALLOC and (not sec.live or sec.discarded)}
+    if dropped:
+        for i in compress(count(), map(dropped.__contains__, map(_section_of, obj.symbols))):
+            table[i] = _DROPPED
+    return table
+
+
+_section_of = attrgetter("section")
 
 
 #: How to apply one relocation type: (kind, field size, howto, then for a plain integer field
