@@ -90,9 +90,23 @@ def test_dynlink_script_is_the_collector_free_entry_without_re():
     assert r.returncode == 0 and r.stdout.startswith("dynlink (dyntools)"), r.stderr
 
 
+#: What only links with shared inputs, the C library, a dynamic section or a map import.
+HOSTED_ONLY = {
+    "toolchain.cc.hosted",  # finding ziglang, with importlib.machinery and functools
+    "importlib.machinery",
+    "toolchain.linker.glibc",
+    "toolchain.linker.shlib",
+    "toolchain.cachedir",
+    "zlib",  # the shared-library cache
+    "marshal",
+    "toolchain.linker.dynamic",
+    "toolchain.linker.mapfile",
+    "mmap",  # only objects over MAP_THRESHOLD are mapped
+}
+
+
 def test_a_link_without_the_c_library_does_not_load_its_machinery(tmp_path):
-    """Finding ziglang (``toolchain.cc.hosted``, with ``importlib.machinery`` and ``functools``)
-    is left to the links that use the C library."""
+    """A static link imports none of what shared inputs, the C library and dynamic sections need."""
     from tests.unit import elfbuild as eb
 
     obj = eb.Obj(
@@ -107,5 +121,5 @@ def test_a_link_without_the_c_library_does_not_load_its_machinery(tmp_path):
     r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     imported = set(r.stdout.split())
-    assert "toolchain.linker.glibc" in imported  # the module itself is
-    assert sorted(imported & {"toolchain.cc.hosted", "importlib.machinery", *NOT_IMPORTED}) == []
+    assert "toolchain.linker.hosted" in imported and "toolchain.linker.elfout" in imported
+    assert sorted(imported & {*HOSTED_ONLY, *NOT_IMPORTED}) == []

@@ -22,8 +22,10 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 
 from ..directives import DynImport
-from ..records import NamedTuple
-from .shlib import DynamicSymbol, SharedLibrary
+from ..records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .shlib import DynamicSymbol, SharedLibrary
 
 MAX_REFERENCES_SHOWN = 3  # objects named per undefined symbol before "and N more"
 

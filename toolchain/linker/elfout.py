@@ -13,13 +13,16 @@ import struct
 
 from .. import elf
 from ..errors import DynError
-from . import dynamic
-from .context import OutputSection
+from ..records import TYPE_CHECKING
+from .context import LinkState, OutputSection
 from .inputs import InputSection, Symbol
 from .pipeline import Output
 from .reloc import Howto, Kind
 from .relocate import collect_debug, compute_value, need_got, write_debug
 from .sections import add_synthetic_section, output_section_name
+
+if TYPE_CHECKING:
+    from .dynamic import DynamicInfo
 
 # -z relro: what ld.so may make read-only once it has relocated it (first in the writable segment).
 RELRO_SECTIONS = (".tdata", ".tbss", ".preinit_array", ".init_array", ".fini_array", ".dynamic", ".got")
@@ -54,10 +57,10 @@ def build_id(style: str, image: bytes | bytearray, size: int) -> bytes:
 class ElfExecutable(Output):
     """An ET_EXEC: dynamic as soon as any directive imports or exports."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: LinkState) -> None:
         super().__init__(ctx)
         #: the dynamic section's builder (None for a static executable)
-        self.dyn: dynamic.DynamicInfo | None = None
+        self.dyn: DynamicInfo | None = None
         #: program headers, counted before layout so the first section can follow them
         self.nphdr = 0
         #: the debug output sections (``collect_debug``), placed before relocation
@@ -82,7 +85,9 @@ class ElfExecutable(Output):
             or any(not s.as_needed for s in ctx.shared)
             or any(o.directives is not None and (o.directives.imports or o.directives.exports) for o in ctx.objects)
         ):
-            self.dyn = dynamic.DynamicInfo(ctx)
+            from .dynamic import DynamicInfo  # imported by dynamic executables only
+
+            self.dyn = DynamicInfo(ctx)
 
     # imports: a call goes through the PLT, a GOT reference through a GLOB_DAT slot,
     # an absolute word in writable data gets a symbolic dynamic relocation.

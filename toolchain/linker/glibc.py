@@ -35,6 +35,7 @@ import sys
 from ..arch import Arch
 from ..errors import DynError, read_input
 from ..records import NamedTuple
+from .hosted import FOLDED_INTO_LIBC
 from .inputs import Archive
 from .shlib import read_shared_library
 
@@ -43,8 +44,6 @@ LAYOUT_VERSION = 2  # bump when what goes into the directory changes
 #: (file names zig chose, without spaces); read at every link, so plain text rather than JSON.
 MANIFEST = "dyntools-libc.txt"
 _MANIFEST_LISTS = ("compiler_rt", "shared")  # the fields that hold a list of names
-# Libraries glibc 2.34 folded into libc.so.6: ``-lpthread`` etc. must still link.
-FOLDED_INTO_LIBC = ("pthread", "dl", "rt", "util", "anl")
 _CPU_FLAG_PREFIXES = ("-mcpu=", "-march=", "-mfloat-abi=", "-mfpu=", "-marm", "-mthumb")
 _ZIG_TIMEOUT = 900
 
@@ -251,7 +250,7 @@ def build_c_library(arch: Arch, directory: str) -> None:
         else:
             text = f"INPUT ( {soname} )\n"
         _write(directory, f"lib{stem}.so", f"/* GNU ld script written by dyntools: glibc from zig */\n{text}")
-    for stem in FOLDED_INTO_LIBC:
+    for stem in FOLDED_INTO_LIBC:  # ``-lpthread`` etc. must still link
         if not any(s == stem for s in shared.values()):
             _write(directory, f"lib{stem}.a", "!<arch>\n")
     manifest: dict[str, str | list[str]] = {

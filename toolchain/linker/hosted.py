@@ -32,27 +32,25 @@ from collections.abc import Callable, Sequence
 from .. import elf
 from ..errors import DynError, DynErrors, read_input
 from ..records import TYPE_CHECKING
-from . import glibc, libsearch
-from .autoimport import (
-    SharedInput,
-    SharedSet,
-    automatic_imports,
-    check_explicit_import,
-    find_named_library,
-    needed_libraries,
-)
+from . import libsearch
 from .context import LinkState
 from .inputs import Archive, Symbol, read_object
 from .ldscript import parse_dynamic_list
 from .libsearch import LinkInput
-from .shlib import DynamicSymbol, SharedLibrary, read_shared_library
 from .undefined import LINKER_SYMBOLS
 
 if TYPE_CHECKING:
     import mmap
 
+    from .autoimport import SharedSet
+    from .shlib import DynamicSymbol, SharedLibrary
+
+# ``glibc``, ``shlib`` and ``autoimport`` (with ``zlib`` and the cache directory) are imported
+# by the functions that need them: a static link has no shared input and no C library.
+
 # The names glibc answers for (glibc 2.34 folded pthread, dl, rt, util and anl into libc).
-C_LIBRARY_NAMES = frozenset({"c", "m", "resolv", *glibc.FOLDED_INTO_LIBC})
+FOLDED_INTO_LIBC = ("pthread", "dl", "rt", "util", "anl")
+C_LIBRARY_NAMES = frozenset({"c", "m", "resolv", *FOLDED_INTO_LIBC})
 LIBC_SONAME = "libc.so.6"
 
 
@@ -74,6 +72,8 @@ def search_dirs(ctx: LinkState) -> list[str]:
 def find_inputs(ctx: LinkState, contents: dict[str, mmap.mmap | bytes] | None = None) -> list[LinkInput]:
     """Every input file of the link, found, in order (``contents``: see ``libsearch.resolve_inputs``)."""
     if _uses_c_library(ctx):
+        from . import glibc
+
         ctx.c_library = glibc.c_library(ctx.arch)
     return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), contents)
 
@@ -82,6 +82,9 @@ def add_shared(ctx: LinkState, inp: LinkInput) -> None:
     """Read a shared input and add it to the link's shared libraries."""
     if ctx.opts.module:
         raise DynError("a dynld module cannot link against a shared library (its host provides the imports)", inp.path)
+    from .autoimport import SharedInput
+    from .shlib import read_shared_library
+
     lib = read_shared_library(inp.path)
     if lib.machine != ctx.arch.machine or lib.bits != ctx.arch.bits:
         raise DynError(f"shared library is not for {ctx.arch.name}", inp.path)
@@ -94,6 +97,8 @@ def add_start_files(ctx: LinkState) -> None:
 
     if ctx.opts.module or not any(s.soname == LIBC_SONAME for s in ctx.shared):
         return
+    from . import glibc
+
     clib = ctx.c_library = ctx.c_library or glibc.c_library(ctx.arch)
     start = ctx.globals.get("_start")
     if ctx.opts.start_files and ctx.opts.entry is None and (start is None or not start.defined):
@@ -109,6 +114,8 @@ def add_start_files(ctx: LinkState) -> None:
 def shared_set(ctx: LinkState) -> SharedSet:
     """The shared inputs as a SharedSet (made once)."""
     if ctx.shared_set is None:
+        from .autoimport import SharedSet
+
         ctx.shared_set = SharedSet(ctx.shared)
     return ctx.shared_set
 
@@ -126,10 +133,11 @@ def _wants_definition(ctx: LinkState, name: str, g: Symbol) -> bool:
 
 def bind_shared(ctx: LinkState) -> None:
     """Import what the shared inputs define; pull fallback archive members for the rest; repeat."""
-    from .resolve import _load_member
-
     if not ctx.shared and not ctx.fallback_archives:
         return
+    from .autoimport import automatic_imports
+    from .resolve import _load_member
+
     shared = shared_set(ctx)
     fallback: dict[str, tuple[Archive, int]] = {}
     for ar in ctx.fallback_archives:
@@ -159,6 +167,8 @@ def bind_shared(ctx: LinkState) -> None:
 
 
 def _read_or_none(path: str) -> SharedLibrary | None:
+    from .shlib import read_shared_library
+
     try:
         return read_shared_library(path)
     except DynError:
@@ -166,6 +176,8 @@ def _read_or_none(path: str) -> SharedLibrary | None:
 
 
 def _named_library(ctx: LinkState, path: str, dirs: Sequence[str]) -> SharedLibrary | None:
+    from .autoimport import find_named_library
+
     lib = find_named_library(path, dirs, shared_set(ctx), _read_or_none)
     if lib is None or lib.machine != ctx.arch.machine or lib.bits != ctx.arch.bits:
         return None
@@ -174,12 +186,12 @@ def _named_library(ctx: LinkState, path: str, dirs: Sequence[str]) -> SharedLibr
 
 def check_explicit_imports(ctx: LinkState) -> None:
     """Each object's dynimport directives against their libraries, when the libraries are available."""
-    dirs = search_dirs(ctx)
-    for obj in ctx.objects:
-        d = obj.directives
-        if d is None:
-            continue
-        for imp in d.imports:
+    pragmas = [(obj, imp) for obj in ctx.objects if obj.directives is not None for imp in obj.directives.imports]
+    if pragmas:
+        from .autoimport import check_explicit_import
+
+        dirs = search_dirs(ctx)
+        for obj, imp in pragmas:
             lib = _named_library(ctx, imp.path, dirs)
             why = check_explicit_import(imp, lib) if lib is not None else None
             if why is not None:
@@ -231,6 +243,8 @@ def export_symbols(ctx: LinkState) -> None:
 
 def used_libraries(ctx: LinkState, used: Sequence[Symbol]) -> list[str]:
     """``DT_NEEDED``: the shared inputs that are used or ``--no-as-needed``, then directive-only libraries."""
+    from .autoimport import needed_libraries
+
     used_libs = {s.dynimport.path for s in used if s.dynimport is not None}
     directive_libs: list[str] = []
     for obj in ctx.objects:
@@ -246,6 +260,8 @@ def check_against_machine(ctx: LinkState, used: Sequence[Symbol]) -> None:
     clib = ctx.c_library
     if clib is None:
         return
+    from . import glibc
+
     real: dict[str, SharedLibrary | None] = {}
     problems = []
     for sym in used:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import struct
 import sys
 from sys import intern
@@ -14,6 +13,7 @@ from ..records import TYPE_CHECKING
 from .reloc import NO_RELOCS, Relocs
 
 if TYPE_CHECKING:
+    import mmap
     from typing import NoReturn
 
     from ..directives import Directives, DynImport

@@ -235,7 +235,6 @@ def _is_hex_build_id(text: str) -> bool:
 def link(opts: LinkOptions) -> bytes | bytearray:
     """Run one link and write the output (and map) files atomically; the output's bytes."""
     from . import outputs
-    from .mapfile import write_map
 
     # A link makes hundreds of thousands of small objects and frees them all at the end:
     # the cyclic collector would only re-scan them over and over (a third of the time),
@@ -246,6 +245,8 @@ def link(opts: LinkOptions) -> bytes | bytearray:
     try:
         data, ctx = outputs.link(opts)
         if opts.map_file:
+            from .mapfile import write_map
+
             write_output(opts.map_file, write_map(ctx))
         write_output(opts.output, data, executable=not opts.module)
     finally:
