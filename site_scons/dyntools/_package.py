@@ -8,6 +8,9 @@ back from here.
 from __future__ import annotations
 
 import sys
-from types import ModuleType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType  # (importing ``types`` costs every command 0.2 ms)
 
 PACKAGE: ModuleType = sys.modules[__name__.rpartition(".")[0]]

@@ -320,26 +320,29 @@ class ElfExecutable(Output):
         return bytes(out)
 
     def _symtab(self, is64: bool) -> tuple[bytes, bytes, int]:
-        strtab = bytearray(b"\0")
-        entries_local: list[bytes] = []
-        entries_global: list[bytes] = []
-
-        tls_start = self.ctx.tls[0] if self.ctx.tls else 0
-
+        """``.symtab`` (locals first), ``.strtab`` and the number of locals."""
+        ctx = self.ctx
+        names: list[bytes] = [b""]  # .strtab's strings, each followed by a NUL
+        name_end = 1  # where the next name goes in .strtab
+        entries: list[bytes] = []
+        tls_start = ctx.tls[0] if ctx.tls else 0
         entry64, entry32 = struct.Struct("<IBBHQQ").pack, struct.Struct("<IIIBBH").pack
-        STT_TLS = elf.STT_TLS
+        STT_TLS, SHN_ABS, COMMON = elf.STT_TLS, elf.SHN_ABS, elf.STT_COMMON
 
-        def pack(name: str, value: int, size: int, info: int, shndx: int) -> bytes:
+        def add(name: str, value: int, size: int, info: int, shndx: int) -> None:
+            nonlocal name_end
             if info & 0xF == STT_TLS:
                 value -= tls_start  # st_value of a TLS symbol: its offset in the TLS template
             off = 0
             if name:
-                off = len(strtab)
-                strtab.extend(name.encode("utf-8", "surrogateescape"))
-                strtab.append(0)
+                encoded = name.encode("utf-8", "surrogateescape")
+                off = name_end
+                names.append(encoded)
+                name_end += len(encoded) + 1
             if is64:
-                return entry64(off, info, 0, shndx, value, size)
-            return entry32(off, value, size, info, 0, shndx)
+                entries.append(entry64(off, info, 0, shndx, value, size))
+            else:
+                entries.append(entry32(off, value, size, info, 0, shndx))
 
         def shndx_of(sym: Symbol) -> int:
             sec = sym.section.merged or sym.section if sym.section is not None else None
@@ -347,31 +350,36 @@ class ElfExecutable(Output):
                 return sec.out.index
             if sym.section is not None:
                 return self._out_of(sym.section)
-            return elf.SHN_ABS if sym.shndx == elf.SHN_ABS else elf.SHN_UNDEF
+            return SHN_ABS if sym.shndx == SHN_ABS else elf.SHN_UNDEF
 
-        entries_local.append(pack("", 0, 0, 0, 0))
-        sym_addr = self.ctx.sym_addr
+        add("", 0, 0, 0, 0)
+        sym_addr = ctx.sym_addr
         unnamed_types = (elf.STT_SECTION, elf.STT_FILE)
-        for obj in self.ctx.objects:
+        for obj in ctx.objects:
             for sym in obj.symbols[1 : obj.first_global]:
                 if sym.type in unnamed_types or not sym.name or sym.name.startswith(".L"):
                     continue
                 sec = sym.section
                 if sec is None or not sec.live or sec.discarded:
                     continue
-                entries_local.append(
-                    pack(sym.name, sym_addr(sym), sym.size, (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym))
-                )
-        for name in sorted(self.ctx.globals):
-            g = self.ctx.globals[name]
-            if g.section is not None and (g.section.live or g.section.name == "COMMON"):
-                t = g.type if g.type != elf.STT_COMMON else elf.STT_OBJECT
-                entries_global.append(pack(name, self.ctx.sym_addr(g), g.size, (g.bind << 4) | t, shndx_of(g)))
-            elif g.shndx == elf.SHN_ABS:
-                entries_global.append(pack(name, g.value, g.size, (g.bind << 4) | g.type, elf.SHN_ABS))
+                add(sym.name, sym_addr(sym), sym.size, (elf.STB_LOCAL << 4) | sym.type, shndx_of(sym))
+        nlocal = len(entries)
+        globals_ = ctx.globals
+        for name in sorted(globals_):
+            g = globals_[name]
+            sec = g.section
+            if sec is not None and (sec.live or sec.name == "COMMON"):
+                t = g.type if g.type != COMMON else elf.STT_OBJECT
+                if sec.merged is None and sec.out is not None:  # the common case, inline
+                    add(name, sec.addr + g.value, g.size, (g.bind << 4) | t, sec.out.index)
+                else:
+                    add(name, sym_addr(g), g.size, (g.bind << 4) | t, shndx_of(g))
+            elif g.shndx == SHN_ABS:
+                add(name, g.value, g.size, (g.bind << 4) | g.type, SHN_ABS)
             elif g.dynimport is not None and not g.defined and g.referenced_by is not None:
-                entries_global.append(pack(name, 0, 0, (elf.STB_GLOBAL << 4) | elf.STT_NOTYPE, 0))
-        return b"".join(entries_local + entries_global), bytes(strtab), len(entries_local)
+                add(name, 0, 0, (elf.STB_GLOBAL << 4) | elf.STT_NOTYPE, 0)
+        names.append(b"")
+        return b"".join(entries), b"\0".join(names), nlocal
 
     def _out_of(self, sec) -> int:
         for o in self.ctx.outputs:

@@ -335,7 +335,7 @@ def release_input(obj: ObjectFile) -> None:
     """
     for sec in obj.sections:
         if sec is not None:
-            sec.data = b""
+            sec._data = b""
             sec._rel_source = None
     view, mapping = obj.view, obj.mapping
     obj.view, obj.mapping, obj.symbol_values = NO_BYTES, None, None
