@@ -524,16 +524,16 @@ def _relocate_columns(
         if not facts.mask:
             return False
         v = list(map(facts.mask.__and__, v))
-    positions = map(pos0.__add__, r.offsets)
-    one = facts.one
-    if one is not None:
-        write = one[2]
-        for pos, value in zip(positions, v, strict=True):
-            write(buf, pos, value)
-    else:
-        writers = facts.writers
-        for pos, rtype, value in zip(positions, r.types, v, strict=True):
-            writers[rtype](buf, pos, value)
+    with memoryview(buf)[pos0:] as section:  # written at the relocations' own offsets
+        one = facts.one
+        if one is not None:
+            write = one[2]
+            for off, value in zip(r.offsets, v, strict=True):
+                write(section, off, value)
+        else:
+            writers = facts.writers
+            for off, rtype, value in zip(r.offsets, r.types, v, strict=True):
+                writers[rtype](section, off, value)
     return True
 
 
