@@ -172,7 +172,12 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
             append(g)
             continue
         append(g)
-        old = rank(g)
+        # rank(g), inlined as above
+        gsh = g.shndx
+        if g.section is not None or (gsh != UNDEF and gsh != COMMON):
+            old = RANK_WEAK if g.bind == WEAK else RANK_STRONG
+        else:
+            old = RANK_COMMON if gsh == COMMON else RANK_UNDEFINED
         if fallback and old == RANK_UNDEFINED and g.dynimport is not None:
             pass  # compiler-rt's definitions never replace what a shared library provides
         elif new == RANK_UNDEFINED:
