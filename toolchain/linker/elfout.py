@@ -18,7 +18,7 @@ from .context import LinkState, OutputSection
 from .inputs import InputSection, Symbol
 from .pipeline import Output
 from .reloc import Howto, Kind
-from .relocate import collect_debug, compute_value, need_got, write_debug
+from .relocate import collect_debug, compute_value, need_got, place_debug, write_debug
 from .sections import add_synthetic_section, output_section_name
 
 if TYPE_CHECKING:
@@ -149,6 +149,11 @@ class ElfExecutable(Output):
         ehsize, phentsize = (52, 32) if self.ctx.arch.bits == 32 else (64, 56)
         return self.ctx.arch.base_addr, ehsize + self.nphdr * phentsize, self.ctx.arch.page, False
 
+    def image_tail(self) -> int:
+        """The debug sections follow the image: placed now, they are written in place (no copy)."""
+        image_end = self.ctx.data_end() - self.ctx.base
+        return place_debug(self.debug, image_end) - image_end
+
     def fill_sections(self) -> None:
         if self.dyn is not None:
             self.dyn.fill()
@@ -213,6 +218,7 @@ class ElfExecutable(Output):
         symtab, strtab, nlocal = self._symtab(is64)
         debug = self.debug
         write_debug(self.ctx, debug, out)  # releases every input: the output holds their bytes now
+        assert not debug or len(out) == debug[-1].offset + debug[-1].size
         out.extend(b"\0" * (-len(out) % 8))
         symtab_off = len(out)
         out += symtab

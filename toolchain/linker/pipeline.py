@@ -58,6 +58,10 @@ class Output:
         """(base address, header bytes before the first section, page size, pack read-only segments)."""
         raise NotImplementedError
 
+    def image_tail(self) -> int:
+        """Bytes the file holds after the image that are written in place in it (after layout)."""
+        return 0
+
     def fill_got(self) -> None:
         """Write the GOT."""
         fill_got(self.ctx)
@@ -108,7 +112,7 @@ def run(ctx: LinkState, out: Output) -> bytes | bytearray:
     layout(ctx, *out.layout_start())
     define_linker_symbols(ctx)
     # Copy contents, write the linker's sections, and relocate.
-    copy_contents(ctx)
+    copy_contents(ctx, out.image_tail())
     out.fill_got()
     fill_thunks(ctx)
     out.fill_sections()

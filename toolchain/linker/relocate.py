@@ -170,9 +170,10 @@ def fill_thunks(ctx: LinkState) -> None:
         ctx.image[at - ctx.base : at - ctx.base + len(code)] = code
 
 
-def copy_contents(ctx: LinkState) -> None:
-    """Copy every input section's bytes into the image (at address - base)."""
-    ctx.image = bytearray(ctx.data_end() - ctx.base)
+def copy_contents(ctx: LinkState, tail: int = 0) -> None:
+    """Copy every input section's bytes into the image (at address - base), made ``tail``
+    bytes longer for what the output writes after it in place (``Output.image_tail``)."""
+    ctx.image = bytearray(ctx.data_end() - ctx.base + tail)
     for out in ctx.outputs:
         if out.type == elf.SHT_NOBITS:
             continue
@@ -251,42 +252,44 @@ def collect_debug(ctx: LinkState) -> list[OutputSection]:
     return list(outs.values())
 
 
+def place_debug(outs: list[OutputSection], start: int) -> int:
+    """Give the debug output sections their file offsets, aligned one after the other from
+    ``start`` (the image's end); where the last one ends."""
+    end = start
+    for o in outs:
+        end += -end % o.align
+        o.offset = end
+        end += o.size
+    return end
+
+
 def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> None:
-    """Append the debug output sections to ``out``, each aligned and relocated; set their offsets.
+    """Write the debug output sections into ``out`` at their offsets (``place_debug``), relocated.
 
     References into dropped code read 0; a dropped function's range must not end a range or
     location list: those read 1, as lld does. This is the last pass to read the inputs, so it
-    goes object by object: each object's debug sections are appended to their output
-    sections' buffers and relocated there, their relocations read and forgotten (debug
-    relocations are most of a link's), and the object is released (``release_input``):
-    its file's pages go as the output grows.
+    goes object by object: each object's debug sections are copied to their places in ``out``
+    and relocated there, their relocations read and forgotten (debug relocations are most of a
+    link's), and the object is released (``release_input``): its bytes go as the output fills.
     """
     plan = _Plan(ctx, plain_abs=True)
-    buffers = {id(o): bytearray() for o in outs}
+    debug_outs = {id(o) for o in outs}
     for obj in ctx.objects:
         table = None
         for sec in obj.sections:
-            buf = buffers.get(id(sec.out)) if sec is not None else None
-            if buf is None:
+            if sec is None or id(sec.out) not in debug_outs:
                 continue
-            assert sec is not None
-            buf.extend(bytes(sec.offset - len(buf)))
-            buf += sec.data
+            assert sec.out is not None
+            at = sec.out.offset + sec.offset
+            out[at : at + sec.size] = sec.data
             if not sec.has_relocs:
                 continue
             if table is None:
                 table = _debug_values(ctx, obj)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
-            _relocate(ctx, sec, buf, sec.offset, plan, table, None, None, tomb)
+            _relocate(ctx, sec, out, at, plan, table, None, None, tomb)
             sec.release_relocs()
         release_input(obj)
-    for o in outs:
-        buf = buffers.pop(id(o))
-        buf.extend(bytes(o.size - len(buf)))
-        out.extend(bytes(-len(out) % o.align))
-        o.offset = len(out)
-        out += buf
-        del buf  # each buffer goes once copied
 
 
 # What a symbol's entry in a values table holds when it is not simply its address.
