@@ -178,10 +178,13 @@ def copy_contents(ctx: LinkState, tail: int = 0) -> None:
         if out.type == elf.SHT_NOBITS:
             continue
         for sec in out.inputs:
-            if sec.type == elf.SHT_NOBITS or not sec.size or len(sec.data) != sec.size:
+            if sec.type == elf.SHT_NOBITS or not sec.size:
+                continue
+            data = sec.data
+            if len(data) != sec.size:
                 continue  # synthetic sections are filled in place later
             start = sec.addr - ctx.base
-            ctx.image[start : start + sec.size] = sec.data
+            ctx.image[start : start + sec.size] = data
 
 
 def fill_got(ctx: LinkState) -> None:

@@ -79,15 +79,18 @@ def assign_output_sections(ctx: LinkState) -> None:
     """Put every live allocated input section into its output section; place commons; merge strings."""
     _place_commons(ctx)
     merge_groups: dict[tuple[str, int, int, int], list[InputSection]] = {}
+    names: dict[tuple[str, int, int], str] = {}  # output_section_name of each kind of section met
+    ALLOC = elf.SHF_ALLOC
     for obj in ctx.objects:
         for sec in obj.sections:
-            if sec is None or not sec.flags & elf.SHF_ALLOC:
+            if sec is None or not sec.flags & ALLOC:
                 continue
             if not sec.live or sec.discarded:
                 ctx.discarded.append(sec)
                 continue
-            name = output_section_name(sec)
-            if _mergeable(sec):
+            kind = (sec.name, sec.flags, sec.type)
+            name = names.get(kind) or names.setdefault(kind, output_section_name(sec))
+            if sec.flags & elf.SHF_MERGE and _mergeable(sec):
                 key = (name, sec.flags & (elf.SHF_WRITE | elf.SHF_EXECINSTR | elf.SHF_STRINGS), sec.entsize, sec.align)
                 merge_groups.setdefault(key, []).append(sec)
                 continue
@@ -103,7 +106,8 @@ def assign_output_sections(ctx: LinkState) -> None:
 
 
 def _place_commons(ctx: LinkState) -> None:
-    commons = [g for g in ctx.globals.values() if g.is_common]
+    COMMON = elf.SHN_COMMON
+    commons = [g for g in ctx.globals.values() if g.shndx == COMMON and g.section is None]  # is_common
     if not commons:
         return
     csec = add_synthetic_section(ctx, "COMMON", elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE, 1)
