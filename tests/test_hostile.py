@@ -164,6 +164,34 @@ def test_the_readability_checks_never_block(fifo_dir):
         read_input(fifo)
 
 
+def test_an_output_replaces_the_old_one_once_written(tmp_path, monkeypatch):
+    """The old output stays until the new one is complete; then it is unlinked and the new one
+    renamed into place (renaming over it made ext4 write the new file out first)."""
+    out = tmp_path / "a.out"
+    out.write_bytes(b"old")
+    with pytest.raises(TypeError):  # a write that fails leaves the old file, and no temporary
+        write_output(str(out), object())  # type: ignore[arg-type]
+    assert out.read_bytes() == b"old" and os.listdir(tmp_path) == ["a.out"]
+    os.link(out, tmp_path / "kept")  # replaced, not rewritten: a link keeps the old bytes
+    calls = []
+    real_unlink, real_replace = os.unlink, os.replace
+
+    def unlink(p, *a, **k):
+        calls.append(("unlink", os.path.basename(p), out.read_bytes()))
+        real_unlink(p, *a, **k)
+
+    def replace(src, dst, *a, **k):
+        calls.append(("replace", os.path.basename(dst), open(src, "rb").read()))
+        real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(os, "replace", replace)
+    write_output(str(out), b"new", executable=True)
+    assert calls == [("unlink", "a.out", b"old"), ("replace", "a.out", b"new")]
+    assert out.read_bytes() == b"new" and (tmp_path / "kept").read_bytes() == b"old"
+    assert out.stat().st_mode & 0o777 == 0o755
+
+
 def test_inputs_are_read_whole_whatever_size_stat_gave():
     """A file whose size is not known from ``stat`` (``/proc`` says 0) is still read to its end,
     by the same reader as objects (which reads the size it was told in one call)."""

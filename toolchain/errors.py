@@ -117,11 +117,18 @@ def open_temporary(directory: str, prefix: str) -> tuple[int, str]:
 
 def replace_with_temporary(fd: int, tmp: str, path: str, data: bytes | bytearray, mode: int) -> None:
     """Write ``data`` into the temporary file ``tmp`` (open as ``fd``, from ``open_temporary``),
-    give it ``mode`` and rename it to ``path``; on any failure it is removed and the error raised."""
+    give it ``mode`` and rename it to ``path``; on any failure it is removed and the error raised.
+
+    Once the new file is complete, the old one is unlinked just before the rename (as GNU ld
+    and mold remove theirs, and lld moves its aside): renaming over an existing file makes
+    ext4 write the new one out first (``auto_da_alloc``), 3-4 ms for a 7 MB executable. A
+    reader sees the old file, then for the moment between the two calls none, then the new one.
+    """
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, mode)
+        _unlink_quietly(path)  # a directory is not removed: the rename then reports it
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
