@@ -144,3 +144,36 @@ def test_cannot_find_names_the_directories(tmp_path):
         libsearch.resolve_inputs([InputArg("nope", True, static=True)], ["/x"])
     with pytest.raises(DynError, match="No such file"):
         libsearch.resolve_inputs([InputArg(str(tmp_path / "gone.o"))], [])
+
+
+def test_objects_are_opened_relative_to_their_directory_once_open(tmp_path, monkeypatch):
+    """Each directory of the inputs is opened once and the objects by their names in it; the
+    directories are closed afterwards, and a bad input is reported as it was (by its path)."""
+    objs = [put(tmp_path / "objs" / f"o{i}.o", ELF_REL + bytes([i])) for i in range(3)]
+    other = put(tmp_path / "b.o", ELF_REL + b"b")
+    opens = []
+    real_open = os.open
+
+    def recording_open(path, flags, *args, **kwargs):
+        opens.append((os.fspath(path), kwargs.get("dir_fd") is not None))
+        return real_open(path, flags, *args, **kwargs)
+
+    fds_before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "open", recording_open)
+    contents: dict = {}
+    found = libsearch.resolve_inputs([InputArg(p, False, False, True) for p in [*objs, other]], [], contents)
+    monkeypatch.undo()
+    assert [f.path for f in found] == [*objs, other]
+    assert [bytes(contents[p])[-1:] for p in objs] == [b"\0", b"\1", b"\2"]
+    directories = [p for p, relative in opens if not relative]
+    assert sorted(directories) == sorted([str(tmp_path / "objs"), str(tmp_path)])  # one open each
+    assert [p for p, relative in opens if relative] == ["o0.o", "o1.o", "o2.o", "b.o"]
+    assert set(os.listdir("/proc/self/fd")) == fds_before  # every directory closed again
+    for bad, why in (
+        (str(tmp_path / "objs" / "none.o"), "No such file"),
+        (str(tmp_path / "objs") + "/", "not a regular"),
+    ):
+        with pytest.raises(DynError, match=why) as e:
+            libsearch.resolve_inputs([InputArg(bad, False, False, True)], [], {})
+        assert e.value.file == bad
+    assert set(os.listdir("/proc/self/fd")) == fds_before

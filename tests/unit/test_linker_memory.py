@@ -153,7 +153,10 @@ def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
     real_open = os.open
 
     def counting_open(path, *args, **kwargs):
-        opened[os.fspath(path)] += 1
+        name = os.fspath(path)
+        if kwargs.get("dir_fd") is not None:  # opened by its name in its directory
+            name = os.path.join(str(tmp_path), name)
+        opened[name] += 1
         return real_open(path, *args, **kwargs)
 
     paths = debug_objects(tmp_path, 3)

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Callable, Sequence
 
 from .. import elf
-from ..errors import DynError, UsageError, map_input, read_head, read_input
+from ..errors import DynError, InputDirectories, UsageError, map_input, read_head, read_input
 from ..records import TYPE_CHECKING, NamedTuple
 from .ldscript import looks_like_script, parse_linker_script
 
@@ -150,10 +150,10 @@ def input_kind(path: str) -> str:
     return _kind_of(read_head(path, 512), path)
 
 
-def _kind_and_contents(path: str) -> tuple[str, mmap.mmap | bytes | None]:
+def _kind_and_contents(path: str, opened: InputDirectories) -> tuple[str, mmap.mmap | bytes | None]:
     """``input_kind``, and for an object its bytes (``map_input``): the link parses the
     object next, without opening it again. Other kinds are read by their own loaders."""
-    data = map_input(path)
+    data = map_input(path, opened)
     kind = _kind_of(data[:512], path)
     if kind == KIND_OBJECT:
         return kind, data
@@ -192,16 +192,20 @@ def resolve_inputs(
     time a path is named), for ``load_inputs`` to parse.
     """
     found: list[LinkInput] = []
-    for arg in args:
-        if arg.is_library:
-            path = find_library(arg.name, dirs, arg.static)
-            if path is None:
-                kind = "static library " if arg.static and not arg.name.startswith(":") else ""
-                where = ", ".join(dirs) or "no directories"
-                raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where})")
-            _add_file(path, arg, arg.spelling, dirs, found, 0, contents)
-        else:  # a missing file is reported by its opening: "No such file or directory"
-            _add_file(arg.name, arg, arg.name, dirs, found, 0, contents)
+    opened = InputDirectories()
+    try:
+        for arg in args:
+            if arg.is_library:
+                path = find_library(arg.name, dirs, arg.static)
+                if path is None:
+                    kind = "static library " if arg.static and not arg.name.startswith(":") else ""
+                    where = ", ".join(dirs) or "no directories"
+                    raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where})")
+                _add_file(path, arg, arg.spelling, dirs, found, 0, contents, opened)
+            else:  # a missing file is reported by its opening: "No such file or directory"
+                _add_file(arg.name, arg, arg.name, dirs, found, 0, contents, opened)
+    finally:
+        opened.close()
     return _dedupe(found)
 
 
@@ -213,11 +217,12 @@ def _add_file(
     out: list[LinkInput],
     depth: int,
     contents: dict[str, mmap.mmap | bytes] | None,
+    opened: InputDirectories,
 ) -> None:
     if contents is None or path in contents:
         kind = input_kind(path)
     else:
-        kind, data = _kind_and_contents(path)
+        kind, data = _kind_and_contents(path, opened)
         if data is not None:
             contents[path] = data
     if kind != "script":
@@ -242,7 +247,7 @@ def _add_file(
             target = _script_file(entry.name, here)
             if target is None:
                 raise DynError(f"cannot find {entry.name} named by the linker script", path)
-        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1, contents)
+        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1, contents, opened)
 
 
 def _script_file(name: str, script_dir: str) -> str | None:
