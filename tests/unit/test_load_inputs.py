@@ -231,3 +231,30 @@ def test_a_section_record_by_negative_index_is_the_last_ones():
     assert e.section(last.index) is last and e.sections[-1] is last
     with pytest.raises(IndexError):
         e.section(len(e.sections))
+
+
+def test_sections_never_in_the_output_are_not_input_sections(tmp_path):
+    """Non-allocated sections other than DWARF (.comment, .llvm_addrsig, a note) are not made
+    input sections; their headers are still checked (a bad alignment is reported)."""
+    obj = eb.Obj(
+        "amd64",
+        [
+            eb.Sec(".text", b"\xc3", eb.SHF_ALLOC | eb.SHF_EXECINSTR),
+            eb.Sec(".comment", b"clang\0", 0, 1),
+            eb.Sec(".note.x", b"\0" * 8, 0, 4),
+            eb.Sec(".debug_str", b"a\0", 0, 1),
+        ],
+        [eb.Sym("_start", ".text", type=eb.STT_FUNC)],
+        [],
+    )
+    data = eb.build(obj)
+    loaded = inputs.load_object(data, "o.o", get_arch("amd64"), 0)
+    names = {sec.name for sec in loaded.sections if sec is not None}
+    assert names == {".text", ".debug_str"}
+    out, _ = _link(tmp_path, data)  # and the link still writes the kept sections
+    headers = _section_headers(out)
+    assert ".debug_str" in headers and ".comment" not in headers
+    header_at = _section_headers(data)[".comment"][0]
+    bad = bytearray(data)
+    struct.pack_into("<Q", bad, header_at + 0x30, 3)  # sh_addralign
+    assert _error(tmp_path, bytes(bad)).endswith("o0.o: section .comment: bad alignment 0x3")

@@ -374,6 +374,7 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     symtab = -1
     rels = []
     NOBITS = elf.SHT_NOBITS  # a section with no bytes in the file: its data is b""
+    ALLOC = elf.SHF_ALLOC
     for i, (sname, stype, flags, offset, size, link, info, align, entsize) in enumerate(
         zip(h.names, h.types, h.flags, h.offsets, h.sizes, h.links, h.infos, h.aligns, h.entsizes, strict=True)
     ):
@@ -387,6 +388,8 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         else:
             if align & (align - 1) or align > MAX_ALIGN:
                 raise DynError(f"section {sname}: bad alignment {align:#x}", name)
+            if not flags & ALLOC and not sname.startswith(".debug_"):
+                continue  # never in the output (.comment, .llvm_addrsig, .dynpragma...): not an input section
             # ElfFile checked that every section's bytes are in the file.
             sections[i] = InputSection(
                 obj, i, sname, stype, flags, align, size, entsize, link, info, offset, b"" if stype == NOBITS else None
