@@ -228,29 +228,27 @@ def collect_debug(ctx: LinkState) -> list[OutputSection]:
     """
     outs: dict[str, OutputSection] = {}
     clib = os.path.join(ctx.c_library.directory, "") if ctx.c_library is not None else None
+    ALLOC, NOBITS = elf.SHF_ALLOC, elf.SHT_NOBITS
     for obj in ctx.objects:
         if clib is not None and obj.name.startswith(clib):
             continue
         for sec in obj.sections:
-            if (
-                sec is None
-                or sec.flags & elf.SHF_ALLOC
-                or sec.discarded
-                or sec.type == elf.SHT_NOBITS
-                or not sec.name.startswith(".debug_")
-            ):
+            if sec is None or sec.flags & ALLOC or sec.discarded or sec.type == NOBITS:
                 continue
-            out: OutputSection | None = outs.get(sec.name)
+            name = sec.name
+            out: OutputSection | None = outs.get(name)
             if out is None:
-                out = outs[sec.name] = OutputSection(
-                    sec.name, elf.SHT_PROGBITS, sec.flags & (elf.SHF_MERGE | elf.SHF_STRINGS)
-                )
+                if not name.startswith(".debug_"):
+                    continue  # (read_object makes no other non-allocated input sections)
+                out = outs[name] = OutputSection(name, elf.SHT_PROGBITS, sec.flags & (elf.SHF_MERGE | elf.SHF_STRINGS))
                 out.entsize = sec.entsize
-            out.size = (out.size + sec.align - 1) // sec.align * sec.align
-            out.align = max(out.align, sec.align)
-            sec.addr = sec.offset = out.size
+            align = sec.align  # a power of 2 (read_object checked)
+            at = (out.size + align - 1) & -align
+            if align > out.align:
+                out.align = align
+            sec.addr = sec.offset = at
             sec.out = out
-            out.size += sec.size
+            out.size = at + sec.size
             out.inputs.append(sec)
     return list(outs.values())
 
