@@ -371,7 +371,7 @@ class DynamicInfo:
             rel += self._rel(place, g.dyn_index, r.r_abs_word, 0)
             if not self.rela:  # the addend is the word itself: make it zero
                 start = place - lk.base
-                if start + self.word <= len(lk.image):
+                if start + self.word <= lk.data_end() - lk.base:  # not in .bss (nor the debug sections after the image)
                     lk.image[start : start + self.word] = b"\0" * self.word
         for place, sym, addend in self.symbolic:
             rel += self._rel(place, sym.dyn_index, r.r_abs_word, addend)
