@@ -171,6 +171,45 @@ def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
     assert [o.name for o in ctx.objects] == twice
 
 
+def ar_archive(members: dict[str, bytes]) -> bytes:
+    """An ``ar`` archive of ``members`` (short names, no symbol index: the linker makes one)."""
+    out = bytearray(b"!<arch>\n")
+    for name, data in members.items():
+        header = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{644:<8}{len(data):<10}`\n".encode()
+        assert len(header) == 60
+        out += header + data + b"\n" * (len(data) % 2)
+    return bytes(out)
+
+
+def test_an_archive_is_opened_once(tmp_path, monkeypatch):
+    """An archive's bytes, read while its kind was, are the ones its members are loaded from:
+    it is opened once, and the member a reference pulls in is linked."""
+    from collections import Counter
+
+    start = tmp_path / "o0.o"
+    start.write_bytes(eb.build(debug_obj(0)))  # _start refers to f1
+    archive = tmp_path / "lib.a"
+    archive.write_bytes(ar_archive({"o1.o": eb.build(debug_obj(1)), "o2.o": eb.build(debug_obj(2))}))
+    opened: Counter[str] = Counter()
+    real_open = os.open
+
+    def counting_open(path, *args, **kwargs):
+        name = os.fspath(path)
+        if kwargs.get("dir_fd") is not None:  # opened by its name in its directory
+            name = os.path.join(str(tmp_path), name)
+        opened[name] += 1
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=[str(start), str(archive)])
+    data, ctx = outputs.link(opts)
+    monkeypatch.undo()
+    assert opened[str(archive)] == 1 and opened[str(start)] == 1
+    f = ELFFile(io.BytesIO(data))
+    names = {s.name for s in f.get_section_by_name(".symtab").iter_symbols()}
+    assert "f1" in names and "f2" not in names  # the member the reference pulled in, only
+
+
 def test_the_output_is_written_with_the_collector_off(tmp_path, monkeypatch):
     """``main.link`` writes the output (and map) before it turns the cyclic collector back on:
     the first allocation after would make it scan every object the link still holds."""

@@ -151,11 +151,11 @@ def input_kind(path: str) -> str:
 
 
 def _kind_and_contents(path: str, opened: InputDirectories) -> tuple[str, mmap.mmap | bytes | None]:
-    """``input_kind``, and for an object its bytes (``map_input``): the link parses the
-    object next, without opening it again. Other kinds are read by their own loaders."""
+    """``input_kind``, and for an object or an archive read whole its bytes (``map_input``): the
+    link parses it next, without opening it again. Other kinds are read by their own loaders."""
     data = map_input(path, opened)
     kind = _kind_of(data[:512], path)
-    if kind == KIND_OBJECT:
+    if kind == KIND_OBJECT or (kind == KIND_ARCHIVE and isinstance(data, bytes)):
         return kind, data
     if not isinstance(data, bytes):
         data.close()
@@ -188,8 +188,9 @@ def resolve_inputs(
 
     A shared library or archive named twice is kept once (at its first place; the
     library is as-needed only if every mention says so); objects are kept each time.
-    ``contents`` receives each object's bytes, read while its kind was read (the first
-    time a path is named), for ``load_inputs`` to parse.
+    ``contents`` receives each object's bytes, and each archive's when it was read rather
+    than mapped, read while its kind was read (the first time a path is named), for
+    ``load_inputs`` to parse.
     """
     found: list[LinkInput] = []
     opened = InputDirectories()

@@ -46,7 +46,7 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
     for name in wanted:
         ctx.global_symbol(name).bind = elf.STB_GLOBAL
         ctx.wanted.add(name)
-    contents: dict[str, mmap.mmap | bytes] = {}  # objects' bytes, read while their kind was
+    contents: dict[str, mmap.mmap | bytes] = {}  # objects' and archives' bytes, read while their kind was
     found = hosted.find_inputs(ctx, contents)
     if not found:
         raise DynError("no input files")
@@ -54,7 +54,8 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
         if inp.kind == KIND_SHARED:
             hosted.add_shared(ctx, inp)
         elif inp.kind == KIND_ARCHIVE:
-            ar = Archive(read_input(inp.path), inp.path)
+            data = contents.pop(inp.path, None)
+            ar = Archive(data if isinstance(data, bytes) else read_input(inp.path), inp.path)
             ctx.archives.append(ar)
             _add_archive(ctx, ar)
         else:
