@@ -41,4 +41,4 @@ class ArgumentParser(argparse.ArgumentParser):
         self.add_argument("--version", action="version", version=f"{self.prog} (dyntools) {__version__}")
 
     def error(self, message: str):
-        raise UsageError(f"{message} (see --help)")
+        raise UsageError.see_help(message)

@@ -42,6 +42,11 @@ class DynErrors(DynError):
 class UsageError(DynError):
     """A bad command line (exit status 2)."""
 
+    @classmethod
+    def see_help(cls, message: str) -> UsageError:
+        """``message`` as the tools word a usage error: pointing at ``--help``."""
+        return cls(f"{message} (see --help)")
+
 
 def _escape_char(c: str) -> str:
     code = ord(c)

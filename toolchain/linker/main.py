@@ -172,7 +172,7 @@ def parse_args(argv: Sequence[str]) -> LinkOptions:
 
 
 def _usage(message: str) -> NoReturn:
-    raise UsageError(f"{message} (see --help)")
+    raise UsageError.see_help(message)
 
 
 def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
