@@ -270,23 +270,38 @@ def link_inprocess(arch: str, objdir: str, objs: list[str], out: str) -> None:
         raise SystemExit(f"bench: dynlink failed: {e}") from None
 
 
+def _measure_inprocess(name: str, numpy: str, arch: str, objdir: str, objs: list[str], runs: int, tmp: str) -> Result:
+    """The in-process link with ``DYNTOOLS_NUMPY`` set to ``numpy``: "0" relocates with Python
+    only, "1" with numpy at every size."""
+    r = Result(name, peak_kind="tracemalloc", output=os.path.join(tmp, "prog.inproc" + numpy))
+    saved = os.environ.get("DYNTOOLS_NUMPY")
+    os.environ["DYNTOOLS_NUMPY"] = numpy
+    try:
+        link_inprocess(arch, objdir, objs, r.output)  # warm up: imports, page cache
+        for _ in range(runs):
+            gc.collect()
+            t0 = time.perf_counter()
+            link_inprocess(arch, objdir, objs, r.output)
+            r.times.append(time.perf_counter() - t0)
+        gc.collect()
+        tracemalloc.start()
+        link_inprocess(arch, objdir, objs, r.output)
+        r.peak_kib = tracemalloc.get_traced_memory()[1] // 1024
+        tracemalloc.stop()
+    finally:
+        os.environ.pop("DYNTOOLS_NUMPY", None)
+        if saved is not None:
+            os.environ["DYNTOOLS_NUMPY"] = saved
+    return r
+
+
 def measure(arch: str, objdir: str, objs: list[str], runs: int, tmp: str) -> list[Result]:
     """Time every linker ``runs`` times on the same objects; returns results with outputs."""
     env = command_env()
-    results: list[Result] = []
-    inproc = Result("dynlink (in-process)", peak_kind="tracemalloc", output=os.path.join(tmp, "prog.inproc"))
-    link_inprocess(arch, objdir, objs, inproc.output)  # warm up: imports, page cache
-    for _ in range(runs):
-        gc.collect()
-        t0 = time.perf_counter()
-        link_inprocess(arch, objdir, objs, inproc.output)
-        inproc.times.append(time.perf_counter() - t0)
-    gc.collect()
-    tracemalloc.start()
-    link_inprocess(arch, objdir, objs, inproc.output)
-    inproc.peak_kib = tracemalloc.get_traced_memory()[1] // 1024
-    tracemalloc.stop()
-    results.append(inproc)
+    results = [
+        _measure_inprocess("dynlink (in-process, Python)", "0", arch, objdir, objs, runs, tmp),
+        _measure_inprocess("dynlink (in-process, numpy)", "1", arch, objdir, objs, runs, tmp),
+    ]
     base = os.path.join(tmp, "prog")
     for name, cmd in peer_commands(arch, base, objs).items():
         r = Result(name, output=cmd[cmd.index("-o") + 1])

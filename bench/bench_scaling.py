@@ -9,9 +9,13 @@ steps; ``--files 100,1000,10000`` adds the large one, whose 10,000 compiles take
 time the first time (run it under ``nice``).  For each size the same objects are linked,
 in one run, by:
 
-- ``dynlink (in-process)``: a fresh Python process that imports the linker, links once to
-  warm up, then times ``--runs`` calls of ``toolchain.linker.main.link``; its memory is
-  that process's maximum resident set (Python and the imports included);
+- ``dynlink (in-process, Python)``: a fresh Python process that imports the linker, links
+  once to warm up, then times ``--runs`` calls of ``toolchain.linker.main.link``, with
+  ``DYNTOOLS_NUMPY=0`` (relocations applied by Python alone); its memory is that process's
+  maximum resident set (Python and the imports included);
+- ``dynlink (in-process, numpy)``: the same with ``DYNTOOLS_NUMPY=1``: relocations applied
+  with numpy at every size, as in a process that has numpy loaded already (a command
+  imports numpy only for links with enough relocations to repay the import);
 - ``dynlink (command)``: ``python -m toolchain.linker.command`` (the ``dynlink`` command's entry),
   a whole process per link, with its modules byte-compiled as an installed package's are
   (``bench_link.command_env``), on the Python running the benchmark;
@@ -109,15 +113,18 @@ def peers(arch: str, out: str, objs: list[str], notes: list[str], installed: str
     return cmds
 
 
-def measure_inprocess(arch: str, objdir: str, objs: list[str], runs: int, out: str) -> Result:
-    """The in-process link's times and its process's peak memory, from a fresh interpreter."""
+def measure_inprocess(arch: str, objdir: str, objs: list[str], runs: int, out: str, numpy: str) -> Result:
+    """The in-process link's times and its process's peak memory, from a fresh interpreter,
+    with ``DYNTOOLS_NUMPY`` set to ``numpy``: "0" relocates with Python only, "1" with numpy."""
     env = bench_link.command_env()
+    env["DYNTOOLS_NUMPY"] = numpy
+    name = "dynlink (in-process, numpy)" if numpy == "1" else "dynlink (in-process, Python)"
     cmd = [sys.executable, "-c", _INPROCESS_CHILD, arch, str(runs), out, *objs]
     p = subprocess.run(cmd, cwd=objdir, env=env, capture_output=True, text=True)
     if p.returncode != 0:
-        raise SystemExit(f"bench: dynlink (in-process) failed: {p.stderr.strip()[-500:]}")
+        raise SystemExit(f"bench: {name} failed: {p.stderr.strip()[-500:]}")
     *times, rss = p.stdout.split()
-    return Result("dynlink (in-process)", times=[float(t) for t in times], peak_kib=int(rss), output=out)
+    return Result(name, times=[float(t) for t in times], peak_kib=int(rss), output=out)
 
 
 def measure(
@@ -126,7 +133,10 @@ def measure(
     """Every linker ``runs`` times on the same objects, in turn."""
     env = bench_link.command_env()
     base = os.path.join(tmp, "prog")
-    results = [measure_inprocess(arch, objdir, objs, runs, base + ".inproc")]
+    results = [
+        measure_inprocess(arch, objdir, objs, runs, base + ".inproc", numpy="0"),
+        measure_inprocess(arch, objdir, objs, runs, base + ".inproc-numpy", numpy="1"),
+    ]
     for name, cmd in peers(arch, base, objs, notes, installed).items():
         r = Result(name, output=cmd[cmd.index("-o") + 1])
         _run_timed(cmd, objdir, env)  # warm-up: files in the page cache; dynlink's modules byte-compiled

@@ -18,10 +18,10 @@ def compile_hosted(arch: str, src: str, out: str, flags: list[str] | tuple[str, 
     return out
 
 
-def dynlink(arch: str, out: str, args: list[str]) -> subprocess.CompletedProcess:
-    """dynlink as a separate process (text output)."""
+def dynlink(arch: str, out: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """dynlink as a separate process (text output), with ``env`` added to the environment."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=root)
+    env = dict(os.environ, PYTHONPATH=root, **(env or {}))
     cmd = [sys.executable, "-m", "toolchain.linker.main", "-a", arch, "-o", out, *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 

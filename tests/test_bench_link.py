@@ -46,7 +46,12 @@ def test_generator_is_deterministic_and_crosses_files():
 def test_small_run(measured):
     results, _tmp = measured
     names = [r.linker for r in results]
-    assert names[:3] == ["dynlink (in-process)", "dynlink (subprocess)", "ld.lld"]
+    assert names[:4] == [
+        "dynlink (in-process, Python)",
+        "dynlink (in-process, numpy)",
+        "dynlink (subprocess)",
+        "ld.lld",
+    ]
     assert all(r.times and r.best > 0 and r.size > 0 and r.loaded > 0 for r in results)
     assert all(r.peak_kib > 0 for r in results)
     out = bench_link.verify("amd64", results, NFILES)

@@ -61,3 +61,12 @@ def test_lua_links_and_passes_its_test_suite(lua_root, tmp_path, arch):
     )
     out = p.stdout.decode(errors="replace")
     assert p.returncode == 0 and "final OK" in out, out[-2000:] + p.stderr.decode(errors="replace")[-2000:]
+    # The same link with its relocations applied in bulk by numpy (too small a link to use
+    # it by default) is the same program, byte for byte.
+    with open(exe, "rb") as f:
+        passed = f.read()
+    bulk = str(tmp_path / "lua-numpy")
+    r = dynlink(arch, bulk, [*objs, "-lc", "-lm", "-E"], env={"DYNTOOLS_NUMPY": "1"})
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    with open(bulk, "rb") as f:
+        assert f.read() == passed

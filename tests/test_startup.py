@@ -37,6 +37,7 @@ NOT_IMPORTED = (
     "locale",
     "re",  # linker scripts are scanned by hand; directives import it only to check names
     "enum",  # reloc.Kind is a plain class
+    "numpy",  # 55 ms: only links with enough relocations to repay it use it (linker.npreloc)
 )
 
 LINK_AND_LIST = """

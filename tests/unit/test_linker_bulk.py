@@ -13,7 +13,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from tests.unit import elfbuild as eb
-from tests.unit.test_linker_passes import link, read_at, start_obj, symbols
+from tests.unit.test_linker_passes import link, read_at, relocation_path, start_obj, symbols  # noqa: F401
 from toolchain import elf
 from toolchain.errors import DynError
 from toolchain.linker import relocate
@@ -120,6 +120,7 @@ R_386_32, R_386_PC32 = 1, 2
 def test_implicit_addends_of_rel_sections_in_columns(tmp_path, monkeypatch):
     """386 (SHT_REL): the addend is the field's content; a section of S + A and S + A - P
     fields is applied by the column path (a mix of kinds: per type), each with its own addend."""
+    monkeypatch.setenv("DYNTOOLS_NUMPY", "0")  # the Python path's columns
     applied: list[bool] = []
     whole_columns = relocate._relocate_columns
 

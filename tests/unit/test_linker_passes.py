@@ -56,6 +56,13 @@ def start_obj(arch: str, text: bytes, relocs: list[eb.Rel], data: bytes = b"\0" 
     )
 
 
+@pytest.fixture(autouse=True, params=["python", "numpy"])
+def relocation_path(request, monkeypatch):
+    """Every case runs on both relocation paths: section by section in Python, and in bulk
+    with numpy (``toolchain.linker.npreloc``)."""
+    monkeypatch.setenv("DYNTOOLS_NUMPY", "0" if request.param == "python" else "1")
+
+
 # ------------------------------------------------------------------ relocation formulas
 def test_amd64_formulas(tmp_path):
     relocs = [

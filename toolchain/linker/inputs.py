@@ -233,6 +233,14 @@ class InputSection:
         """Whether the section has relocations (without reading them)."""
         return self._rel_source is not None or bool(self._relocs)
 
+    def relocation_bytes(self) -> memoryview | None:
+        """The relocation section's entries as they are in the file (None if there is none, or
+        the relocations are the linker's own)."""
+        start = self._rel_source
+        if start is None:
+            return None
+        return self.file.view[start : start + self._rel_size]
+
     def release_relocs(self) -> None:
         """Forget the parsed relocations (the next use reads them again): a pass done with them frees them."""
         if self._rel_source is not None:
@@ -269,6 +277,8 @@ class ObjectFile:
         #: each symbol's address for relocation (``relocate``), from the allocated sections'
         #: pass until ``release_input``
         self.symbol_values: list[int] | None = None
+        #: how many relocation entries the sections kept hold (``bulk.wanted``)
+        self.relocation_entries = 0
 
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
@@ -405,7 +415,8 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
         if size % (h.entsizes[i] or 1):
             raise DynError(f"relocation section {rel_name}: bad size", name)
         target._relocs, target._rel_source, target._rel_size, target._rel_name = None, h.offsets[i], size, rel_name
-        target.rel_type = h.types[i]
+        target.rel_type = rel_type = h.types[i]
+        obj.relocation_entries += size // ((3 if rel_type == elf.SHT_RELA else 2) * (obj.bits // 8))
     if symtab < 0:
         obj.unresolved = []
         return obj

@@ -70,6 +70,13 @@ Kind.DTP = Kind("dtp")  # S's offset in its module's TLS block, + A (debug infor
 Kind.TLS_GD = Kind("tls_gd")  # general/local-dynamic TLS: not supported in executables
 
 
+# What a symbol's entry in a values table (``relocate._symbol_values``) holds when it is not
+# simply its address.
+VALUE_IMPORT = -1  # bound at load time: the output decides the value
+VALUE_MERGED_PIECE = -2  # a section symbol of merged strings: the addend picks the piece
+VALUE_DROPPED = -3  # (debug) in an allocated section that is not in the output
+
+
 class Relocs(NamedTuple):
     """One section's relocations as parallel columns, in file order."""
 

@@ -20,9 +20,10 @@ from operator import add, attrgetter, sub
 from .. import elf
 from ..errors import DynError
 from ..records import NamedTuple
+from . import npreloc
 from .context import LinkState, OutputSection, merged_addr
 from .inputs import InputSection, ObjectFile, Symbol, no_such_symbol, release_input
-from .reloc import Howto, Kind, Overflow, Relocs, fast_fields
+from .reloc import VALUE_DROPPED, VALUE_IMPORT, VALUE_MERGED_PIECE, Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
 
 #: ``on_import(section, offset, symbol, howto)``: an output's decision for a reference to an import.
@@ -207,15 +208,47 @@ def fill_got(ctx: LinkState) -> None:
 def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: AbsoluteHook | None) -> None:
     """Apply every live section's relocations to the image."""
     plan = _Plan(ctx, plain_abs=on_absolute is None)
+    image = ctx.image
+    batch = _batch(ctx, plan, image, debug=False)
+
+    def one_by_one(sec: InputSection, start: int) -> None:
+        table = sec.file.symbol_values
+        assert table is not None
+        _relocate(ctx, sec, image, start, plan, table, import_value, on_absolute, None)
+        sec.release_relocs()  # the last pass to read them
+
     for sec in ctx.live_sections():
-        if not sec.relocs or sec.type == elf.SHT_NOBITS:
+        if not sec.has_relocs or sec.type == elf.SHT_NOBITS:
             continue
         obj = sec.file
         table = obj.symbol_values
         if table is None:  # kept for the debug sections (``write_debug``)
             table = obj.symbol_values = _symbol_values(ctx, obj.symbols, debug=False)
-        _relocate(ctx, sec, ctx.image, sec.addr - ctx.base, plan, table, import_value, on_absolute, None)
-        sec.release_relocs()  # the last pass to read them
+        start = sec.addr - ctx.base
+        if batch is None or not batch.add(sec, start, table, 0):
+            one_by_one(sec, start)
+        elif batch.entries >= npreloc.BATCH_ENTRIES:
+            _apply_batch(batch, one_by_one)
+    if batch is not None:
+        _apply_batch(batch, one_by_one)
+
+
+def _batch(ctx: LinkState, plan: _Plan, buf: bytearray, debug: bool) -> npreloc.Batch | None:
+    """A batch to relocate sections in bulk, when this link uses numpy (``npreloc.wanted``)."""
+    if not npreloc.wanted(ctx):
+        return None
+    if debug:  # in debug sections only absolute and PC-relative fields are written here
+        plain = {t for t, p in plan.plain.items() if plan.steps[t][0] in (Kind.ABS, Kind.PC)}
+        got: set[int] = set()
+    else:
+        plain, got = set(plan.plain), set(plan.got_pc)
+    return npreloc.Batch(ctx, npreloc.TypeTable(plan.steps, plain, got), buf, plan.got0)
+
+
+def _apply_batch(batch: npreloc.Batch, one_by_one: Callable[[InputSection, int], None]) -> None:
+    """Apply a batch, then the sections it sent back one by one (they report any error)."""
+    for sec, start in batch.apply():
+        one_by_one(sec, start)
 
 
 def collect_debug(ctx: LinkState) -> list[OutputSection]:
@@ -275,8 +308,18 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
     """
     plan = _Plan(ctx, plain_abs=True)
     debug_outs = {id(o) for o in outs}
+    batch = _batch(ctx, plan, out, debug=True)
+    pending: list[ObjectFile] = []  # objects with sections in the batch, released once it is applied
+    queued_facts: dict[int, tuple[list[int], int]] = {}  # id(section) -> (values table, tomb)
+
+    def one_by_one(sec: InputSection, start: int) -> None:
+        table, tomb = queued_facts[id(sec)]
+        _relocate(ctx, sec, out, start, plan, table, None, None, tomb)
+        sec.release_relocs()
+
     for obj in ctx.objects:
         table = None
+        queued = False
         for sec in obj.sections:
             if sec is None or id(sec.out) not in debug_outs:
                 continue
@@ -288,15 +331,30 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
             if table is None:
                 table = _debug_values(ctx, obj)
             tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
+            if batch is not None and batch.add(sec, at, table, tomb):
+                queued_facts[id(sec)] = (table, tomb)
+                queued = True
+                continue
             _relocate(ctx, sec, out, at, plan, table, None, None, tomb)
             sec.release_relocs()
-        release_input(obj)
+        if not queued:
+            release_input(obj)
+            continue
+        pending.append(obj)
+        assert batch is not None
+        if batch.entries >= npreloc.BATCH_ENTRIES:
+            _apply_batch(batch, one_by_one)
+            for done in pending:
+                release_input(done)
+            pending.clear()
+            queued_facts.clear()
+    if batch is not None:
+        _apply_batch(batch, one_by_one)
+    for done in pending:
+        release_input(done)
 
 
-# What a symbol's entry in a values table holds when it is not simply its address.
-_IMPORT = -1  # bound at load time: the output decides the value
-_MERGED_PIECE = -2  # a section symbol of merged strings: the addend picks the piece
-_DROPPED = -3  # (debug) in an allocated section that is not in the output
+_IMPORT, _MERGED_PIECE, _DROPPED = VALUE_IMPORT, VALUE_MERGED_PIECE, VALUE_DROPPED
 
 
 def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]:
