@@ -43,10 +43,13 @@ def test_numpy_is_imported_only_when_the_link_repays_it(monkeypatch):
         "from toolchain.linker import npreloc;"
         "ctx = lambda n: N(objects=[N(relocation_entries=n)]);"
         "print(npreloc.wanted(ctx(npreloc.IMPORT_PAYS - 1)), 'numpy' in sys.modules);"
-        "print(npreloc.wanted(ctx(npreloc.IMPORT_PAYS)), 'numpy' in sys.modules)"
+        "print(npreloc.wanted(ctx(npreloc.IMPORT_PAYS)), 'numpy' in sys.modules);"
+        # numpy's BLAS started no threads, and the environment is as it was
+        "import os; print(len(os.listdir('/proc/self/task')), os.environ.get('OPENBLAS_NUM_THREADS'))"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.stdout.split() == ["False", "False", "True", "True"], r.stderr
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert r.stdout.split() == ["False", "False", "True", "True", "1", "None"], r.stderr
 
 
 def test_the_setting_forces_either_path(monkeypatch):

@@ -52,11 +52,29 @@ def wanted(ctx: LinkState) -> bool:
     if setting != "1":
         if entries < SMALL_LINK or ("numpy" not in sys.modules and entries < IMPORT_PAYS):
             return False
+    return _import_numpy()
+
+
+def _import_numpy() -> bool:
+    """Import numpy (True when it is there), its BLAS set to one thread while it starts: the
+    linker uses no BLAS, and OpenBLAS's pool of spinning threads costs a link 0.1 s of CPU."""
+    if "numpy" in sys.modules:
+        return sys.modules["numpy"] is not None
+    saved = os.environ.get(_BLAS_THREADS)
+    os.environ[_BLAS_THREADS] = "1"
     try:
         import numpy  # noqa: F401
     except ImportError:
         return False
+    finally:
+        if saved is None:
+            del os.environ[_BLAS_THREADS]
+        else:
+            os.environ[_BLAS_THREADS] = saved
     return True
+
+
+_BLAS_THREADS = "OPENBLAS_NUM_THREADS"
 
 
 class TypeTable:
