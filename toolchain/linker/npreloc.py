@@ -111,10 +111,12 @@ class Batch:
         self.table = table
         self.buf = buf
         self.got0 = got0
+        self.word = ctx.arch.word  # every object of a link is of its arch's ELF class
         self._clear()
 
     def _clear(self) -> None:
-        self.format: tuple[int, bool] | None = None  # (ELF class, RELA) of every queued section
+        self.rela: bool | None = None  # whether every queued section's entries are SHT_RELA
+        self.entry_size = 0
         self.sections: list[InputSection] = []
         self.records: list[memoryview] = []
         self.counts = array("q")  # each section's entries
@@ -132,13 +134,14 @@ class Batch:
         raw = sec.relocation_bytes()
         if raw is None:
             return False
-        fmt = (sec.file.bits, sec.rel_type == elf.SHT_RELA)
-        size = _entry_size(fmt)
-        if len(raw) % size:
+        rela = sec.rel_type == elf.SHT_RELA
+        if self.rela is None:
+            self.rela = rela
+            self.entry_size = (3 if rela else 2) * self.word
+        elif rela is not self.rela:
             return False
-        if self.format is None:
-            self.format = fmt
-        elif fmt != self.format:
+        count, rest = divmod(len(raw), self.entry_size)
+        if rest:
             return False
         base = self.tables.get(id(values))
         if base is None:
@@ -146,7 +149,6 @@ class Batch:
             self.values += values
         self.sections.append(sec)
         self.records.append(raw)
-        count = len(raw) // size
         self.counts.append(count)
         self.rows.extend((start, sec.addr, start + sec.size, base, len(values), tomb))
         self.entries += count
@@ -165,15 +167,9 @@ class Batch:
 _ROW = 6  # values per section in Batch.rows
 
 
-def _entry_size(fmt: tuple[int, bool]) -> int:
-    word = 8 if fmt[0] == 64 else 4
-    return word * (3 if fmt[1] else 2)
-
-
-def _records(np: Any, fmt: tuple[int, bool], data: bytes) -> tuple[Any, Any, Any, Any]:
+def _records(np: Any, word: int, rela: bool, data: bytes) -> tuple[Any, Any, Any, Any]:
     """Offsets, types, symbol indexes and explicit addends (None for SHT_REL) of packed entries."""
-    bits, rela = fmt
-    if bits == 64:
+    if word == 8:
         fields = [("off", "<u8"), ("type", "<u4"), ("sym", "<u4")] + ([("add", "<i8")] if rela else [])
         rec = np.frombuffer(data, np.dtype(fields))
         return rec["off"].astype(np.int64), rec["type"], rec["sym"].astype(np.int64), rec["add"] if rela else None
@@ -188,9 +184,9 @@ def _apply(batch: Batch) -> list[int]:
     """Write every relocation of the batch's sections that can be; the indexes of the sections sent back."""
     table = batch.table
     np = table.np
-    assert batch.format is not None
+    assert batch.rela is not None
     nsec = len(batch.sections)
-    off, types, symi, addends = _records(np, batch.format, b"".join(batch.records))
+    off, types, symi, addends = _records(np, batch.word, batch.rela, b"".join(batch.records))
     counts = np.frombuffer(batch.counts, np.int64)
     rows = np.frombuffer(batch.rows, np.int64).reshape(nsec, _ROW)
     owner = np.repeat(np.arange(nsec), counts)  # each entry's section
