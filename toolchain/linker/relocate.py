@@ -6,7 +6,9 @@ its hook). ``copy_contents`` writes ``image``; ``fill_got``/``fill_thunks`` writ
 linker's GOT and thunk bytes into it; ``apply_relocations`` and ``write_debug``
 relocate code, data and debug sections through one read/compute/check/write path:
 sections whose relocations are all S + A or S + A - P into plain integer fields are
-computed as whole columns, the others one relocation at a time.
+computed as whole columns, the others one relocation at a time. In links that use numpy
+(``npreloc.wanted``) both passes queue sections in batches applied as arrays, and only the
+sections a batch hands back take that path.
 """
 
 from __future__ import annotations
@@ -305,6 +307,7 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
     goes object by object: each object's debug sections are copied to their places in ``out``
     and relocated there, their relocations read and forgotten (debug relocations are most of a
     link's), and the object is released (``release_input``): its bytes go as the output fills.
+    With numpy, an object is released once the batch holding its sections is applied.
     """
     plan = _Plan(ctx, plain_abs=True)
     debug_outs = {id(o) for o in outs}
