@@ -80,7 +80,10 @@ def build_parser() -> ArgumentParser:
         description="Link ELF objects, archives and shared libraries into an ELF executable, "
         "or with -u into a dynld module.",
         epilog="Inputs, -l NAME (-l:FILE), -Bstatic/-Bdynamic/-static and --as-needed (default)/--no-as-needed "
-        "may be mixed in any order; the switches affect the inputs after them.",
+        "may be mixed in any order; the switches affect the inputs after them. "
+        "Environment: DYNTOOLS_CACHE_DIR, where the C library and shared-library symbol tables are cached; "
+        "DYNTOOLS_NUMPY=0 or 1, never or always apply relocations as numpy arrays (by default, links of "
+        "250,000 relocation entries or more, or of 4,000 once numpy is imported).",
     )
     for o in _OPTIONS:
         kwargs: dict[str, object] = {"dest": o.dest, "help": o.help}
