@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections import Counter
 
 import pytest
 from elftools.elf.elffile import ELFFile
@@ -143,12 +144,9 @@ def test_release_input_keeps_a_viewed_mapping_open(tmp_path, monkeypatch):
     assert bytes(held[:1]) == b"\xc3"
 
 
-def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
-    """Its kind is read from the bytes the link then parses: one open per object, and an
-    object named twice is still linked twice."""
-    import os
-    from collections import Counter
-
+def _count_opens(tmp_path, monkeypatch) -> Counter[str]:
+    """From now on, how many times ``os.open`` opens each path (names opened in a directory
+    of ``tmp_path`` counted under their full path)."""
     opened: Counter[str] = Counter()
     real_open = os.open
 
@@ -159,8 +157,15 @@ def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
         opened[name] += 1
         return real_open(path, *args, **kwargs)
 
-    paths = debug_objects(tmp_path, 3)
     monkeypatch.setattr(os, "open", counting_open)
+    return opened
+
+
+def test_an_object_file_is_opened_once(tmp_path, monkeypatch):
+    """Its kind is read from the bytes the link then parses: one open per object, and an
+    object named twice is still linked twice."""
+    paths = debug_objects(tmp_path, 3)
+    opened = _count_opens(tmp_path, monkeypatch)
     data, ctx = outputs.link(LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=paths))
     assert [opened[p] for p in paths] == [1, 1, 1]
     assert len(ctx.objects) == 3
@@ -184,23 +189,11 @@ def ar_archive(members: dict[str, bytes]) -> bytes:
 def test_an_archive_is_opened_once(tmp_path, monkeypatch):
     """An archive's bytes, read while its kind was, are the ones its members are loaded from:
     it is opened once, and the member a reference pulls in is linked."""
-    from collections import Counter
-
     start = tmp_path / "o0.o"
     start.write_bytes(eb.build(debug_obj(0)))  # _start refers to f1
     archive = tmp_path / "lib.a"
     archive.write_bytes(ar_archive({"o1.o": eb.build(debug_obj(1)), "o2.o": eb.build(debug_obj(2))}))
-    opened: Counter[str] = Counter()
-    real_open = os.open
-
-    def counting_open(path, *args, **kwargs):
-        name = os.fspath(path)
-        if kwargs.get("dir_fd") is not None:  # opened by its name in its directory
-            name = os.path.join(str(tmp_path), name)
-        opened[name] += 1
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", counting_open)
+    opened = _count_opens(tmp_path, monkeypatch)
     opts = LinkOptions(arch=get_arch("amd64"), output=str(tmp_path / "out"), inputs=[str(start), str(archive)])
     data, ctx = outputs.link(opts)
     monkeypatch.undo()
