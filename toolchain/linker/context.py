@@ -274,6 +274,13 @@ class LinkState:
         return max(ends) if ends else self.base
 
 
+def merged_piece_base(sym: Symbol, addend: int) -> int:
+    """S for a relocation against ``sym``, a section symbol of merged strings or constants:
+    the addend picks the piece, so S is where that piece went, less the addend."""
+    assert sym.section is not None
+    return merged_addr(sym.section, sym.value + addend) - addend
+
+
 def merged_addr(sec: InputSection, offset: int) -> int:
     """Where byte ``offset`` of a merged input section ended up."""
     starts, outs = sec.merge_map

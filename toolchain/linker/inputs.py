@@ -274,8 +274,8 @@ class ObjectFile:
         #: rather than read (``open_object``), until ``release_input``
         self.view = view
         self.mapping: mmap.mmap | None = None
-        #: each symbol's address for relocation (``relocate``), from the allocated sections'
-        #: pass until ``release_input``
+        #: each symbol's address for relocation (``relocate``), from the first relocation pass
+        #: to need it until ``release_input``
         self.symbol_values: list[int] | None = None
         #: how many relocation entries the sections kept hold (``bulk.wanted``)
         self.relocation_entries = 0

@@ -41,6 +41,7 @@ BATCH_ENTRIES = 1 << 16
 _BACK, _SKIP, _PLAIN, _GOT = 0, 1, 2, 3
 # |S| and |A| below this keep S + A - P inside int64.
 _SAFE = 1 << 61
+_BLAS_THREADS = "OPENBLAS_NUM_THREADS"
 
 
 def wanted(ctx: LinkState) -> bool:
@@ -72,9 +73,6 @@ def _import_numpy() -> bool:
         else:
             os.environ[_BLAS_THREADS] = saved
     return True
-
-
-_BLAS_THREADS = "OPENBLAS_NUM_THREADS"
 
 
 class TypeTable:
@@ -257,20 +255,19 @@ def _fields(np: Any, buf: bytearray, dtype: str) -> Any:
 
 
 def _merged_addresses(batch: Batch, owners: Any, symbols: Any, addends: Any) -> list[int]:
-    """S for relocations against a section symbol of merged strings: the addend picks the piece."""
-    from .context import merged_addr
+    """S for relocations against a section symbol of merged strings (``merged_piece_base``)."""
+    from .context import merged_piece_base
 
-    out = []
     sections = batch.sections
-    for i, symi, A in zip(owners.tolist(), symbols.tolist(), addends.tolist(), strict=True):
-        sym = sections[i].file.symbols[symi]
-        out.append(merged_addr(sym.section, sym.value + A) - A)
-    return out
+    return [
+        merged_piece_base(sections[i].file.symbols[symi], A)
+        for i, symi, A in zip(owners.tolist(), symbols.tolist(), addends.tolist(), strict=True)
+    ]
 
 
 def _got_addresses(batch: Batch, owners: Any, symbols: Any) -> list[int]:
     """G, the address of each symbol's GOT slot."""
-    got0, word = batch.got0, batch.ctx.arch.word
+    got0, word = batch.got0, batch.word
     sections = batch.sections
     return [
         got0 + sections[i].file.symbols[symi].got_index * word

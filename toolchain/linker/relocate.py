@@ -23,7 +23,7 @@ from .. import elf
 from ..errors import DynError
 from ..records import NamedTuple
 from . import npreloc
-from .context import LinkState, OutputSection, merged_addr
+from .context import LinkState, OutputSection, merged_addr, merged_piece_base
 from .inputs import InputSection, ObjectFile, Symbol, no_such_symbol, release_input
 from .reloc import VALUE_DROPPED, VALUE_IMPORT, VALUE_MERGED_PIECE, Howto, Kind, Overflow, Relocs, fast_fields
 from .sections import add_synthetic_section
@@ -240,7 +240,7 @@ def _batch(ctx: LinkState, plan: _Plan, buf: bytearray, debug: bool) -> npreloc.
     if not npreloc.wanted(ctx):
         return None
     if debug:  # in debug sections only absolute and PC-relative fields are written here
-        plain = {t for t, p in plan.plain.items() if plan.steps[t][0] in (Kind.ABS, Kind.PC)}
+        plain = {t for t in plan.plain if plan.steps[t][0] in (Kind.ABS, Kind.PC)}
         got: set[int] = set()
     else:
         plain, got = set(plan.plain), set(plan.got_pc)
@@ -313,11 +313,11 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
     debug_outs = {id(o) for o in outs}
     batch = _batch(ctx, plan, out, debug=True)
     pending: list[ObjectFile] = []  # objects with sections in the batch, released once it is applied
-    queued_facts: dict[int, tuple[list[int], int]] = {}  # id(section) -> (values table, tomb)
 
     def one_by_one(sec: InputSection, start: int) -> None:
-        table, tomb = queued_facts[id(sec)]
-        _relocate(ctx, sec, out, start, plan, table, None, None, tomb)
+        table = sec.file.symbol_values  # ``_debug_values`` keeps it there
+        assert table is not None
+        _relocate(ctx, sec, out, start, plan, table, None, None, _tomb(sec))
         sec.release_relocs()
 
     for obj in ctx.objects:
@@ -333,13 +333,10 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
                 continue
             if table is None:
                 table = _debug_values(ctx, obj)
-            tomb = 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
-            if batch is not None and batch.add(sec, at, table, tomb):
-                queued_facts[id(sec)] = (table, tomb)
+            if batch is not None and batch.add(sec, at, table, _tomb(sec)):
                 queued = True
                 continue
-            _relocate(ctx, sec, out, at, plan, table, None, None, tomb)
-            sec.release_relocs()
+            one_by_one(sec, at)
         if not queued:
             release_input(obj)
             continue
@@ -350,14 +347,10 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
             for done in pending:
                 release_input(done)
             pending.clear()
-            queued_facts.clear()
     if batch is not None:
         _apply_batch(batch, one_by_one)
     for done in pending:
         release_input(done)
-
-
-_IMPORT, _MERGED_PIECE, _DROPPED = VALUE_IMPORT, VALUE_MERGED_PIECE, VALUE_DROPPED
 
 
 def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]:
@@ -368,30 +361,38 @@ def _symbol_values(ctx: LinkState, syms: list[Symbol], debug: bool) -> list[int]
     for sym in syms:
         sec = sym.section
         if sec is None:
-            append(_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == ABS else 0))
+            append(VALUE_IMPORT if is_import_ref(sym) else (sym.value if sym.shndx == ABS else 0))
         elif debug and sec.flags & ALLOC and (not sec.live or sec.discarded):
-            append(_DROPPED)
+            append(VALUE_DROPPED)
         elif sec.merged is None:
             append(sec.addr + sym.value)
         elif sym.type == SECTION:
-            append(_MERGED_PIECE)
+            append(VALUE_MERGED_PIECE)
         else:
             append(merged_addr(sec, sym.value))
     return out
 
 
+def _tomb(sec: InputSection) -> int:
+    """What a debug section's references into dropped code read: 1 where 0 would end a range
+    or location list, else 0."""
+    return 1 if sec.name in (".debug_ranges", ".debug_loc") else 0
+
+
 def _debug_values(ctx: LinkState, obj: ObjectFile) -> list[int]:
-    """``_symbol_values`` of ``obj`` for its debug sections: the allocated sections' table when
-    that pass made one (after ``collect_debug`` placed the debug sections), with the symbols
-    of dropped allocated sections marked ``_DROPPED``."""
+    """``_symbol_values`` of ``obj`` for its debug sections, kept on the object until it is
+    released: the allocated sections' table when that pass made one (after ``collect_debug``
+    placed the debug sections), with the symbols of dropped allocated sections marked
+    ``VALUE_DROPPED``."""
     table = obj.symbol_values
     if table is None:
-        return _symbol_values(ctx, obj.symbols, debug=True)
+        table = obj.symbol_values = _symbol_values(ctx, obj.symbols, debug=True)
+        return table
     ALLOC = elf.SHF_ALLOC
     dropped = {sec for sec in obj.sections if sec is not None and sec.flags & ALLOC and (not sec.live or sec.discarded)}
     if dropped:
         for i in compress(count(), map(dropped.__contains__, map(_section_of, obj.symbols))):
-            table[i] = _DROPPED
+            table[i] = VALUE_DROPPED
     return table
 
 
@@ -561,15 +562,13 @@ def _relocate_columns(
     S = list(map(values.__getitem__, r.symbols))
     dropped: list[int] = []
     if min(S) < 0:
-        if _IMPORT in S:
+        if VALUE_IMPORT in S:
             return False  # the output decides
-        dropped = _indexes(S, _DROPPED)
+        dropped = _indexes(S, VALUE_DROPPED)
         for i in dropped:
             S[i] = 0
-        for i in _indexes(S, _MERGED_PIECE):  # the addend picks the piece
-            sym = syms[r.symbols[i]]
-            A = r.addends[i]
-            S[i] = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
+        for i in _indexes(S, VALUE_MERGED_PIECE):  # the addend picks the piece
+            S[i] = merged_piece_base(syms[r.symbols[i]], r.addends[i])
     got_types = facts.got_types
     if got_types:  # G, the symbol's GOT slot, for S
         got0, word, symbols = plan.got0, plan.word, r.symbols
@@ -712,21 +711,20 @@ def _relocate_one(
     pos = pos0 + off
     P = sec.addr + off
     try:
-        if S == _DROPPED:
+        if S == VALUE_DROPPED:
             v = tomb or 0
             S = 0
-        elif S == _IMPORT and import_value is not None:
+        elif S == VALUE_IMPORT and import_value is not None:
             value = import_value(sec, off, syms[symi], howto, P, A)
             if value is None:
                 return
             v, S = value, 0
-        elif S == _IMPORT:
+        elif S == VALUE_IMPORT:
             S = 0
             v = _value(ctx, kind, howto, syms[symi], S, A, P, buf, pos, on_absolute, sec)
         else:  # a piece of merged strings, picked by the addend
-            sym = syms[symi]
-            S = merged_addr(sym.section, sym.value + A) - A  # type: ignore[arg-type]
-            v = _value(ctx, kind, howto, sym, S, A, P, buf, pos, on_absolute, sec)
+            S = merged_piece_base(syms[symi], A)
+            v = _value(ctx, kind, howto, syms[symi], S, A, P, buf, pos, on_absolute, sec)
         _store(buf, pos, v, step, S)
     except Overflow as e:
         _overflow(sec, howto, off, syms[symi], e.msg)
