@@ -10,7 +10,7 @@ from .. import elf
 from ..arch import Arch, arch_for_machine
 from ..errors import DynError, map_input
 from ..records import TYPE_CHECKING
-from .reloc import NO_RELOCS, Relocs
+from .reloc import NO_RELOCS, Relocs, entry_size
 
 if TYPE_CHECKING:
     import mmap
@@ -277,7 +277,7 @@ class ObjectFile:
         #: each symbol's address for relocation (``relocate``), from the first relocation pass
         #: to need it until ``release_input``
         self.symbol_values: list[int] | None = None
-        #: how many relocation entries the sections kept hold (``bulk.wanted``)
+        #: how many relocation entries the sections kept hold (``npreloc.wanted``)
         self.relocation_entries = 0
 
 
@@ -416,7 +416,7 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
             raise DynError(f"relocation section {rel_name}: bad size", name)
         target._relocs, target._rel_source, target._rel_size, target._rel_name = None, h.offsets[i], size, rel_name
         target.rel_type = rel_type = h.types[i]
-        obj.relocation_entries += size // ((3 if rel_type == elf.SHT_RELA else 2) * (obj.bits // 8))
+        obj.relocation_entries += size // entry_size(rel_type == elf.SHT_RELA, obj.bits // 8)
     if symtab < 0:
         obj.unresolved = []
         return obj

@@ -22,7 +22,7 @@ from array import array
 
 from .. import elf
 from ..records import TYPE_CHECKING
-from .reloc import VALUE_DROPPED, VALUE_MERGED_PIECE, Kind
+from .reloc import VALUE_DROPPED, VALUE_MERGED_PIECE, Kind, entry_size
 
 if TYPE_CHECKING:
     from typing import Any
@@ -135,7 +135,7 @@ class Batch:
         rela = sec.rel_type == elf.SHT_RELA
         if self.rela is None:
             self.rela = rela
-            self.entry_size = (3 if rela else 2) * self.word
+            self.entry_size = entry_size(rela, self.word)
         elif rela is not self.rela:
             return False
         count, rest = divmod(len(raw), self.entry_size)

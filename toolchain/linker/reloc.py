@@ -77,6 +77,11 @@ VALUE_MERGED_PIECE = -2  # a section symbol of merged strings: the addend picks 
 VALUE_DROPPED = -3  # (debug) in an allocated section that is not in the output
 
 
+def entry_size(rela: bool, word: int) -> int:
+    """The bytes of one relocation entry: offset, info and (SHT_RELA) addend, each a ``word``."""
+    return (3 if rela else 2) * word
+
+
 class Relocs(NamedTuple):
     """One section's relocations as parallel columns, in file order."""
 
