@@ -142,6 +142,26 @@ class CProgs:
         return [out for _src, out, _extra in jobs]
 
 
+@pytest.fixture
+def applied(monkeypatch):
+    """Links relocate with numpy (``DYNTOOLS_NUMPY=1``): the names of the sections the numpy
+    path applied itself ("taken"), and of those it handed back ("back")."""
+    from toolchain.linker import npreloc
+
+    monkeypatch.setenv("DYNTOOLS_NUMPY", "1")
+    seen: dict[str, list[str]] = {"taken": [], "back": []}
+    apply = npreloc._apply
+
+    def spy(batch) -> list[int]:
+        back = apply(batch)
+        for i, sec in enumerate(batch.sections):
+            seen["back" if i in back else "taken"].append(sec.name)
+        return back
+
+    monkeypatch.setattr(npreloc, "_apply", spy)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def cprogs(tmp_path_factory, worker_id) -> CProgs:
     """The cprogs object sets (``cprogs.objects(arch, opt, variant)``), shared by xdist workers."""

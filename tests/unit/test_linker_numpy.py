@@ -69,23 +69,6 @@ def test_without_numpy_the_link_uses_python(monkeypatch, tmp_path):
     assert struct.unpack("<4I", data) == tuple(symbols(f)["target"] + i for i in range(4))
 
 
-@pytest.fixture
-def applied(monkeypatch):
-    """Names of the sections the numpy path applied itself, and of those it handed back."""
-    monkeypatch.setenv("DYNTOOLS_NUMPY", "1")
-    seen: dict[str, list[str]] = {"taken": [], "back": []}
-    apply = npreloc._apply
-
-    def spy(batch: npreloc.Batch) -> list[int]:
-        back = apply(batch)
-        for i, sec in enumerate(batch.sections):
-            seen["back" if i in back else "taken"].append(sec.name)
-        return back
-
-    monkeypatch.setattr(npreloc, "_apply", spy)
-    return seen
-
-
 def test_plain_sections_are_applied_by_numpy(tmp_path, applied):
     relocs = [eb.Rel(".data", 8 * i, R_X86_64_64, "target", -i) for i in range(3)]
     f = link(tmp_path, "amd64", start_obj("amd64", bytes(8), [KEEP_DATA, *relocs], data=bytes(24)))
