@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from conftest import ARCHES, run_dyncc, tool_env
@@ -379,7 +380,6 @@ def test_include_paths_and_defines_reach_the_preprocessor(tmp_path):
 @pytest.mark.parametrize(
     "argv,code,needle",
     [
-        (["-c", "x.c"], 2, "-a ARCH is required"),
         (["-a", "amd64", "-c"], 2, "no input files"),
         (["-a", "amd64", "-c", "x.c", "y.c", "-o", "z.o"], 2, "-o with -c and 2 inputs"),
         (["-a", "amd64", "-c", "x.c", "-S"], 2, "conflicting modes"),
@@ -398,6 +398,16 @@ def test_command_line_errors(tmp_path, monkeypatch, capsys, argv, code, needle):
     err = capsys.readouterr().err
     assert needle in err and err.startswith("dyncc: ") and err.count("\n") == 1
     assert not any(f.endswith(".o") for f in os.listdir(tmp_path))
+
+
+def test_without_a_on_a_machine_that_is_none_of_the_arches(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "x.c", "int x;\n")
+    monkeypatch.setattr(os, "uname", lambda: SimpleNamespace(machine="riscv64"))
+    assert driver.main(["-c", "x.c"]) == 2
+    err = capsys.readouterr().err
+    assert err == "dyncc: -a ARCH is required: this machine (riscv64) is none of 386, amd64, arm\n"
+    assert not os.path.exists("x.o")
 
 
 def test_help():

@@ -4,6 +4,7 @@ diagnostics, one compiler run without pragmas, -E/-M, link mode, queries."""
 from __future__ import annotations
 
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -368,6 +369,51 @@ def test_link_mode_adds_lc_and_passes_linker_args(tmp_path, monkeypatch):
     inv, _ = driver.parse_command_line(["-a", "amd64", "a.o", "-nodefaultlibs"])
     assert inv is not None and driver.link_command(inv, ["a.o"])[-1] == "a.o"
     assert driver.link_command(inv, ["a.o"])[:4] == ["-a", "amd64", "-o", "a.out"]
+
+
+HELLO = r"""
+#include <math.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    printf("hello %d %.3f\n", argc, sqrt(2.0));
+    return 0;
+}
+"""
+
+#: this machine's arch by its own name for it (the host's, as cc and ld target)
+_NATIVE = {"x86_64": ("amd64", "EM_X86_64"), "i686": ("386", "EM_386"), "armv7l": ("arm", "EM_ARM")}
+
+
+def test_no_arch_and_no_output_make_a_out_for_this_machine(tmp_path):
+    """``dyncc hello.c`` and ``dynlink hello.o -lc``, as with cc and ld: a.out, for the machine
+    they run on, the same bytes as naming that arch, and it runs here."""
+    from elftools.elf.elffile import ELFFile
+
+    arch, machine = _NATIVE[platform.machine()]
+    (tmp_path / "hello.c").write_text(HELLO)
+    r = run_dyncc(["hello.c", "-lm"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    a_out = tmp_path / "a.out"
+    with open(a_out, "rb") as f:
+        assert ELFFile(f)["e_machine"] == machine
+    p = subprocess.run([str(a_out), "x"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == "hello 2 1.414\n"
+    r = run_dyncc(["-a", arch, "-o", "named", "hello.c", "-lm"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "named").read_bytes() == a_out.read_bytes()
+    a_out.unlink()
+    assert run_dyncc(["-c", "hello.c"], cwd=str(tmp_path)).returncode == 0
+    r = subprocess.run(
+        [sys.executable, "-m", "toolchain.linker.main", "hello.o", "-lm", "-lc"],
+        cwd=str(tmp_path),
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    p = subprocess.run([str(a_out)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == "hello 1 1.414\n"
 
 
 def test_link_mode_linker_error_is_dynlinks(tmp_path):

@@ -344,9 +344,6 @@ def test_unknown_arch_is_usage_error(work):
 
 
 def test_usage_errors(work):
-    check(work, ["c.o"], "the following arguments are required: -a", status=2)
-    r = run_cli(["-a", "amd64", "c.o"], work)  # no -o
-    assert_clean_failure(work, r.stderr, r.returncode, "-o", status=2)
     check(work, ["-a", "amd64", "--hash-style", "fancy", "c.o"], "--hash-style", status=2)
     check(work, ["-a", "amd64", "-m", "x.yaml", "c.o"], "-m needs -u", status=2)
 

@@ -8,6 +8,7 @@ relocation logic lives in ``toolchain.linker.arch_<name>``, each a ``Target``
 from __future__ import annotations
 
 import os
+import sys
 
 from .errors import DynError, UsageError
 from .records import NamedTuple
@@ -162,12 +163,37 @@ def get_arch(name: str) -> Arch:
     return arch
 
 
-def arch_argument(name: str) -> Arch:
-    """``get_arch`` for a command line's ``-a``: an unknown name is bad usage (exit status 2)."""
+def arch_argument(name: str | None) -> Arch:
+    """``get_arch`` for a command line's ``-a``: an unknown name is bad usage (exit status 2).
+    Without ``-a`` (None), this machine's arch, as cc and ld target the machine they run on."""
+    if name is None:
+        return default_arch()
     try:
         return get_arch(name)
     except DynError as e:
         raise UsageError(str(e)) from None
+
+
+def host_arch_name() -> str | None:
+    """The arch this machine runs (its kernel's, with a 32-bit Python on x86-64 taken as 386),
+    or None when it is none of ours."""
+    machine = os.uname().machine.lower()
+    if machine in ("x86_64", "amd64"):
+        return "amd64" if sys.maxsize > 2**32 else "386"
+    if machine in ("i386", "i486", "i586", "i686", "x86"):
+        return "386"
+    if machine.startswith("arm") and machine != "arm64":  # armv7l, armv8l (AArch32); arm64 is AArch64
+        return "arm"
+    return None
+
+
+def default_arch() -> Arch:
+    """The arch a command targets without ``-a``: this machine's; bad usage on another machine."""
+    name = host_arch_name()
+    if name is None:
+        known = ", ".join(sorted(ARCHES))
+        raise UsageError(f"-a ARCH is required: this machine ({os.uname().machine}) is none of {known}")
+    return ARCHES[name]
 
 
 def arch_for_machine(machine: int, bits: int) -> Arch | None:

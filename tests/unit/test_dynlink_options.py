@@ -5,9 +5,12 @@ goes to argparse, which reports what is wrong."""
 from __future__ import annotations
 
 import random
+import sys
+from types import SimpleNamespace
 
 import pytest
 
+from toolchain import arch
 from toolchain.errors import UsageError
 from toolchain.linker import main
 from toolchain.linker.libsearch import split_inputs
@@ -106,6 +109,7 @@ def test_the_table_is_the_parser():
         ["-a", "amd64", "-o", "out", "x.o", "-L/usr/lib", "-Lx", "-lc", "-z", "now", "--build-id", "-E"],
         ["--arch=386", "--output=prog", "-S", "--hash-style", "gnu", "-rpath", "/opt", "--build-id=md5", "x.o"],
         ["-a", "arm", "-o", "m.dlm", "-u", "-m", "m.yaml", "-MF", "m.d", "x.o"],
+        ["x.o", "-lc"],
     ],
 )
 def test_plain_command_lines_are_read_without_argparse(argv):
@@ -116,7 +120,6 @@ def test_plain_command_lines_are_read_without_argparse(argv):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["-o", "out", "x.o"], "the following arguments are required: -a/--arch"),
         (["-a", "amd64", "-o", "out", "--hash-style", "bad"], "invalid choice: 'bad'"),
         (["-a", "amd64", "-o", "out", "--bogus"], "unrecognized arguments: --bogus"),
         (["-a", "amd64", "-o", "out", "-z", "bad"], "-z bad: unknown keyword"),
@@ -127,3 +130,33 @@ def test_bad_command_lines_are_reported_as_before(argv, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(")) as e:
         main.parse_args(argv)
     assert str(e.value).endswith("(see --help)")
+
+
+@pytest.mark.parametrize(
+    ("machine", "maxsize", "want"),
+    [
+        ("x86_64", 2**63 - 1, "amd64"),
+        ("x86_64", 2**31 - 1, "386"),  # a 32-bit Python on a 64-bit kernel
+        ("i686", 2**31 - 1, "386"),
+        ("armv7l", 2**31 - 1, "arm"),
+        ("armv8l", 2**31 - 1, "arm"),
+        ("aarch64", 2**63 - 1, None),
+        ("arm64", 2**63 - 1, None),
+        ("riscv64", 2**63 - 1, None),
+    ],
+)
+def test_this_machines_arch(monkeypatch, machine, maxsize, want):
+    monkeypatch.setattr(arch.os, "uname", lambda: SimpleNamespace(machine=machine))
+    monkeypatch.setattr(sys, "maxsize", maxsize)
+    assert arch.host_arch_name() == want
+
+
+def test_without_a_and_o_the_link_is_for_this_machine_into_a_out(monkeypatch):
+    """As with ld: no -a targets the machine dynlink runs on, no -o writes a.out."""
+    monkeypatch.setattr(arch.os, "uname", lambda: SimpleNamespace(machine="armv7l"))
+    opts = main.parse_args(["x.o", "-lc"])
+    assert opts.arch.name == "arm" and opts.output == "a.out"
+    monkeypatch.setattr(arch.os, "uname", lambda: SimpleNamespace(machine="aarch64"))
+    with pytest.raises(UsageError, match=r"-a ARCH is required: this machine \(aarch64\) is none of 386, amd64, arm"):
+        main.parse_args(["x.o"])
+    assert main.parse_args(["-a", "386", "x.o"]).arch.name == "386"

@@ -1,10 +1,12 @@
 """dyncc: a C compiler driver whose objects carry their dynimport/dynexport directives.
 
-    dyncc -a ARCH -c file.c [-o file.o] [compiler flags...]      compile
-    dyncc -a ARCH -E file.c [-o file.i] / -M / -MM                preprocess
-    dyncc -a ARCH -S file.c                                       compile to assembly
-    dyncc -a ARCH [-o prog] a.c b.o -lfoo [-Wl,...]               compile and link with dynlink
+    dyncc [-a ARCH] -c file.c [-o file.o] [compiler flags...]    compile
+    dyncc [-a ARCH] -E file.c [-o file.i] / -M / -MM              preprocess
+    dyncc [-a ARCH] -S file.c                                     compile to assembly
+    dyncc [-a ARCH] [-o prog] a.c b.o -lfoo [-Wl,...]             compile and link with dynlink
     dyncc --pragmas [-a ARCH] file.c                              print the directive text
+
+Without ``-a`` the target is this machine's arch, as with cc.
 
 The compiler is ``zig cc -target <arch.cc_target>`` with the arch's code-generation
 defaults (``Arch.cc_flags``, then ``-fno-sanitize=undefined``: zig turns UBSan with a
@@ -42,7 +44,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from ..arch import Arch, arch_argument, get_arch
+from ..arch import Arch, arch_argument, default_arch, get_arch, host_arch_name
 from ..errors import DynError, UsageError, report, run_main
 from ..records import TYPE_CHECKING, NamedTuple
 from .flags import (
@@ -157,14 +159,9 @@ def compiler_command(arch: Arch, flags: Sequence[str] = (), cc: Sequence[str] | 
 
 
 def host_arch() -> Arch:
-    """The arch of this machine (amd64 when unknown)."""
-    import platform
-
-    m = platform.machine().lower()
-    name = {"x86_64": "amd64", "amd64": "amd64", "i386": "386", "i686": "386"}.get(m)
-    if name is None and m.startswith("arm"):
-        name = "arm"
-    return get_arch(name or "amd64")
+    """The arch of this machine (amd64 when it is none of ours): what queries such as
+    ``--version`` describe without ``-a``."""
+    return get_arch(host_arch_name() or "amd64")
 
 
 def _prefix_maps(cwd: str) -> list[str]:
@@ -483,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = ArgumentParser(
         prog=PROG,
-        usage="%(prog)s -a ARCH [-c|-S|-E|-M|-MM] [options] inputs...",
+        usage="%(prog)s [-a ARCH] [-c|-S|-E|-M|-MM] [options] inputs...",
         description="A C compiler driver (zig cc underneath) whose objects carry their "
         "#pragma dynimport/dynexport directives (section .dynpragma); without -c, -S or -E "
         "it compiles and links with dynlink. Compiles are hosted (glibc's headers from the "
@@ -494,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-rdynamic (--export-dynamic) to dynlink, and adds -lc unless -nostdlib/-nodefaultlibs.",
         allow_abbrev=False,
     )
-    p.add_argument("-a", "--arch", help="target architecture: 386, amd64, arm (or 8, 6, 5)")
+    p.add_argument("-a", "--arch", help="target architecture: 386, amd64, arm (or 8, 6, 5); default: this machine's")
     p.add_argument("-c", action="store_true", help="compile each source to an object")
     p.add_argument("-S", action="store_true", help="compile to assembly (no directives)")
     p.add_argument("-E", action="store_true", help="preprocess only (to standard output or -o)")
@@ -632,9 +629,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
         raise UsageError(f"conflicting modes: {', '.join(sorted(set(modes)))}")
     mode = "pragmas" if "pragmas" in modes else "preprocess" if "preprocess" in modes else (modes or ["link"])[0]
     if arch is None:
-        if mode != "pragmas":
-            raise UsageError("-a ARCH is required")
-        arch = host_arch()
+        arch = host_arch() if mode == "pragmas" else default_arch()
     if not inputs:
         raise UsageError("no input files")
     if mode in ("compile", "assemble") and output is not None and len(inputs) > 1:

@@ -30,15 +30,14 @@ class _Option(NamedTuple):
     action: str  # store, append, store_true, store_false, or optional (a value or ``const``)
     help: str | None = None
     metavar: str | None = None
-    required: bool = False
     choices: tuple[str, ...] | None = None
     default: str | None = None
     const: str | None = None
 
 
 _OPTIONS = (
-    _Option(("-a", "--arch"), "arch", "store", "target: 386, amd64, arm (or 8, 6, 5)", required=True),
-    _Option(("-o", "--output"), "output", "store", "output file", required=True),
+    _Option(("-a", "--arch"), "arch", "store", "target: 386, amd64, arm (or 8, 6, 5); default: this machine's"),
+    _Option(("-o", "--output"), "output", "store", "output file (default a.out)", default="a.out"),
     _Option(("-e", "--entry"), "entry", "store", "entry symbol (default _start)"),
     _Option(("-L",), "lib_dirs", "append", "library search dir", "DIR"),
     _Option(("--map",), "map_file", "store", "write a link map", "FILE"),
@@ -97,7 +96,7 @@ def build_parser() -> ArgumentParser:
             elif o.action == "optional":
                 kwargs.update(nargs="?", const=o.const, default=o.default)
             else:
-                kwargs.update(required=o.required, choices=o.choices, default=o.default)
+                kwargs.update(choices=o.choices, default=o.default)
         p.add_argument(*o.flags, **kwargs)  # type: ignore[arg-type]
     p.add_argument(
         "inputs",
@@ -161,8 +160,6 @@ def _parse_simple(rest: list[str]) -> _Parsed | None:
             getattr(a, o.dest).append(value)
         else:
             setattr(a, o.dest, value)
-    if any(o.required and getattr(a, o.dest) is None for o in _OPTIONS):
-        return None
     return a
 
 
