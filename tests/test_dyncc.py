@@ -384,6 +384,8 @@ def test_include_paths_and_defines_reach_the_preprocessor(tmp_path):
         (["-a", "amd64", "-c", "x.c", "y.c", "-o", "z.o"], 2, "-o with -c and 2 inputs"),
         (["-a", "amd64", "-c", "x.c", "-S"], 2, "conflicting modes"),
         (["-a", "amd64", "-shared", "x.c"], 2, "-shared is not supported"),
+        (["-a", "amd64", "-flto", "-c", "x.c"], 2, "-flto is not supported (it makes LLVM bitcode"),
+        (["-a", "amd64", "-flto=thin", "x.c"], 2, "-flto=thin is not supported"),
         (["--pragmas", "x.c", "y.c"], 2, "--pragmas takes one source file"),
         (["-a", "amd64", "-c", "x.c", "-o"], 2, "-o needs a value"),
         (["-a", "vax", "-c", "x.c"], 2, "unknown arch"),

@@ -235,6 +235,22 @@ def test_not_elf(work):
     check(work, ["-a", "amd64", "c.o", "t.o"], "dynlink: t.o: not an ELF file")
 
 
+def test_llvm_bitcode_is_named(work):
+    """An object compiled with -flto (zig's own, LLVM bitcode), alone or as an archive member."""
+    zig = [sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-linux-gnu", "-flto", "-c"]
+    with open(os.path.join(work, "lto.c"), "w") as f:
+        f.write("int foo(void) { return 1; }\n")
+    subprocess.run([*zig, "lto.c", "-o", "lto.o"], cwd=work, check=True, env=tool_env(), timeout=300)
+    check(work, ["-a", "amd64", "c.o", "lto.o"], "dynlink: lto.o: not an ELF file: LLVM bitcode (compiled with -flto?)")
+    with open(os.path.join(work, "lto.o"), "rb") as f:
+        bitcode = f.read()
+    index = struct.pack(">II", 1, 8 + 60 + 12) + b"foo\0"
+    member = _member_header("lto.o/", len(bitcode)) + bitcode
+    with open(os.path.join(work, "liblto.a"), "wb") as f:
+        f.write(b"!<arch>\n" + _member_header("/", len(index)) + index + member)
+    check(work, ["-a", "amd64", "needfoo.o", "liblto.a"], "dynlink: liblto.a(lto.o): not an ELF file: LLVM bitcode")
+
+
 def test_empty_file(work):
     open(os.path.join(work, "empty.o"), "wb").close()
     check(work, ["-a", "amd64", "empty.o"], "dynlink: empty.o: not an ELF file")

@@ -752,6 +752,11 @@ _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 _new_tuple = tuple.__new__  # a named tuple from its fields without its Python-level __new__
 
 
+#: what an object compiled with -flto starts with (no ELF reader of ours can take it)
+LLVM_BITCODE_MAGIC = b"BC\xc0\xde"
+LLVM_BITCODE_ERROR = "not an ELF file: LLVM bitcode (compiled with -flto?)"
+
+
 class ElfFile:
     """A parsed ELF file: header, section headers, and readers for the rest."""
 
@@ -759,6 +764,8 @@ class ElfFile:
         self.name = name
         self.data = memoryview(data)
         if len(data) < 16 or bytes(self.data[:4]) != b"\x7fELF":
+            if bytes(self.data[:4]) == LLVM_BITCODE_MAGIC:
+                raise DynError(LLVM_BITCODE_ERROR, name)
             raise DynError("not an ELF file", name)
         ei_class, ei_data = self.data[4], self.data[5]
         if ei_class not in (1, 2) or ei_data not in (1, 2):

@@ -603,6 +603,8 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
             link_flags.append(a)
         elif a in _UNSUPPORTED_LINK:
             raise UsageError(f"{a} is not supported (dynlink makes no {_UNSUPPORTED_LINK[a]})")
+        elif a == "-flto" or a.startswith("-flto="):
+            raise UsageError(f"{a} is not supported (it makes LLVM bitcode, and dynlink links ELF objects)")
         elif a == "-x":
             language = value(a)
             language = None if language == "none" else language

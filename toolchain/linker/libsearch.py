@@ -178,6 +178,8 @@ def _kind_of(head: bytes, path: str) -> str:
         raise DynError("not a relocatable object or a shared library (an executable?)", path)
     if looks_like_script(head):
         return "script"
+    if head.startswith(elf.LLVM_BITCODE_MAGIC):
+        raise DynError(elf.LLVM_BITCODE_ERROR, path)
     raise DynError("not an ELF file (nor an archive or a linker script)", path)
 
 
