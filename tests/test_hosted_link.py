@@ -72,6 +72,22 @@ def test_dyncc_compiles_and_links_in_one_go(tmp_path, arch):
     assert run_program(arch, exe).stdout == b"hello, world\n"
 
 
+@pytest.mark.parametrize("args", [["-static", "-lc"], ["-Bstatic", "-lm", "-lc"]])
+def test_static_glibc_is_refused_with_its_reason(objs, tmp_path, args):
+    """Rather than a machine's libc.a pulled in and failing on what it needs (its own _start,
+    IFUNCs, TLS): one line naming -lc, nothing written; dyncc -static says the same."""
+    out = tmp_path / "hello"
+    r = dynlink("amd64", str(out), [objs("amd64", "hello.c"), *args])
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "-lc: static glibc is not supported; link the C library dynamically" in r.stderr
+    assert not out.exists()
+    r = run_dyncc(["-a", "386", "-static", "-o", str(out), os.path.join(HOSTED_DIR, "hello.c")])
+    assert r.returncode == 1 and "-lc: static glibc is not supported" in r.stderr, r.stderr
+    assert not out.exists()
+    exe = link_ok("amd64", str(out), [objs("amd64", "hello.c"), "-Bstatic", "-Bdynamic", "-lc"])
+    assert run_program("amd64", exe).stdout == b"hello, world\n"
+
+
 @pytest.mark.parametrize("arch", ARCHES)
 def test_multi_file_program_behaves_as_zig_builds_it(objs, tmp_path, arch):
     exe = link_ok(arch, str(tmp_path / "prog"), [*(objs(arch, s) for s in MULTI), "-lc", "-lm"])

@@ -199,6 +199,11 @@ def resolve_inputs(
     try:
         for arg in args:
             if arg.is_library:
+                if arg.static and arg.name == "c":  # a machine's libc.a needs IFUNC and TLS relocations
+                    raise DynError(
+                        f"{arg.spelling}: static glibc is not supported; link the C library dynamically "
+                        f"(drop -static, or put -Bdynamic before {arg.spelling})"
+                    )
                 path = find_library(arg.name, dirs, arg.static)
                 if path is None:
                     kind = "static library " if arg.static and not arg.name.startswith(":") else ""
