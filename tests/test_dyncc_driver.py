@@ -366,6 +366,10 @@ def test_link_mode_adds_lc_and_passes_linker_args(tmp_path, monkeypatch):
     assert inv is not None and inv.mode == "link"
     cmd = driver.link_command(inv, ["a.o", "b.o"])
     assert cmd == ["-a", "amd64", "-o", "p", "--map", "p.map", "-L", "x", "a.o", "b.o", "-l", "m", "-l", "c"]
+    inv, _ = driver.parse_command_line(["-a", "amd64", "-s", "a.o", "-Wl,--gc-sections,-O1,-z,noexecstack"])
+    assert inv is not None
+    want = ["--strip-all", "--gc-sections", "-O1", "-z", "noexecstack", "a.o", "-l", "c"]
+    assert driver.link_command(inv, ["a.o"])[4:] == want
     inv, _ = driver.parse_command_line(["-a", "amd64", "a.o", "-nodefaultlibs"])
     assert inv is not None and driver.link_command(inv, ["a.o"])[-1] == "a.o"
     assert driver.link_command(inv, ["a.o"])[:4] == ["-a", "amd64", "-o", "a.out"]

@@ -315,9 +315,22 @@ def test_debug_info_kept_and_relocated(tmp_path, arch):
     assert "dbgmain.c" in lines
     with open(stripped, "rb") as f:
         assert not ELFFile(f).has_dwarf_info()
-    for p in (prog, stripped):
+    all_out = str(tmp_path / "prog-s")  # -s, --strip-all: no symbol table either, still runs
+    assert dynlink(arch, all_out, objs, "-s").returncode == 0
+    assert run_program(arch, all_out).stdout == b"43\n"
+    with open(all_out, "rb") as f:
+        e = ELFFile(f)
+        assert not e.has_dwarf_info()
+        assert "SHT_SYMTAB" not in [s["sh_type"] for s in e.iter_sections()]
+        assert [s.name for s in e.iter_sections() if s["sh_type"] == "SHT_STRTAB"] == [".shstrtab"]
+    nm = subprocess.run(["nm", all_out], capture_output=True, text=True)
+    assert "no symbols" in nm.stderr
+    for p in (prog, stripped, all_out):
         r = subprocess.run(["readelf", "-a", "--debug-dump=info", p], capture_output=True, text=True)
         assert "Warning" not in r.stderr and "Error" not in r.stderr, r.stderr
+        if shutil.which("eu-elflint"):
+            lint = subprocess.run(["eu-elflint", "--gnu-ld", p], capture_output=True, text=True)
+            assert lint.returncode == 0, lint.stdout
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -341,11 +354,18 @@ def test_gnu_stack_note(tmp_path, arch):
     execstack = tmp_path / "execstack.o"
     execstack.write_bytes(bytes(data))
     flags = {}
-    for name, obj in (("plain", plain), ("execstack", str(execstack))):
+    links = (
+        ("plain", [plain]),
+        ("execstack", [str(execstack)]),
+        ("z-noexecstack", [str(execstack), "-z", "noexecstack"]),  # -z overrides the objects, as with ld
+        ("z-execstack", [plain, "-z", "execstack"]),
+    )
+    for name, args in links:
         out = str(tmp_path / name)
-        assert dynlink(arch, out, [obj]).returncode == 0
+        assert dynlink(arch, out, args).returncode == 0
         with open(out, "rb") as f:
             seg = next(p for p in ELFFile(f).iter_segments() if p["p_type"] == "PT_GNU_STACK")
             flags[name] = seg["p_flags"]
     assert flags["plain"] & 1 == 0 and flags["plain"] & 6 == 6
     assert flags["execstack"] & 7 == 7
+    assert flags["z-noexecstack"] & 7 == 6 and flags["z-execstack"] & 7 == 7

@@ -110,6 +110,7 @@ def test_the_table_is_the_parser():
         ["--arch=386", "--output=prog", "-S", "--hash-style", "gnu", "-rpath", "/opt", "--build-id=md5", "x.o"],
         ["-a", "arm", "-o", "m.dlm", "-u", "-m", "m.yaml", "-MF", "m.d", "x.o"],
         ["x.o", "-lc"],
+        ["-Map=m.map", "--gc-sections", "-O1", "--no-undefined", "-s", "-z", "noexecstack", "x.o"],
     ],
 )
 def test_plain_command_lines_are_read_without_argparse(argv):
@@ -160,3 +161,18 @@ def test_without_a_and_o_the_link_is_for_this_machine_into_a_out(monkeypatch):
     with pytest.raises(UsageError, match=r"-a ARCH is required: this machine \(aarch64\) is none of 386, amd64, arm"):
         main.parse_args(["x.o"])
     assert main.parse_args(["-a", "386", "x.o"]).arch.name == "386"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_gnu_ld_spellings(monkeypatch, fast):
+    """-Map, -s, -z (no)execstack and the options that ask for what dynlink always does, read
+    alike by the plain-line reader and by argparse."""
+    if not fast:
+        monkeypatch.setattr(main, "_parse_simple", lambda rest: None)
+    opts = main.parse_args(["-a", "amd64", "-Map", "m.map", "-z", "execstack", "x.o"])
+    assert opts.map_file == "m.map" and opts.exec_stack is True and not opts.strip_all
+    opts = main.parse_args(["-a", "amd64", "-Map=n.map", "-s", "-z", "noexecstack", "-z", "defs", "x.o"])
+    assert opts.map_file == "n.map" and opts.exec_stack is False
+    assert opts.strip_all and opts.strip_debug
+    opts = main.parse_args(["-a", "amd64", *main.GNU_LD_DEFAULTS, "x.o"])
+    assert opts.exec_stack is None and opts.inputs == ["x.o"] and not opts.strip_all

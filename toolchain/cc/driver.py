@@ -78,23 +78,8 @@ _MODES = {"-c": "compile", "-S": "assemble", "-E": "preprocess", "-M": "preproce
 # driver flags that only concern a link
 _LINK_FLAGS = frozenset({"-nostdlib", "-nodefaultlibs", "-nostartfiles", "-static", "-rdynamic", "-no-pie", "-s"})
 _UNSUPPORTED_LINK = {"-shared": "shared libraries", "-pie": "position-independent executables"}
-# GNU ld options that ask for what dynlink does anyway; dropped while dynlink does not know them
 _ERROR_RE = re.compile(r": (?:\x1b\[[0-9;]*m)*(fatal )?error: ")
 _COLOUR_RE = re.compile(r"\x1b\[[0-9;]*m")
-# GNU ld options build systems pass that name what dynlink does anyway (dropped when dynlink lacks them):
-# it never checks a shared library's own undefined symbols, and rescans archives as one group.
-_GNU_LD_DEFAULTS = frozenset(
-    {
-        "--as-needed",
-        "--no-as-needed",
-        "--no-undefined",
-        "-O1",
-        "--start-group",
-        "--end-group",
-        "--allow-shlib-undefined",
-        "--no-allow-shlib-undefined",
-    }
-)
 
 
 class Invocation(NamedTuple):
@@ -729,7 +714,7 @@ def link_command(inv: Invocation, objects: Sequence[str]) -> list[str]:
     known = _dynlink_options()
     opts: list[str] = ["-a", inv.arch.name, "-o", inv.output or "a.out"]
     flags = set(inv.link_flags)
-    for f, linker_opt in (("-static", "-static"), ("-rdynamic", "--export-dynamic")):
+    for f, linker_opt in (("-static", "-static"), ("-rdynamic", "--export-dynamic"), ("-s", "--strip-all")):
         if f in flags:
             if linker_opt not in known:
                 raise UsageError(f"{f} is not supported by this dynlink ({linker_opt})")
@@ -750,7 +735,7 @@ def link_command(inv: Invocation, objects: Sequence[str]) -> list[str]:
             if "--export-dynamic" not in known:
                 raise UsageError(f"-Wl,{a} is not supported by this dynlink (--export-dynamic)")
             extra.append("--export-dynamic")
-        elif not (a in _GNU_LD_DEFAULTS and a not in known):
+        else:  # dynlink takes GNU ld's options that ask for what it always does (main.GNU_LD_DEFAULTS)
             extra.append(a)
         i += 1
     if not flags & {"-nostdlib", "-nodefaultlibs"}:

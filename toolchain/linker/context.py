@@ -43,6 +43,8 @@ class LinkOptions:
         module: bool = False,
         manifest: str | None = None,
         strip_debug: bool = False,
+        strip_all: bool = False,
+        exec_stack: bool | None = None,
         input_args: list[InputArg] | None = None,
         start_files: bool = True,
         export_dynamic: bool = False,
@@ -64,6 +66,8 @@ class LinkOptions:
         self.module = module
         self.manifest = manifest
         self.strip_debug = strip_debug
+        self.strip_all = strip_all  # -s: no .symtab/.strtab either
+        self.exec_stack = exec_stack  # -z execstack/noexecstack; None: executable if an object asks
         # every input (files and -l NAME) in command-line order, with -Bstatic/--as-needed in force
         # there; callers that list files and library names (the API before input_args) get it made
         self.input_args = input_args or [InputArg(p) for p in inputs] + [InputArg(n, True) for n in self.libs]

@@ -215,7 +215,8 @@ class ElfExecutable(Output):
 
         for i, o in enumerate(self.ctx.outputs, start=1):
             o.index = i
-        symtab, strtab, nlocal = self._symtab(is64)
+        strip_all = self.ctx.opts.strip_all
+        symtab, strtab, nlocal = self._symtab(is64) if not strip_all else (b"", b"", 0)
         debug = self.debug
         write_debug(self.ctx, debug, out)  # releases every input: the output holds their bytes now
         assert not debug or len(out) == debug[-1].offset + debug[-1].size
@@ -226,12 +227,13 @@ class ElfExecutable(Output):
         out += strtab
         names = [shname(o.name) for o in self.ctx.outputs]
         debug_names = [shname(o.name) for o in debug]
-        n_symtab, n_strtab, n_shstr = shname(".symtab"), shname(".strtab"), shname(".shstrtab")
+        n_symtab, n_strtab = (shname(".symtab"), shname(".strtab")) if not strip_all else (0, 0)
+        n_shstr = shname(".shstrtab")
         shstr_off = len(out)
         out += shnames
         out.extend(b"\0" * (-len(out) % 8))
         shoff = len(out)
-        nsec = len(self.ctx.outputs) + len(debug) + 4
+        nsec = len(self.ctx.outputs) + len(debug) + (2 if strip_all else 4)
         sh = bytearray(shentsize)  # null section
         for o, nm in zip(self.ctx.outputs, names, strict=True):
             link, info = self._section_link(o)
@@ -240,21 +242,22 @@ class ElfExecutable(Output):
             )
         for o, nm in zip(debug, debug_names, strict=True):
             sh += _shdr(is64, nm, o.type, o.flags, 0, o.offset, o.size, 0, 0, o.align, o.entsize)
-        sym_index = len(self.ctx.outputs) + len(debug) + 1
-        sh += _shdr(
-            is64,
-            n_symtab,
-            elf.SHT_SYMTAB,
-            0,
-            0,
-            symtab_off,
-            len(symtab),
-            sym_index + 1,
-            nlocal,
-            8 if is64 else 4,
-            24 if is64 else 16,
-        )
-        sh += _shdr(is64, n_strtab, elf.SHT_STRTAB, 0, 0, strtab_off, len(strtab), 0, 0, 1, 0)
+        if not strip_all:
+            sym_index = len(self.ctx.outputs) + len(debug) + 1
+            sh += _shdr(
+                is64,
+                n_symtab,
+                elf.SHT_SYMTAB,
+                0,
+                0,
+                symtab_off,
+                len(symtab),
+                sym_index + 1,
+                nlocal,
+                8 if is64 else 4,
+                24 if is64 else 16,
+            )
+            sh += _shdr(is64, n_strtab, elf.SHT_STRTAB, 0, 0, strtab_off, len(strtab), 0, 0, 1, 0)
         sh += _shdr(is64, n_shstr, elf.SHT_STRTAB, 0, 0, shstr_off, len(shnames), 0, 0, 1, 0)
         out += sh
         phdrs = self._phdrs(ehsize, nphdr, phentsize)
@@ -310,7 +313,10 @@ class ElfExecutable(Output):
         note = self.ctx.synthetic.get(BUILD_ID_SECTION)
         if note is not None:
             ph.append((elf.PT_NOTE, elf.PF_R, note.addr - self.ctx.base, note.addr, note.size, note.size, 4))
-        stack = elf.PF_R | elf.PF_W | (elf.PF_X if any(o.exec_stack for o in self.ctx.objects) else 0)
+        exec_stack = self.ctx.opts.exec_stack
+        if exec_stack is None:
+            exec_stack = any(o.exec_stack for o in self.ctx.objects)
+        stack = elf.PF_R | elf.PF_W | (elf.PF_X if exec_stack else 0)
         ph.append((elf.PT_GNU_STACK, stack, 0, 0, 0, 0, 16))
         if self.ctx.relro_range is not None:
             start, end = self.ctx.relro_range

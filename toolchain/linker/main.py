@@ -22,6 +22,20 @@ if TYPE_CHECKING:
 PROG = "dynlink"
 
 
+#: GNU ld options build systems pass that ask for what dynlink always does: it drops the
+#: sections nothing references, reports every undefined symbol of an executable, does not
+#: check a shared library's own undefined symbols, and does no link-time optimisation.
+GNU_LD_DEFAULTS = (
+    "--gc-sections",
+    "--no-undefined",
+    "--allow-shlib-undefined",
+    "--no-allow-shlib-undefined",
+    "-O0",
+    "-O1",
+    "-O2",
+)
+
+
 class _Option(NamedTuple):
     """One of dynlink's options: how argparse declares it, and how ``_parse_simple`` reads it."""
 
@@ -40,10 +54,11 @@ _OPTIONS = (
     _Option(("-o", "--output"), "output", "store", "output file (default a.out)", default="a.out"),
     _Option(("-e", "--entry"), "entry", "store", "entry symbol (default _start)"),
     _Option(("-L",), "lib_dirs", "append", "library search dir", "DIR"),
-    _Option(("--map",), "map_file", "store", "write a link map", "FILE"),
+    _Option(("--map", "-Map"), "map_file", "store", "write a link map", "FILE"),
     _Option(("-I", "--interp", "--dynamic-linker"), "interp", "store", "dynamic loader (default: the arch's)"),
     _Option(("--hash-style",), "hash_style", "store", choices=("sysv", "gnu", "both"), default="both"),
     _Option(("-S", "--strip-debug"), "strip_debug", "store_true", "leave out the objects' .debug_* sections"),
+    _Option(("-s", "--strip-all"), "strip_all", "store_true", "leave out .symtab and .strtab too"),
     _Option(("-u", "--module"), "module", "store_true", "write a dynld module"),
     _Option(("-m", "--manifest"), "manifest", "store", "export manifest (YAML) for -u"),
     _Option(("--depfile", "-MF"), "depfile", "store", "with -m: write a depfile (manifest, headers)", "FILE"),
@@ -53,7 +68,7 @@ _OPTIONS = (
         ("-E", "--export-dynamic"), "export_dynamic", "store_true", "export every global symbol (for dlopen'ed plugins)"
     ),
     _Option(("--dynamic-list",), "dynamic_list", "store", "export the symbols the file lists ({ name; ... };)", "FILE"),
-    _Option(("-z",), "z", "append", "relro, norelro, now, lazy", "KEYWORD"),
+    _Option(("-z",), "z", "append", "relro, norelro, now, lazy, noexecstack, execstack, defs", "KEYWORD"),
     _Option(("-rpath", "-R"), "rpath", "append", "DT_RUNPATH entry", "DIR"),
     _Option(
         ("--build-id",),
@@ -63,6 +78,12 @@ _OPTIONS = (
         "STYLE",
         default="none",
         const="sha1",
+    ),
+    _Option(
+        GNU_LD_DEFAULTS,
+        "gnu_ld_defaults",
+        "store_true",
+        "GNU ld options that ask for what dynlink always does; accepted and ignored",
     ),
 )
 _BY_FLAG = {flag: o for o in _OPTIONS for flag in o.flags}
@@ -163,7 +184,7 @@ def _parse_simple(rest: list[str]) -> _Parsed | None:
     return a
 
 
-_Z_KEYWORDS = ("relro", "norelro", "now", "lazy")
+_Z_KEYWORDS = ("relro", "norelro", "now", "lazy", "noexecstack", "execstack", "defs")
 
 
 def parse_args(argv: Sequence[str]) -> LinkOptions:
@@ -193,7 +214,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
         from ..dynld.hostcheck import check_host
 
         check_host(a.manifest, a.host)
-    relro, now = True, False
+    relro, now, exec_stack = True, False, None
     for kw in a.z:
         if kw not in _Z_KEYWORDS:
             _usage(f"-z {kw}: unknown keyword (known: {', '.join(_Z_KEYWORDS)})")
@@ -201,6 +222,8 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
             relro = kw == "relro"
         elif kw in ("now", "lazy"):
             now = kw == "now"
+        elif kw in ("execstack", "noexecstack"):
+            exec_stack = kw == "execstack"
     if a.build_id not in ("none", "sha1", "md5", "uuid") and not _is_hex_build_id(a.build_id):
         _usage(f"--build-id={a.build_id}: expected sha1, md5, uuid, none or 0xHEX")
     return LinkOptions(
@@ -216,7 +239,9 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
         hash_style=a.hash_style,
         module=a.module,
         manifest=a.manifest,
-        strip_debug=a.strip_debug,
+        strip_debug=a.strip_debug or a.strip_all,
+        strip_all=a.strip_all,
+        exec_stack=exec_stack,
         start_files=a.start_files,
         export_dynamic=a.export_dynamic,
         dynamic_list=a.dynamic_list,
