@@ -99,7 +99,7 @@ def _fresh_caches(base: str, tag: str) -> dict[str, str]:
     # byte-compiled modules, as an installed package has them (some environments turn that off)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = os.path.join(base, "pycache")
-    env.pop("CC", None)
+    env.pop("DYNCC_CC", None)
     return env
 
 

@@ -245,7 +245,7 @@ def expected(prog: Program) -> str:
 def _run(cmd: list[str], what: str, cwd: str | None = None) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("CC", None)
+    env.pop("DYNCC_CC", None)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL)
     if p.returncode != 0:
         msg = (p.stderr or p.stdout).strip().splitlines()

@@ -65,7 +65,7 @@ def tool_env() -> dict[str, str]:
     """The environment to run the tools from this repository."""
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("CC", None)
+    env.pop("DYNCC_CC", None)
     env.pop("DYNTOOLS_TRACEBACK", None)
     return env
 

@@ -27,8 +27,8 @@ from toolchain.arch import get_arch  # noqa: E402
 from toolchain.cc import runtime  # noqa: E402
 from toolchain.cc.driver import compile_c  # noqa: E402
 
-# dyncc honours $CC; a CC set in the environment running the tests must not change what they build.
-os.environ.pop("CC", None)
+# dyncc honours $DYNCC_CC; one set in the environment running the tests must not change what they build.
+os.environ.pop("DYNCC_CC", None)
 
 ARCHES = ("386", "amd64", "arm")
 OPTS = ("-O0", "-O2")
@@ -63,7 +63,7 @@ def tool_env(**extra: str) -> dict[str, str]:
     """An environment for running the tools as ``python -m ...`` from the repository."""
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("CC", None)
+    env.pop("DYNCC_CC", None)
     env.update(extra)
     return env
 

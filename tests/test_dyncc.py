@@ -445,12 +445,37 @@ def test_cc_arch_mismatch_is_an_error(tmp_path, monkeypatch, capsys):
 
 def test_cc_from_environment(tmp_path):
     _write(tmp_path / "x.c", "#pragma dynexport x y\nint x;\n")
-    env = tool_env(CC=_zig("arm-linux-none"))
+    env = tool_env(DYNCC_CC=_zig("arm-linux-none"))
     r = run_dyncc(["-a", "386", "-c", "x.c"], cwd=str(tmp_path), env=env)
     assert r.returncode == 1 and "not for 386" in r.stderr
     r = run_dyncc(["-a", "arm", "-c", "x.c"], cwd=str(tmp_path), env=env)
     assert r.returncode == 0, r.stderr
     assert _read_directives(str(tmp_path / "x.o")) == Directives("arm", [], [DynExport("x", "y")])
+
+
+def test_cc_naming_dyncc_is_what_make_does_not_a_loop(tmp_path):
+    """``make CC=dyncc`` and ``CC=dyncc ./configure`` put dyncc in $CC: dyncc does not read it
+    (it would run itself for ever); ``--cc``/``$DYNCC_CC`` naming dyncc fail at once instead."""
+    _write(tmp_path / "x.c", "int x;\n")
+    dyncc = f"{sys.executable} -m toolchain.cc.driver"
+    r = run_dyncc(["-a", "386", "-c", "x.c"], cwd=str(tmp_path), env={**tool_env(), "CC": dyncc})
+    assert r.returncode == 0, r.stderr
+    assert _read_directives(str(tmp_path / "x.o")) == Directives("386", [], [])
+    bounded = {"DYNCC_TIMEOUT": "60"}  # were the check gone, each level would be killed in time
+    for args, env in ((["--cc", dyncc], tool_env(**bounded)), ([], tool_env(DYNCC_CC=dyncc, **bounded))):
+        r = run_dyncc(["-a", "386", *args, "-c", "x.c", "-o", "y.o"], cwd=str(tmp_path), env=env)
+        assert r.returncode == 1
+        assert "dyncc: the compiler command runs dyncc again (does --cc or $DYNCC_CC name dyncc?)" in r.stderr
+        assert not (tmp_path / "y.o").exists()
+    if shutil.which("make"):  # what the brief's users do: make's built-in rule for x.o, then a link
+        build = tmp_path / "make"
+        build.mkdir()
+        (build / "Makefile").write_text("prog: x.o main.o\n\t$(CC) -o $@ $^\n")
+        _write(build / "x.c", "int x;\n")
+        _write(build / "main.c", "extern int x;\nint main(void) { return x; }\n")
+        r = subprocess.run(["make", f"CC={dyncc}"], cwd=str(build), env=tool_env(), capture_output=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert subprocess.run([str(build / "prog")], timeout=60).returncode == 0
 
 
 def test_cc_that_fails_to_run(tmp_path, monkeypatch, capsys):

@@ -126,7 +126,7 @@ class Venv:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SCONS", "DYNTOOLS", "PYTHON"))}
-        env.pop("CC", None)
+        env.pop("DYNCC_CC", None)
         env["PATH"] = f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}"
         env["VIRTUAL_ENV"] = str(self.root)
         return env

@@ -170,7 +170,7 @@ def scons(
     cwd: Path, *args: str, pythonpath: Path = SITE, timeout: float = 600, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """Run SCons in ``cwd`` as its own process, the tool found through PYTHONPATH only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCONS", "DYNTOOLS")) and k != "CC"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCONS", "DYNTOOLS")) and k != "DYNCC_CC"}
     env["PYTHONPATH"] = str(pythonpath)
     env.update(extra_env or {})
     return subprocess.run(

@@ -122,7 +122,7 @@ def _scons_keep_env(root: Path, *args: str):
     """SCons as tests.test_scons.scons runs it, but keeping DYNTOOLS_WORKERS from os.environ."""
     import subprocess  # noqa: PLC0415
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCONS") and k != "CC"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCONS") and k != "DYNCC_CC"}
     env["PYTHONPATH"] = str(SITE)
     return subprocess.run(
         [sys.executable, "-m", "SCons", "-Q", *args], cwd=root, capture_output=True, text=True, env=env, timeout=600

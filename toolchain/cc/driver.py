@@ -15,8 +15,11 @@ position-independence and debug-level families are resolved as clang would
 (``flags.merge_flags``).  Compiles are hosted: glibc's headers from the ziglang
 package and ``__GLIBC_MINOR__`` of ``Arch.glibc_version`` (``toolchain.cc.hosted``);
 ``-ffreestanding``, ``-nostdinc`` or ``-nostdlibinc`` leave them out.  ``--cc CC`` or
-``$CC`` choose another compiler; dyncc then adds no flags of its own except the
+``$DYNCC_CC`` choose another compiler; dyncc then adds no flags of its own except the
 dependency file it reads, and checks that the object's ELF machine and class fit.
+(Not ``$CC``: ``make CC=dyncc`` and ``CC=dyncc ./configure`` set it to dyncc itself. A
+compiler command that runs dyncc again is refused: ``DYNCC_NESTED`` marks the compiler's
+environment.)
 
 One compiler run per source in the common case: the ORIGINAL source is compiled
 (diagnostics are the compiler's own) with a dependency file; then the source and the
@@ -173,12 +176,26 @@ def compiler_time_limit() -> float:
         return 900.0
 
 
+#: set in the environment of the compilers dyncc runs: a dyncc started with it is one that
+#: its own compiler command ran (``--cc dyncc``), which would run itself without end
+NESTED = "DYNCC_NESTED"
+
+
+def _compiler_env() -> dict[str, str]:
+    return {**os.environ, NESTED: "1"}
+
+
 def _run_captured(cmd: list[str], src: str) -> subprocess.CompletedProcess[bytes]:
     _verbose(cmd)
     limit = compiler_time_limit()
     try:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=_compiler_env(),
         )
     except OSError as e:
         raise DynError(f"cannot run compiler {cmd[0]}: {e.strerror}", src) from None
@@ -201,7 +218,7 @@ def _run_through(cmd: list[str], what: str) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        return subprocess.run(cmd).returncode
+        return subprocess.run(cmd, env=_compiler_env()).returncode
     except OSError as e:
         raise DynError(f"cannot run compiler {cmd[0]}: {e.strerror}", what) from None
 
@@ -471,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         "it compiles and links with dynlink. Compiles are hosted (glibc's headers from the "
         "ziglang package) unless -ffreestanding or -nostdinc. Other flags go to the compiler; "
         "the user's flags override the arch's defaults.",
-        epilog="Compiler: zig cc -target ARCH's target, unless --cc or $CC. "
+        epilog="Compiler: zig cc -target ARCH's target, unless --cc or $DYNCC_CC. "
         "Link mode passes -L, -l, -Wl,/-Xlinker, -nostdlib, -nodefaultlibs, -nostartfiles, -static and "
         "-rdynamic (--export-dynamic) to dynlink, and adds -lc unless -nostdlib/-nodefaultlibs.",
         allow_abbrev=False,
@@ -482,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-E", action="store_true", help="preprocess only (to standard output or -o)")
     p.add_argument("-M", action="store_true", help="print make dependencies (-MM: without system headers)")
     p.add_argument("-o", dest="output", help="output file (default: SOURCE.o with -c, a.out when linking)")
-    p.add_argument("--cc", help="compiler command to use instead of zig (also $CC)")
+    p.add_argument("--cc", help="compiler command to use instead of zig (also $DYNCC_CC)")
     p.add_argument(PRAGMA_STAGE_ONLY, action="store_true", help="only print the directive text of the source")
     p.add_argument("-l", metavar="LIB", action="append", help="link with libLIB (dynlink -l)")
     p.add_argument("-L", metavar="DIR", action="append", help="library search directory (dynlink -L)")
@@ -625,7 +642,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
     if mode == "pragmas" and len(inputs) != 1:
         raise UsageError("--pragmas takes one source file")
     if cc_text is None:
-        cc_text = os.environ.get("CC") or None
+        cc_text = os.environ.get("DYNCC_CC") or None
     cc = shlex.split(cc_text) if cc_text is not None else None
     if cc_text is not None and not cc:
         raise UsageError("empty --cc")
@@ -765,6 +782,8 @@ def _link(inv: Invocation) -> int:
 
 
 def _body(argv: Sequence[str]) -> int:
+    if os.environ.get(NESTED):
+        raise DynError("the compiler command runs dyncc again (does --cc or $DYNCC_CC name dyncc?)")
     inv, text = parse_command_line(argv)
     if inv is None:
         sys.stdout.write(text or "")
