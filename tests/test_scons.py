@@ -290,6 +290,18 @@ def test_tool_loads_outside_the_repo(tmp_path, how):
     assert re.search(r"ARCH arm arm-linux-gnueabihf \S*qemu-arm -L /usr/arm-linux-gnueabihf", out)
 
 
+@pytest.mark.parametrize(("machine", "want"), [("armv7l", "arm"), ("i686", "386"), ("riscv64", "amd64")])
+def test_dynarch_defaults_to_this_machines(tmp_path, machine, want):
+    """As dyncc and dynlink without -a: the machine SCons runs on (amd64 on one that is none of ours)."""
+    (tmp_path / "SConstruct").write_text(
+        f"import os, sys\nu = os.uname()\nfake = os.uname_result((*u[:4], {machine!r}))\nos.uname = lambda: fake\n"
+        "sys.maxsize = 2**31 - 1\n"  # a 32-bit Python, as on those machines
+        + LOADERS["toolpath"]
+        + 'print("DEFAULT", env["DYNARCH"])\n'
+    )
+    assert f"DEFAULT {want}\n" in ok(scons(tmp_path, "-n", ".", pythonpath=SITE)).stdout
+
+
 def test_bad_arch_is_one_line(tmp_path):
     (tmp_path / "SConstruct").write_text(LOADERS["toolpath"] + 'env["DYNARCH"] = "vax"\nenv.DynObject("a.c")\n')
     (tmp_path / "a.c").write_text("int a;\n")

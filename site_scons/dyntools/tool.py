@@ -20,7 +20,8 @@ Builders (per environment; the target architecture is ``$DYNARCH``):
 - ``DynCheck`` (pseudo-builder): run a program (under ``$DYNRUN`` for the arch) and
   compare its output with an expected-output file.
 
-Construction variables (defaults in ``generate``): ``DYNARCH`` (386, amd64, arm or 8, 6, 5);
+Construction variables (defaults in ``generate``): ``DYNARCH`` (386, amd64, arm or 8, 6, 5;
+by default this machine's, amd64 on any other);
 ``DYNCC``/``DYNCCFLAGS``/``DYNCPPPATH``/``DYNCPPDEFINES``; ``DYNLINK``/``DYNLINKFLAGS``/
 ``DYNLIBPATH``/``DYNLIBS``; ``DYNMAP`` (true: links also write ``<target>.map``);
 ``DYNEXPORT``/``DYNEXPORTFLAGS``; ``DYNLDCONFIG``; ``DYNAR``/``DYNARFLAGS``; ``ZIGCC``/
@@ -70,7 +71,7 @@ import SCons.Util
 
 from . import locate
 from .scanners import MANIFEST_SUFFIXES, ManifestScanner, c_scanner
-from .toolchain.arch import ARCHES, Arch, get_arch
+from .toolchain.arch import ARCHES, Arch, get_arch, host_arch_name
 from .toolchain.errors import DynError
 
 #: zig cc targets of programs linked against glibc, per arch.
@@ -509,7 +510,7 @@ def generate(env) -> None:
     """Add the dyntools builders and construction variables to ``env``."""
     env.SetDefault(
         PYTHON=sys.executable,
-        DYNARCH="amd64",
+        DYNARCH=host_arch_name() or "amd64",  # this machine's, as dyncc and dynlink without -a
         DYNHOST="zig",
         # DYNHOST=dynlink: host objects see glibc's headers (zig's copy), outside build
         # signatures ($( $)): they change only with ziglang, whose version is fingerprinted.
