@@ -146,3 +146,21 @@ def test_an_ordinary_program_with_only_the_compiler_line(tmp_path, arch):
     assert re.search(r"^Ok:\s+1\s*$", out, re.M), out
     hello = run_program(arch, str(tmp_path / "build" / "hello"))
     assert (hello.returncode, hello.stdout) == (0, b"1.414\n")
+
+
+def test_a_native_build_with_cc_set_to_dyncc(tmp_path, monkeypatch):
+    """``CC=dyncc meson setup``: no cross file and no -a, so dyncc targets this machine; $CC
+    stays dyncc in the environment of every compile (dyncc must not take it for its compiler)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "meson.build").write_text(ORDINARY_MESON)
+    (src / "hello.c").write_text(ORDINARY_C)
+    monkeypatch.setenv("CC", f"{_scripts_dir()}/dyncc")
+    meson = [sys.executable, "-m", "mesonbuild.mesonmain"]
+    out = run(*meson, "setup", tmp_path / "build", src, cwd=tmp_path).stdout
+    assert "C compiler for the host machine: " in out and "dyncc" in out
+    run(*meson, "compile", "-C", tmp_path / "build", cwd=tmp_path)
+    out = run(*meson, "test", "-C", tmp_path / "build", cwd=tmp_path).stdout
+    assert re.search(r"^Ok:\s+1\s*$", out, re.M), out
+    hello = subprocess.run([str(tmp_path / "build" / "hello")], capture_output=True, timeout=60)
+    assert (hello.returncode, hello.stdout) == (0, b"1.414\n")
