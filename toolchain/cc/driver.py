@@ -489,8 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ziglang package) unless -ffreestanding or -nostdinc. Other flags go to the compiler; "
         "the user's flags override the arch's defaults.",
         epilog="Compiler: zig cc -target ARCH's target, unless --cc or $DYNCC_CC. "
-        "Link mode passes -L, -l, -Wl,/-Xlinker, -nostdlib, -nodefaultlibs, -nostartfiles, -static and "
-        "-rdynamic (--export-dynamic) to dynlink, and adds -lc unless -nostdlib/-nodefaultlibs.",
+        "Link mode passes -L, -l, -Wl,/-Xlinker, -nostdlib, -nodefaultlibs, -nostartfiles, -static, "
+        "-s (--strip-all) and -rdynamic (--export-dynamic) to dynlink, and adds -lc unless "
+        "-nostdlib/-nodefaultlibs.",
         allow_abbrev=False,
     )
     p.add_argument("-a", "--arch", help="target architecture: 386, amd64, arm (or 8, 6, 5); default: this machine's")
