@@ -412,6 +412,26 @@ def test_without_a_on_a_machine_that_is_none_of_the_arches(tmp_path, monkeypatch
     assert not os.path.exists("x.o")
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-a", "amd64", "-c", "x.c", "-o", "x.c"],
+        ["-a", "amd64", "-S", "x.c", "-o", "./x.c"],
+        ["-a", "amd64", "-E", "x.c", "-o", "x.c"],
+        ["-a", "amd64", "y.c", "x.c", "-o", "x.c"],
+    ],
+)
+def test_output_over_an_input_is_refused_and_the_input_kept(tmp_path, monkeypatch, capsys, argv):
+    """gcc's 'input file is the same as output file': a -o typo must not overwrite the source."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "x.c", "int x;\n")
+    _write(tmp_path / "y.c", "int y;\n")
+    assert driver.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == "dyncc: x.c: input file is the same as the output file (-o)\n"
+    assert (tmp_path / "x.c").read_text() == "int x;\n"
+
+
 def test_help():
     r = run_dyncc(["--help"])
     assert r.returncode == 0 and "usage: dyncc" in r.stdout and "--pragmas" in r.stdout

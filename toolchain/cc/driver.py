@@ -782,6 +782,16 @@ def _link(inv: Invocation) -> int:
         return dynlink_main.main(cmd)
 
 
+def _refuse_output_over_an_input(inv: Invocation) -> None:
+    """As gcc: ``-o`` naming one of the inputs (``dyncc -c x.c -o x.c``) would destroy it."""
+    out = inv.output
+    if out is None or out == "-" or not os.path.exists(out):
+        return
+    for path, _lang in inv.inputs:
+        if path != "-" and os.path.exists(path) and os.path.samefile(path, out):
+            raise DynError("input file is the same as the output file (-o)", path)
+
+
 def _body(argv: Sequence[str]) -> int:
     if os.environ.get(NESTED):
         raise DynError("the compiler command runs dyncc again (does --cc or $DYNCC_CC name dyncc?)")
@@ -789,6 +799,7 @@ def _body(argv: Sequence[str]) -> int:
     if inv is None:
         sys.stdout.write(text or "")
         return 0
+    _refuse_output_over_an_input(inv)
     if inv.mode == "pragmas":
         from ..directives import format_directives
 
