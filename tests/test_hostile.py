@@ -7,15 +7,17 @@ in test_hostile_linker.py), plus the escaping rule every message and text output
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
 from fuzz.oracle import CONTROL_RE, check_failure, run_tool
-from toolchain.errors import encode_text, printable, read_input, unreadable_reason, write_output
+from toolchain.errors import DynError, encode_text, printable, read_input, unreadable_reason, write_output
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = os.path.join(ROOT, "toolchain", "dynld", "runtime")
@@ -312,3 +314,66 @@ def test_the_accepted_declarations_make_a_table(tmp_path):
     r = run_tool("dynexport", [str(manifest), "-o", str(out)], timeout=60)
     assert r.returncode == 0, r.stderr
     assert out.read_text().count("(ulong)&ok_") == len(STILL_C)
+
+
+# -- outputs that are devices or pipes --------------------------------------------------------
+
+
+def _device_like(tmp_path) -> str:
+    """A character device like /dev/null, made where the test may break it: a copy of
+    /dev/null's node when running as root (as CI does), else a FIFO read by a thread."""
+    path = str(tmp_path / "null")
+    if os.geteuid() == 0:
+        os.mknod(path, 0o644 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        os.mkfifo(path)
+
+        def drain() -> None:
+            while True:
+                with open(path, "rb") as f:
+                    f.read()
+
+        threading.Thread(target=drain, daemon=True).start()
+    return path
+
+
+def _same_kind(path: str) -> bool:
+    mode = os.stat(path).st_mode
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def test_an_output_that_is_a_pipe_is_written_into_not_replaced(tmp_path):
+    """``-o /dev/stdout`` or a FIFO: the bytes go through it, and it stays a FIFO."""
+    fifo = str(tmp_path / "out")
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    time.sleep(0.2)  # the reader opens first: the writer must not wait for one
+    write_output(fifo, b"\x7fELF and the rest")
+    reader.join(timeout=30)
+    assert got == [b"\x7fELF and the rest"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    t = time.monotonic()
+    with pytest.raises(DynError, match="cannot write output: no process is reading it"):
+        write_output(fifo, b"nobody reads this")
+    assert time.monotonic() - t < 5 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize(
+    "tool, args",
+    [
+        ("dyncc", ["-a", "amd64", "-c", "x.c"]),
+        ("dyncc", ["-a", "amd64", "-ffreestanding", "-nostdlib", "x.c"]),
+        ("dyncc", ["-a", "amd64", "-ffreestanding", "-nostdlib", "x.c", "-Wl,--map,MAP"]),
+    ],
+)
+def test_output_to_a_device_leaves_the_device(tmp_path, tool, args):
+    """``-o /dev/null`` (what configure scripts pass): as root, replacing the output by rename
+    would put a regular file where /dev/null was. The device stays; nothing is left beside it."""
+    (tmp_path / "x.c").write_text("void _start(void) { for (;;) ; }\n")
+    dev = _device_like(tmp_path)
+    args = [a.replace("MAP", dev) for a in args]
+    r = run_tool(tool, [*args, "-o", dev], cwd=str(tmp_path), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert _same_kind(dev)
+    assert sorted(os.listdir(tmp_path)) == ["null", "x.c"]

@@ -7,6 +7,7 @@ a half-written output file behind.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import stat
@@ -94,6 +95,13 @@ def write_output(path: str, data: bytes | bytearray | str, executable: bool = Fa
     """
     if isinstance(data, str):
         data = encode_text(data)
+    try:
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+    except OSError:
+        kind = stat.S_IFREG  # not there (or not reachable): made whole, as below
+    if kind not in (stat.S_IFREG, stat.S_IFDIR):
+        _write_into_special_file(path, data)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = open_temporary(directory, ".dyntmp-")
@@ -101,6 +109,23 @@ def write_output(path: str, data: bytes | bytearray | str, executable: bool = Fa
         raise DynError(f"cannot create output: {e.strerror}", path) from None
     try:
         replace_with_temporary(fd, tmp, path, data, 0o755 if executable else 0o644)
+    except OSError as e:
+        raise DynError(f"cannot write output: {e.strerror}", path) from None
+
+
+def _write_into_special_file(path: str, data: bytes | bytearray) -> None:
+    """Write into a device or pipe (``-o /dev/null``, ``-o /dev/stdout``), as cc and ld do: never
+    replace it (as root, renaming over /dev/null would put a file where the device was). A FIFO
+    nobody reads is an error, not a wait."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        why = "no process is reading it" if e.errno == errno.ENXIO else e.strerror
+        raise DynError(f"cannot write output: {why}", path) from None
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
     except OSError as e:
         raise DynError(f"cannot write output: {e.strerror}", path) from None
 

@@ -395,7 +395,12 @@ def compile_c(
     rest, user_deps = split_dependency_flags(flags)
     base = [*compiler_command(arch, rest, cc), *_prefix_maps(os.getcwd())]
     lang = ["-x", language] if language else []
-    # the compiler's object and dependency file go beside the output (no directory to make)
+    # the compiler's object and dependency file go beside the output (no directory to make),
+    # or, for a device such as -o /dev/null, into the temporary directory
+    if os.path.exists(out) and not os.path.isfile(out) and not os.path.isdir(out):
+        import tempfile
+
+        out_dir = tempfile.gettempdir()
     scratch = os.path.join(out_dir, f".{os.path.basename(out)}.dyncc{os.getpid()}")
     tobj = scratch + ".o"
     dep_flags = complete_dependency_flags(user_deps, out)
