@@ -251,6 +251,22 @@ def test_llvm_bitcode_is_named(work):
     check(work, ["-a", "amd64", "needfoo.o", "liblto.a"], "dynlink: liblto.a(lto.o): not an ELF file: LLVM bitcode")
 
 
+def test_output_that_is_an_input_is_refused_and_the_input_kept(work):
+    """As GNU ld: "input file is the same as output file", named, nothing replaced; through a
+    hard link and through -l too."""
+    with open(os.path.join(work, "c.o"), "rb") as f:
+        before = f.read()
+    os.link(os.path.join(work, "c.o"), os.path.join(work, "alias.o"))
+    for out, args in (("c.o", ["c.o"]), ("alias.o", ["c.o"]), ("libc1.a", ["c.o", "-L.", "-lc1"])):
+        if out == "libc1.a":
+            shutil.copy(os.path.join(work, "needfoo.o"), os.path.join(work, "libc1.a"))
+        r = run_cli(["-a", "amd64", "-o", out, *args], work)
+        want = "dynlink: ./libc1.a: " if out == "libc1.a" else "dynlink: c.o: "
+        assert r.returncode == 1 and r.stderr == want + "input file is the same as the output file\n", r.stderr
+    with open(os.path.join(work, "c.o"), "rb") as f:
+        assert f.read() == before
+
+
 def test_empty_file(work):
     open(os.path.join(work, "empty.o"), "wb").close()
     check(work, ["-a", "amd64", "empty.o"], "dynlink: empty.o: not an ELF file")

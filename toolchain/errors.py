@@ -188,8 +188,17 @@ class InputDirectories:
     """Directories held open while many inputs are opened relative to them: the kernel looks
     each directory's path up once, not once per file (2 µs a file here, on a long path)."""
 
-    def __init__(self) -> None:
+    def __init__(self, output: str | None = None) -> None:
         self._fds: dict[str, int] = {}
+        #: (device, inode) of the output file when it exists: no input may be it (as GNU ld says,
+        #: "input file is the same as output file"; writing the output would replace it)
+        self.output_id: tuple[int, int] | None = None
+        if output is not None:
+            try:
+                st = os.stat(output)
+                self.output_id = (st.st_dev, st.st_ino)
+            except OSError:
+                pass
 
     def find(self, path: str) -> tuple[int | None, str]:
         """(directory descriptor, name in it) to open ``path`` by, or (None, ``path``)."""
@@ -239,6 +248,8 @@ def _use_input(path: str, use: Callable[[int, os.stat_result], _T], directories:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise DynError("not a regular file", path)
+        if directories is not None and directories.output_id == (st.st_dev, st.st_ino):
+            raise DynError("input file is the same as the output file", path)
         return use(fd, st)
     except OSError as e:
         raise DynError(e.strerror or "cannot read", path) from None

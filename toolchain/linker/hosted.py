@@ -75,7 +75,7 @@ def find_inputs(ctx: LinkState, contents: dict[str, mmap.mmap | bytes] | None = 
         from . import glibc
 
         ctx.c_library = glibc.c_library(ctx.arch)
-    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), contents)
+    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), contents, ctx.opts.output)
 
 
 def add_shared(ctx: LinkState, inp: LinkInput) -> None:

@@ -184,7 +184,10 @@ def _kind_of(head: bytes, path: str) -> str:
 
 
 def resolve_inputs(
-    args: Sequence[InputArg], dirs: Sequence[str], contents: dict[str, mmap.mmap | bytes] | None = None
+    args: Sequence[InputArg],
+    dirs: Sequence[str],
+    contents: dict[str, mmap.mmap | bytes] | None = None,
+    output: str | None = None,
 ) -> list[LinkInput]:
     """The files the inputs name, in order, with libraries found and scripts followed.
 
@@ -192,10 +195,10 @@ def resolve_inputs(
     library is as-needed only if every mention says so); objects are kept each time.
     ``contents`` receives each object's bytes, and each archive's when it was read rather
     than mapped, read while its kind was read (the first time a path is named), for
-    ``load_inputs`` to parse.
+    ``load_inputs`` to parse. None of them may be the file ``output`` (the link would replace it).
     """
     found: list[LinkInput] = []
-    opened = InputDirectories()
+    opened = InputDirectories(output)
     try:
         for arg in args:
             if arg.is_library:
