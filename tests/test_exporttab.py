@@ -222,3 +222,16 @@ def test_cli_exit_codes(tmp_path, capsys):
     fails([str(good), "-o", str(out), "--bogus"], 2)
     assert dynexport_main(["--help"]) == 0
     assert "MANIFEST" in capsys.readouterr().out
+
+
+def test_an_output_over_the_manifest_is_refused_and_the_manifest_kept(tmp_path, capsys):
+    """``-o`` or ``--depfile`` naming the manifest would replace it with C or make text."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("exports:\n  - int x;\n")
+    for argv in (
+        [str(manifest), "-o", str(manifest)],
+        [str(manifest), "-o", str(tmp_path / "t.c"), "-MF", str(manifest)],
+    ):
+        assert dynexport_main(argv) == 1
+        assert capsys.readouterr().err == f"dynexport: {manifest}: input file is the same as the output file\n"
+        assert manifest.read_text() == "exports:\n  - int x;\n" and not (tmp_path / "t.c").exists()

@@ -265,6 +265,12 @@ def test_output_that_is_an_input_is_refused_and_the_input_kept(work):
         assert r.returncode == 1 and r.stderr == want + "input file is the same as the output file\n", r.stderr
     with open(os.path.join(work, "c.o"), "rb") as f:
         assert f.read() == before
+    with open(os.path.join(work, "list"), "w") as f:  # a side file read, then the output
+        f.write("{ foo; };\n")
+    r = run_cli(["-a", "amd64", "-o", "list", "--dynamic-list", "list", "c.o"], work)
+    assert r.returncode == 1 and r.stderr == "dynlink: list: input file is the same as the output file\n"
+    with open(os.path.join(work, "list")) as f:
+        assert f.read() == "{ foo; };\n"
 
 
 def test_empty_file(work):

@@ -113,6 +113,28 @@ def write_output(path: str, data: bytes | bytearray | str, executable: bool = Fa
         raise DynError(f"cannot write output: {e.strerror}", path) from None
 
 
+def refuse_output_over_input(outputs: Sequence[str | None], inputs: Sequence[str | None]) -> None:
+    """DynError naming the input when an output file is one of the inputs (the same file, by
+    any path or hard link): writing it would replace what was read, as gcc and GNU ld refuse."""
+    ids = set()
+    for out in outputs:
+        try:
+            st = os.stat(out) if out is not None else None
+        except OSError:
+            continue
+        if st is not None and stat.S_ISREG(st.st_mode):
+            ids.add((st.st_dev, st.st_ino))
+    if not ids:
+        return
+    for path in inputs:
+        try:
+            st = os.stat(path) if path is not None and path != "-" else None
+        except OSError:
+            continue
+        if st is not None and (st.st_dev, st.st_ino) in ids:
+            raise DynError("input file is the same as the output file", path)
+
+
 def _write_into_special_file(path: str, data: bytes | bytearray) -> None:
     """Write into a device or pipe (``-o /dev/null``, ``-o /dev/stdout``), as cc and ld do: never
     replace it (as root, renaming over /dev/null would put a file where the device was). A FIFO

@@ -48,7 +48,7 @@ import sys
 from collections.abc import Sequence
 
 from ..arch import Arch, arch_argument, default_arch, get_arch, host_arch_name
-from ..errors import DynError, UsageError, report, run_main
+from ..errors import DynError, UsageError, refuse_output_over_input, report, run_main
 from ..records import TYPE_CHECKING, NamedTuple
 from .flags import (
     SEPARATE_VALUE,
@@ -787,16 +787,6 @@ def _link(inv: Invocation) -> int:
         return dynlink_main.main(cmd)
 
 
-def _refuse_output_over_an_input(inv: Invocation) -> None:
-    """As gcc: ``-o`` naming one of the inputs (``dyncc -c x.c -o x.c``) would destroy it."""
-    out = inv.output
-    if out is None or out == "-" or not os.path.exists(out):
-        return
-    for path, _lang in inv.inputs:
-        if path != "-" and os.path.exists(path) and os.path.samefile(path, out):
-            raise DynError("input file is the same as the output file (-o)", path)
-
-
 def _body(argv: Sequence[str]) -> int:
     if os.environ.get(NESTED):
         raise DynError("the compiler command runs dyncc again (does --cc or $DYNCC_CC name dyncc?)")
@@ -804,7 +794,7 @@ def _body(argv: Sequence[str]) -> int:
     if inv is None:
         sys.stdout.write(text or "")
         return 0
-    _refuse_output_over_an_input(inv)
+    refuse_output_over_input([inv.output], [path for path, _lang in inv.inputs])  # as gcc: -o x.c x.c
     if inv.mode == "pragmas":
         from ..directives import format_directives
 

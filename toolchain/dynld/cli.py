@@ -26,7 +26,7 @@ def _dynsig(argv: Sequence[str]) -> int:
 
 
 def _dynexport(argv: Sequence[str]) -> int:
-    from ..errors import write_output
+    from ..errors import refuse_output_over_input, write_output
     from .exporttab import generate_c
     from .manifest import load_manifest
 
@@ -41,6 +41,7 @@ def _dynexport(argv: Sequence[str]) -> int:
         "--depfile", "-MF", dest="depfile", metavar="FILE", help="also write a make-style depfile (manifest, headers)"
     )
     args = ap.parse_args(argv)
+    refuse_output_over_input([args.output, args.depfile], [args.manifest])
     text = generate_c(load_manifest(args.manifest), args.output)
     if args.depfile:
         from .depfile import depfile_text

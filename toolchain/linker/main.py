@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from ..arch import arch_argument
-from ..errors import DynError, UsageError, run_main, write_output
+from ..errors import DynError, UsageError, refuse_output_over_input, run_main, write_output
 from ..records import TYPE_CHECKING, NamedTuple
 from .context import LinkOptions
 from .libsearch import split_inputs
@@ -224,6 +224,8 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
             now = kw == "now"
         elif kw in ("execstack", "noexecstack"):
             exec_stack = kw == "execstack"
+    # the files a link writes must not be the side files it reads (its objects: resolve_inputs)
+    refuse_output_over_input([a.output, a.map_file, a.depfile], [a.manifest, a.dynamic_list, a.host])
     if a.build_id not in ("none", "sha1", "md5", "uuid") and not _is_hex_build_id(a.build_id):
         _usage(f"--build-id={a.build_id}: expected sha1, md5, uuid, none or 0xHEX")
     return LinkOptions(
