@@ -329,6 +329,66 @@ def report(prog: str, message: object) -> None:
         print(printable(f"{prog}: {m}"), file=sys.stderr)
 
 
+#: how deep ``@file`` arguments may name further ``@file`` arguments (a file naming itself stops here)
+RESPONSE_FILE_DEPTH = 32
+
+
+def expand_response_files(argv: Sequence[str], depth: int = 0) -> list[str]:
+    """The arguments with each ``@file`` replaced by the arguments the file holds, as gcc, clang
+    and GNU ld read them (build systems pass long command lines so): separated by white space,
+    quoted with ``'`` or ``"``, any character escaped by a backslash; ``@file`` inside a file
+    is read too. An ``@file`` that cannot be read stays as it is, as with gcc."""
+    if not any(a[:1] == "@" for a in argv):
+        return list(argv)
+    out: list[str] = []
+    for arg in argv:
+        if arg[:1] != "@" or len(arg) == 1:
+            out.append(arg)
+            continue
+        try:
+            with open(arg[1:], "rb") as f:
+                text = f.read().decode("utf-8", "surrogateescape")
+        except (OSError, ValueError):
+            out.append(arg)
+            continue
+        if depth >= RESPONSE_FILE_DEPTH:
+            raise UsageError(f"{arg}: response files nested more than {RESPONSE_FILE_DEPTH} deep")
+        out += expand_response_files(split_response_text(text), depth + 1)
+    return out
+
+
+def split_response_text(text: str) -> list[str]:
+    """A response file's arguments (``expand_response_files``)."""
+    args: list[str] = []
+    current: list[str] = []
+    started = escaped = False
+    quote = ""
+    for c in text:
+        if escaped:
+            current.append(c)
+            escaped = False
+        elif c == "\\":
+            escaped = started = True
+        elif quote:
+            if c == quote:
+                quote = ""
+            else:
+                current.append(c)
+        elif c in "'\"":
+            quote, started = c, True
+        elif c.isspace():
+            if started:
+                args.append("".join(current))
+                current.clear()
+                started = False
+        else:
+            current.append(c)
+            started = True
+    if started:
+        args.append("".join(current))
+    return args
+
+
 def run_main(prog: str, body: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> int:
     """Run a tool's body with the conventions: 0 ok, 1 bad input, 2 bad usage.
 
@@ -337,7 +397,7 @@ def run_main(prog: str, body: Callable[[Sequence[str]], int | None], argv: Seque
     if argv is None:
         argv = sys.argv[1:]
     try:
-        return body(list(argv)) or 0
+        return body(expand_response_files(argv)) or 0
     except UsageError as e:
         report(prog, e)
         return 2
