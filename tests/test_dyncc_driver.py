@@ -420,6 +420,20 @@ def test_no_arch_and_no_output_make_a_out_for_this_machine(tmp_path):
     assert p.returncode == 0 and p.stdout == "hello 1 1.414\n"
 
 
+def test_builds_without_home_as_under_env_i(tmp_path):
+    """zig finds no cache directory without $HOME or $XDG_CACHE_HOME (``env -i``, some build
+    sandboxes); cc needs neither, and neither does dyncc (compile, link, C library, --version)."""
+    env = {k: v for k, v in tool_env().items() if k not in ("HOME", "XDG_CACHE_HOME", "ZIG_GLOBAL_CACHE_DIR")}
+    (tmp_path / "hello.c").write_text(HELLO)
+    r = run_dyncc(["-a", "amd64", "-o", "prog", "hello.c", "-lm"], cwd=str(tmp_path), env=env)
+    assert r.returncode == 0, r.stderr
+    assert run_program("amd64", str(tmp_path / "prog")).stdout == b"hello 1 1.414\n"
+    r = run_dyncc(["--version"], env=env)
+    assert r.returncode == 0 and "dyncc" in r.stdout.splitlines()[0], r.stderr
+    assert driver.zig_env({"HOME": "/h"}) == {"HOME": "/h"}
+    assert driver.zig_env({})["ZIG_GLOBAL_CACHE_DIR"].endswith(("/.cache/zig", f"zig-cache-{os.getuid()}"))
+
+
 def test_link_mode_linker_error_is_dynlinks(tmp_path):
     (tmp_path / "u.c").write_text("extern int nowhere(void);\nint _start(void) { return nowhere(); }\n")
     r = run_dyncc(["-a", "amd64", "-ffreestanding", "-nostdlib", "-o", "u", "u.c"], cwd=str(tmp_path))

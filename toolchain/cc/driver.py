@@ -118,6 +118,22 @@ def zig_command() -> list[str]:
     return [sys.executable, "-m", "ziglang"]
 
 
+def zig_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for running zig: with ``ZIG_GLOBAL_CACHE_DIR`` set where zig would find no cache
+    directory (no ``$HOME`` or ``$XDG_CACHE_HOME``, as under ``env -i``): the one it uses with
+    ``$HOME``, found from the password database as cc needs no ``$HOME`` either."""
+    if env.get("ZIG_GLOBAL_CACHE_DIR") or env.get("XDG_CACHE_HOME") or env.get("HOME"):
+        return env
+    home = os.path.expanduser("~")
+    if home.startswith("~"):  # no entry for this user
+        import tempfile
+
+        cache = os.path.join(tempfile.gettempdir(), f"zig-cache-{os.getuid()}")
+    else:
+        cache = os.path.join(home, ".cache", "zig")
+    return {**env, "ZIG_GLOBAL_CACHE_DIR": cache}
+
+
 def default_compiler(arch: Arch) -> list[str]:
     """zig with the arch's target and code-generation defaults (no C library headers: see ``compiler_command``)."""
     return [*zig_command(), "cc", "-target", arch.cc_target, *arch.cc_flags, *EXTRA_ZIG_FLAGS]
@@ -182,7 +198,7 @@ NESTED = "DYNCC_NESTED"
 
 
 def _compiler_env() -> dict[str, str]:
-    return {**os.environ, NESTED: "1"}
+    return zig_env({**os.environ, NESTED: "1"})
 
 
 def _run_captured(cmd: list[str], src: str) -> subprocess.CompletedProcess[bytes]:
@@ -532,7 +548,13 @@ def _version_banner(arch: Arch) -> str:
 
 
 def _zig_clang_version() -> str:
-    p = subprocess.run([*zig_command(), "cc", "--version"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [*zig_command(), "cc", "--version"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=zig_env(dict(os.environ)),
+    )
     first = p.stdout.split("\n", 1)[0]
     words = first.split()
     return words[2] if len(words) > 2 and words[:2] == ["clang", "version"] else "0.0.0"

@@ -173,6 +173,12 @@ def _zig() -> list[str]:
     return [*zig_command(), "cc"]
 
 
+def _zig_env(**extra: str) -> dict[str, str]:
+    from ..cc.driver import zig_env
+
+    return zig_env({**os.environ, **extra})
+
+
 def zig_link_inputs(cc_args: list[str], scratch: str, source: str) -> list[str]:
     """Link ``source`` with ``zig cc`` and the given arguments; the input paths of zig's ``ld.lld`` command."""
     import shlex
@@ -182,7 +188,7 @@ def zig_link_inputs(cc_args: list[str], scratch: str, source: str) -> list[str]:
     out = os.path.join(scratch, "probe")
     with open(src, "w") as f:
         f.write(source)
-    env = dict(os.environ, ZIG_VERBOSE_LINK="1")
+    env = _zig_env(ZIG_VERBOSE_LINK="1")
     cmd = [*_zig(), *cc_args, src, "-o", out]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=_ZIG_TIMEOUT, cwd=scratch)
