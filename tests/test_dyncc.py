@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -496,6 +498,37 @@ def test_cc_naming_dyncc_is_what_make_does_not_a_loop(tmp_path):
         r = subprocess.run(["make", f"CC={dyncc}"], cwd=str(build), env=tool_env(), capture_output=True, timeout=300)
         assert r.returncode == 0, r.stderr
         assert subprocess.run([str(build / "prog")], timeout=60).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("sig", "status", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_interrupted_dyncc_stops_its_compiler_and_leaves_nothing(tmp_path, sig, status, word):
+    """The compiler runs in its own session (so a timeout can kill all it started), which also
+    keeps Ctrl-C from reaching it: dyncc must stop it when it is stopped itself (make's SIGINT
+    or SIGTERM), and remove its scratch files."""
+    _write(tmp_path / "x.c", "int x;\n")
+    slow = tmp_path / "slowcc"
+    slow.write_text("#!/bin/sh\necho $$ > started\nexec sleep 60\n")
+    slow.chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolchain.cc.driver", "-a", "amd64", "--cc", str(slow), "-c", "x.c", "-o", "x.o"],
+        cwd=tmp_path,
+        env=tool_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists() or not (tmp_path / "started").read_text().strip():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    compiler = int((tmp_path / "started").read_text())
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status and err == f"dyncc: {word}\n"
+    time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{compiler}"), "the compiler is still running"
+    assert sorted(os.listdir(tmp_path)) == ["slowcc", "started", "x.c"]
 
 
 def test_cc_that_fails_to_run(tmp_path, monkeypatch, capsys):

@@ -329,6 +329,23 @@ def report(prog: str, message: object) -> None:
         print(printable(f"{prog}: {m}"), file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that temporary files are removed and children
+    stopped on the way out, as for Ctrl-C."""
+
+
+def _terminate_by_unwinding() -> None:
+    import _signal  # signal's C module: ``signal`` itself builds enums on import, 0.5 ms
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        _signal.signal(_signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread
+        pass
+
+
 #: how deep ``@file`` arguments may name further ``@file`` arguments (a file naming itself stops here)
 RESPONSE_FILE_DEPTH = 32
 
@@ -394,8 +411,9 @@ def run_main(prog: str, body: Callable[[Sequence[str]], int | None], argv: Seque
 
     Every message goes through :func:`report`: one line, whatever characters the input had.
     """
-    if argv is None:
+    if argv is None:  # the process's own command: a SIGTERM (make, timeout) unwinds as Ctrl-C does
         argv = sys.argv[1:]
+        _terminate_by_unwinding()
     try:
         return body(expand_response_files(argv)) or 0
     except UsageError as e:
@@ -404,6 +422,9 @@ def run_main(prog: str, body: Callable[[Sequence[str]], int | None], argv: Seque
     except DynError as e:
         report(prog, e)
         return 1
+    except Terminated:
+        report(prog, "terminated")
+        return 143
     except KeyboardInterrupt:
         report(prog, "interrupted")
         return 130

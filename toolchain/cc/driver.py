@@ -218,14 +218,25 @@ def _run_captured(cmd: list[str], src: str) -> subprocess.CompletedProcess[bytes
     try:
         out, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
-        import signal
-
-        os.killpg(proc.pid, signal.SIGKILL)  # the compiler and what it started
-        proc.communicate()
+        _kill_group(proc)
         raise DynError(
             f"the compiler did not finish in {limit:g} s (does the source include a FIFO or a device?)", src
         ) from None
+    except BaseException:  # interrupted: its own session kept Ctrl-C from the compiler, so stop it here
+        _kill_group(proc)
+        raise
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a compiler started in its own session, and what it started, and wait for it."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.communicate()
 
 
 def _run_through(cmd: list[str], what: str) -> int:
