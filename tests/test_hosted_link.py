@@ -88,6 +88,16 @@ def test_static_glibc_is_refused_with_its_reason(objs, tmp_path, args):
     assert run_program("amd64", exe).stdout == b"hello, world\n"
 
 
+@pytest.mark.parametrize("arch", ["386", "arm"])
+def test_this_machines_library_directory_on_the_command_line_is_passed_over(objs, tmp_path, arch):
+    """-L/usr/lib/x86_64-linux-gnu in a 386 or arm link (a Makefile's host flags): its 64-bit
+    libc.so script and libm.so are skipped, as GNU ld skips them, and the program links and runs."""
+    host = "/usr/lib/x86_64-linux-gnu"
+    assert os.path.exists(os.path.join(host, "libc.so")), "this test needs an amd64 Debian machine"
+    exe = link_ok(arch, str(tmp_path / "hello"), [objs(arch, "hello.c"), f"-L{host}", "-lc", "-lm"])
+    assert run_program(arch, exe).stdout == b"hello, world\n"
+
+
 @pytest.mark.parametrize("arch", ARCHES)
 def test_multi_file_program_behaves_as_zig_builds_it(objs, tmp_path, arch):
     exe = link_ok(arch, str(tmp_path / "prog"), [*(objs(arch, s) for s in MULTI), "-lc", "-lm"])

@@ -177,3 +177,40 @@ def test_objects_are_opened_relative_to_their_directory_once_open(tmp_path, monk
             libsearch.resolve_inputs([InputArg(bad, False, False, True)], [], {})
         assert e.value.file == bad
     assert set(os.listdir("/proc/self/fd")) == fds_before
+
+
+def _elf(ei_class: int, machine: int, e_type: int = 3) -> bytes:
+    """An ELF header's first 20 bytes as the gABI lays them out (class, little-endian, type, machine)."""
+    return b"\x7fELF" + bytes([ei_class, 1, 1]) + b"\0" * 9 + struct.pack("<HH", e_type, machine) + b"\0" * 44
+
+
+def _archive(*members: tuple[str, bytes]) -> bytes:
+    out = AR
+    for name, data in members:
+        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{644:<8}{len(data):<10}`\n".encode() + data + b"\n" * (len(data) & 1)
+    return out
+
+
+def test_libraries_for_another_machine_are_passed_over_as_gnu_ld_does(tmp_path):
+    """``-L/usr/lib/x86_64-linux-gnu`` in a 386 link: the 64-bit libz.so, a libz.a of 64-bit
+    objects and a libc.so script naming a 64-bit libc.so.6 are skipped; the 386 ones are found."""
+    from toolchain.arch import get_arch
+
+    i386, amd64 = get_arch("386"), get_arch("amd64")
+    wrong, right = tmp_path / "x86_64", tmp_path / "i386"
+    put(wrong / "libz.so", _elf(2, 62))
+    put(wrong / "libq.a", _archive(("/", b"\0\0\0\0"), ("q.o/", _elf(2, 62, 1))))
+    put(wrong / "libc.so.6", _elf(2, 62))
+    put(wrong / "libc.so", f"/* GNU ld script\n{'padding ' * 20}*/\nGROUP ( {wrong}/libc.so.6 )\n")
+    for name in ("libz.so", "libq.a", "libc.so"):
+        put(right / name, _elf(1, 3) if name != "libq.a" else _archive(("q.o/", _elf(1, 3, 1))))
+    dirs = [str(wrong), str(right)]
+    for lib, want in (("z", "libz.so"), ("q", "libq.a"), ("c", "libc.so")):
+        skipped: list[str] = []
+        assert libsearch.find_library(lib, dirs, arch=i386, skipped=skipped) == str(right / want)
+        assert skipped == [str(wrong / want)]
+        assert libsearch.find_library(lib, dirs, arch=amd64) == str(wrong / want)
+        assert libsearch.find_library(lib, dirs) == str(wrong / want)  # no arch: the first, as before
+    message = r"cannot find -lz \(searched: .*; passed over, for another machine: .*libz.so\)"
+    with pytest.raises(DynError, match=message):
+        libsearch.resolve_inputs([InputArg("z", True)], [str(wrong)], arch=i386)

@@ -58,7 +58,7 @@ def _uses_c_library(ctx: LinkState) -> bool:
     """Does a ``-l`` name the C library that no ``-L`` directory holds?"""
     user = list(ctx.opts.lib_dirs)
     return any(
-        a.is_library and a.name in C_LIBRARY_NAMES and libsearch.find_library(a.name, user, a.static) is None
+        a.is_library and a.name in C_LIBRARY_NAMES and libsearch.find_library(a.name, user, a.static, ctx.arch) is None
         for a in ctx.opts.input_args
     )
 
@@ -75,7 +75,7 @@ def find_inputs(ctx: LinkState, contents: dict[str, mmap.mmap | bytes] | None = 
         from . import glibc
 
         ctx.c_library = glibc.c_library(ctx.arch)
-    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), contents, ctx.opts.output)
+    return libsearch.resolve_inputs(ctx.opts.input_args, search_dirs(ctx), contents, ctx.opts.output, ctx.arch)
 
 
 def add_shared(ctx: LinkState, inp: LinkInput) -> None:

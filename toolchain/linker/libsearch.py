@@ -33,6 +33,8 @@ from .ldscript import looks_like_script, parse_linker_script
 if TYPE_CHECKING:
     import mmap
 
+    from ..arch import Arch
+
 KIND_OBJECT, KIND_ARCHIVE, KIND_SHARED = "object", "archive", "shared"
 MAX_SCRIPT_DEPTH = 16  # scripts naming scripts: deeper than this is taken for a cycle
 MAX_SCRIPT_SIZE = 1 << 20
@@ -125,15 +127,63 @@ def library_file_names(name: str, static: bool) -> list[str]:
     return [f"lib{name}.a"] if static else [f"lib{name}.so", f"lib{name}.a"]
 
 
-def find_library(name: str, dirs: Sequence[str], static: bool = False) -> str | None:
-    """The file ``-l name`` means: the first directory holding one of its file names wins."""
+def find_library(
+    name: str, dirs: Sequence[str], static: bool = False, arch: Arch | None = None, skipped: list[str] | None = None
+) -> str | None:
+    """The file ``-l name`` means: the first directory holding one of its file names wins.
+
+    With ``arch``, a library for another machine is passed over, as GNU ld skips an
+    "incompatible" one (``-L/usr/lib/x86_64-linux-gnu`` in a 386 link), and added to ``skipped``.
+    """
     candidates = library_file_names(name, static)
     for d in dirs:
         for fname in candidates:
             path = os.path.join(d, fname)
             if os.path.isfile(path):
+                if arch is not None and not _may_be_for(path, arch):
+                    if skipped is not None:
+                        skipped.append(path)
+                    continue
                 return path
     return None
+
+
+def _may_be_for(path: str, arch: Arch, depth: int = 0) -> bool:
+    """False when ``path`` is plainly for another machine: an ELF file of another machine or
+    class, an archive whose first object is, or a linker script whose first file is. Anything
+    unreadable or unrecognised passes (the link then reports what is wrong with it)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)  # what _kind_of reads: a script may start with a long comment
+            if head.startswith(b"\x7fELF"):
+                return _elf_fits(head, arch)
+            if head.startswith(b"!<arch>\n"):
+                at = 8
+                for _ in range(4):  # past the symbol table and the long names to the first member
+                    f.seek(at)
+                    header = f.read(60)
+                    if len(header) < 60 or not header[48:58].strip().isdigit():
+                        return True
+                    size = int(header[48:58])
+                    if not header.startswith((b"/ ", b"// ", b"/SYM64/")):
+                        return _elf_fits(f.read(20), arch) if size >= 20 else True
+                    at += 60 + size + (size & 1)
+                return True
+        if depth < 4 and looks_like_script(head):
+            script = parse_linker_script(read_input(path).decode("utf-8", "replace"), path)
+            first = next((entry for entry in script.inputs if not entry.is_library), None)
+            target = _script_file(first.name, os.path.dirname(path)) if first is not None else None
+            return target is None or _may_be_for(target, arch, depth + 1)
+    except (OSError, DynError, ValueError):
+        pass
+    return True
+
+
+def _elf_fits(head: bytes, arch: Arch) -> bool:
+    if len(head) < 20 or not head.startswith(b"\x7fELF"):
+        return True
+    bits = {1: 32, 2: 64}.get(head[4], 0)
+    return bits == arch.bits and struct.unpack_from("<H", head, 18)[0] == arch.machine
 
 
 def search_dirs(user_dirs: Sequence[str], c_library_dir: str | None, arch_dirs: Sequence[str]) -> list[str]:
@@ -188,6 +238,7 @@ def resolve_inputs(
     dirs: Sequence[str],
     contents: dict[str, mmap.mmap | bytes] | None = None,
     output: str | None = None,
+    arch: Arch | None = None,
 ) -> list[LinkInput]:
     """The files the inputs name, in order, with libraries found and scripts followed.
 
@@ -196,6 +247,7 @@ def resolve_inputs(
     ``contents`` receives each object's bytes, and each archive's when it was read rather
     than mapped, read while its kind was read (the first time a path is named), for
     ``load_inputs`` to parse. None of them may be the file ``output`` (the link would replace it).
+    ``-l`` passes over libraries for another machine than ``arch`` (``find_library``).
     """
     found: list[LinkInput] = []
     opened = InputDirectories(output)
@@ -207,14 +259,16 @@ def resolve_inputs(
                         f"{arg.spelling}: static glibc is not supported; link the C library dynamically "
                         f"(drop -static, or put -Bdynamic before {arg.spelling})"
                     )
-                path = find_library(arg.name, dirs, arg.static)
+                skipped: list[str] = []
+                path = find_library(arg.name, dirs, arg.static, arch, skipped)
                 if path is None:
                     kind = "static library " if arg.static and not arg.name.startswith(":") else ""
                     where = ", ".join(dirs) or "no directories"
-                    raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where})")
-                _add_file(path, arg, arg.spelling, dirs, found, 0, contents, opened)
+                    other = f"; passed over, for another machine: {', '.join(skipped)}" if skipped else ""
+                    raise DynError(f"cannot find {kind}{arg.spelling} (searched: {where}{other})")
+                _add_file(path, arg, arg.spelling, dirs, found, 0, contents, opened, arch)
             else:  # a missing file is reported by its opening: "No such file or directory"
-                _add_file(arg.name, arg, arg.name, dirs, found, 0, contents, opened)
+                _add_file(arg.name, arg, arg.name, dirs, found, 0, contents, opened, arch)
     finally:
         opened.close()
     return _dedupe(found)
@@ -229,6 +283,7 @@ def _add_file(
     depth: int,
     contents: dict[str, mmap.mmap | bytes] | None,
     opened: InputDirectories,
+    arch: Arch | None = None,
 ) -> None:
     if contents is None or path in contents:
         kind = input_kind(path)
@@ -251,14 +306,14 @@ def _add_file(
     for entry in script.inputs:
         sub = arg._replace(name=entry.name, is_library=entry.is_library, as_needed=arg.as_needed or entry.as_needed)
         if entry.is_library:
-            target = find_library(entry.name, script_dirs, arg.static)
+            target = find_library(entry.name, script_dirs, arg.static, arch)
             if target is None:
                 raise DynError(f"cannot find -l{entry.name} named by the linker script", path)
         else:
             target = _script_file(entry.name, here)
             if target is None:
                 raise DynError(f"cannot find {entry.name} named by the linker script", path)
-        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1, contents, opened)
+        _add_file(target, sub, f"{origin} -> {os.path.basename(path)}", dirs, out, depth + 1, contents, opened, arch)
 
 
 def _script_file(name: str, script_dir: str) -> str | None:
