@@ -417,6 +417,14 @@ def test_bad_inputs(files, tmp_path):
     p = tmp_path / "text.o"
     p.write_text("hello, not an object\n")
     assert "not an ELF file or a dynld module" in _bad(str(p))
+    p = tmp_path / "lib.a"  # readelf reads archives; dyninfo says what to do
+    p.write_bytes(b"!<arch>\n" + b"m.o/            0           0     0     644     4         `\n\x7fELF")
+    assert _bad(str(p)).endswith(
+        ": an ar archive, not an ELF file or a dynld module: extract a member (ar x) to read it\n"
+    )
+    p = tmp_path / "lto.o"
+    p.write_bytes(b"BC\xc0\xde" + b"\0" * 60)
+    assert _bad(str(p)).endswith(": not an ELF file: LLVM bitcode (compiled with -flto?)\n")
     p = tmp_path / "empty"
     p.write_bytes(b"")
     _bad(str(p))

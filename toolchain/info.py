@@ -434,6 +434,10 @@ def info(data: bytes, name: str, with_hash: bool = False) -> dict:
             return module_info(data, name, with_hash)
     except (struct.error, IndexError, ValueError, OverflowError) as e:
         raise DynError(f"malformed file: {e}", name) from None
+    if data[:8] == b"!<arch>\n":
+        raise DynError("an ar archive, not an ELF file or a dynld module: extract a member (ar x) to read it", name)
+    if data[:4] == elf.LLVM_BITCODE_MAGIC:
+        raise DynError(elf.LLVM_BITCODE_ERROR, name)
     raise DynError("not an ELF file or a dynld module", name)
 
 
