@@ -377,3 +377,11 @@ def test_output_to_a_device_leaves_the_device(tmp_path, tool, args):
     assert r.returncode == 0, r.stderr
     assert _same_kind(dev)
     assert sorted(os.listdir(tmp_path)) == ["null", "x.c"]
+
+
+def test_an_output_that_is_a_directory_is_one_line(tmp_path):
+    (tmp_path / "d").mkdir()
+    for path in (str(tmp_path / "d"), str(tmp_path / "d") + "/"):
+        with pytest.raises(DynError, match="cannot write output: Is a directory$"):
+            write_output(path, b"x")
+    assert os.listdir(tmp_path / "d") == [] and os.listdir(tmp_path) == ["d"]

@@ -99,7 +99,9 @@ def write_output(path: str, data: bytes | bytearray | str, executable: bool = Fa
         kind = stat.S_IFMT(os.stat(path).st_mode)
     except OSError:
         kind = stat.S_IFREG  # not there (or not reachable): made whole, as below
-    if kind not in (stat.S_IFREG, stat.S_IFDIR):
+    if kind == stat.S_IFDIR:
+        raise DynError("cannot write output: Is a directory", path)
+    if kind != stat.S_IFREG:
         _write_into_special_file(path, data)
         return
     directory = os.path.dirname(os.path.abspath(path))
