@@ -13,9 +13,10 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 
 import pytest
-from conftest import run_program
+from conftest import run_program, tool_env
 from hosted_build import dynlink
 from lua_build import build_objects, find_tarball, unpack
 
@@ -70,3 +71,23 @@ def test_lua_links_and_passes_its_test_suite(lua_root, tmp_path, arch):
     assert r.returncode == 0 and r.stderr == "", r.stderr
     with open(bulk, "rb") as f:
         assert f.read() == passed
+
+
+def test_lua_builds_with_its_own_makefile_and_cc_dyncc(lua_root, tmp_path):
+    """What a user does first: Lua's own makefile, ``make CC=dyncc``: its compile rules, ``ar`` and
+    ``ranlib``, and its link line (``-Wl,-E ... -lm -ldl``), with nothing of ours in it."""
+    if shutil.which("make") is None:
+        pytest.fail("make is needed (.ci/setup installs it)")
+    src = tmp_path / "lua"
+    shutil.copytree(os.path.join(lua_root, "lua"), src, ignore=shutil.ignore_patterns("*.o", "*.a", "lua", "all"))
+    dyncc = f"{sys.executable} -m toolchain.cc.driver"
+    r = subprocess.run(
+        ["make", "-j2", f"CC={dyncc}"], cwd=src, env=tool_env(), capture_output=True, text=True, timeout=600
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    exe = str(src / "lua")
+    script = "print(string.format('%5.2f', math.pi), #table.concat({1, 2, 3}, ','), utf8.char(233))"
+    p = run_program("amd64", exe, ["-e", script])
+    assert (p.returncode, p.stdout) == (0, " 3.14\t5\t\u00e9\n".encode())  # %5.2f: five wide
+    dynsyms = subprocess.run(["readelf", "-W", "--dyn-syms", exe], capture_output=True, text=True).stdout
+    assert " lua_pushnumber" in dynsyms  # -Wl,-E: the API exported for C modules
