@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 from conftest import run_dyncc, run_program
+from elftools.elf.elffile import ELFFile
 from hosted_build import HOSTED_DIR, compile_hosted, dynlink, zig_reference
 
 from toolchain.arch import get_arch
@@ -300,3 +301,41 @@ def test_links_hermetically_without_a_target_libc(objs, tmp_path, arch):
     assert run_program(arch, str(tmp_path / "hello")).stdout == b"hello, world\n"
     with_machine_libs = link(parse_args(["-a", arch, "-o", str(tmp_path / "again"), objs(arch, "hello.c"), "-lc"]))
     assert first == with_machine_libs  # the machine's libraries are only checked against, never linked
+
+
+REGISTRY_MAIN = r"""
+#include <stdio.h>
+struct entry { const char *name; int value; };
+#define REGISTER(n, v) static const struct entry entry_##n __attribute__((used, section("myreg"))) = { #n, v }
+REGISTER(alpha, 1);
+REGISTER(beta, 2);
+extern const struct entry __start_myreg[], __stop_myreg[];
+int main(void) {
+    int sum = 0;
+    for (const struct entry *e = __start_myreg; e < __stop_myreg; e++) {
+        printf("%s=%d\n", e->name, e->value);
+        sum += e->value;
+    }
+    return sum;
+}
+"""
+REGISTRY_OTHER = """struct entry { const char *name; int value; };
+static const struct entry entry_gamma __attribute__((used, section("myreg"))) = { "gamma", 4 };
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_start_stop_symbols_bound_a_section_gathered_from_every_object(objs, tmp_path, arch):
+    """A registry in a section named by a C identifier, walked from __start_myreg to __stop_myreg
+    (GNU ld's encapsulation symbols): the sections of both objects are kept, though nothing else
+    refers to them, and lie together between the two symbols."""
+    main = objs(arch, "registry_main.c", REGISTRY_MAIN)
+    other = objs(arch, "registry_other.c", REGISTRY_OTHER)
+    exe = link_ok(arch, str(tmp_path / "registry"), [main, other, "-lc"])
+    p = run_program(arch, exe)
+    assert p.returncode == 7  # 1 + 2 + 4: every entry, once
+    assert sorted(p.stdout.decode().split()) == ["alpha=1", "beta=2", "gamma=4"]
+    with open(exe, "rb") as f:
+        symtab = {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    entry_size = 16 if get_arch(arch).bits == 64 else 8
+    assert symtab["__stop_myreg"] - symtab["__start_myreg"] == 3 * entry_size

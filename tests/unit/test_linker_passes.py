@@ -260,3 +260,20 @@ def test_relocation_columns_equal_the_row_reader(tmp_path, little, monkeypatch):
         e = inputs.elf.ElfFile(data, "x.o")
         rel = next(s for s in e.sections if s.type in (eb.SHT_REL, eb.SHT_RELA))
         assert list(zip(*inputs.read_relocs(e, rel), strict=True)) == e.relocations(rel)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "section"),
+    [
+        ("__start_myreg", "myreg"),
+        ("__stop_set_2", "set_2"),
+        ("__start_.data", None),  # not a C identifier: no encapsulation symbol (GNU ld's rule)
+        ("__start_", None),
+        ("__start_caf\u00e9", None),
+        ("start_myreg", None),
+    ],
+)
+def test_encapsulation_symbols_name_c_identifier_sections(symbol, section):
+    from toolchain.linker.gc import encapsulated_section
+
+    assert encapsulated_section(symbol) == section

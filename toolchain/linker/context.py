@@ -174,6 +174,8 @@ class LinkState:
         # that refer to it (first reference first); and the entry symbol.
         self.external_refs: dict[str, list[ObjectFile]] = {}
         self.entry_sym: Symbol | None = None
+        #: the X of each __start_X/__stop_X referenced for which live sections named X exist
+        self.encapsulated: set[str] = set()
 
         # assign_output_sections (sections.py): output sections in creation order, by name;
         # the linker's own sections; live-less input sections (for the map).

@@ -40,6 +40,33 @@ def mark_live(ctx: LinkState, roots: list[tuple[Symbol, str]]) -> None:
                 mark(sec, "an init/fini array is always kept")
             elif sec.flags & SHF_GNU_RETAIN:
                 mark(sec, "SHF_GNU_RETAIN")
+    _follow(ctx, work)
+    # __start_X/__stop_X referenced: keep every section named X (GNU ld's rule), and follow them
+    done: set[str] = set()
+    while wanted := {x for name in ctx.external_refs if (x := encapsulated_section(name)) is not None} - done:
+        done |= wanted
+        for obj in ctx.objects:
+            for sec in filter(None, obj.sections):
+                if sec.name in wanted and sec.flags & ALLOC:
+                    mark(sec, f"__start_{sec.name} or __stop_{sec.name} is referenced")
+        _follow(ctx, work)
+    ctx.encapsulated = {
+        x for x in done for obj in ctx.objects for sec in obj.sections if sec is not None and sec.name == x and sec.live
+    }
+
+
+def encapsulated_section(symbol: str) -> str | None:
+    """X, for ``__start_X`` or ``__stop_X`` where X is a C identifier: the linker defines them as
+    the bounds of the sections named X (GNU ld's encapsulation symbols)."""
+    for prefix in ("__start_", "__stop_"):
+        if symbol.startswith(prefix):
+            name = symbol[len(prefix) :]
+            return name if name.isascii() and name.isidentifier() else None
+    return None
+
+
+def _follow(ctx: LinkState, work: list[InputSection]) -> None:
+    """Mark what the sections on ``work`` reach through their relocations, until none is left."""
     external = ctx.external_refs
     find_refs = external.get
     UNDEF = elf.SHN_UNDEF

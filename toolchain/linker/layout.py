@@ -143,6 +143,10 @@ def define_linker_symbols(ctx: LinkState) -> None:
     for arr in ("init_array", "fini_array", "preinit_array"):
         lo, hi = bounds("." + arr)
         values[f"__{arr}_start"], values[f"__{arr}_end"] = lo, hi
+    for x in ctx.encapsulated:  # assign_output_sections put the sections named X together
+        group = [sec for out in ctx.outputs for sec in out.inputs if sec.name == x]
+        values[f"__start_{x}"] = min(sec.addr for sec in group)
+        values[f"__stop_{x}"] = max(sec.addr + sec.size for sec in group)
     if ".got" in ctx.synthetic:
         values["_GLOBAL_OFFSET_TABLE_"] = ctx.got_base()
     dyn = ctx.synthetic.get(".dynamic")

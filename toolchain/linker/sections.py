@@ -103,6 +103,9 @@ def assign_output_sections(ctx: LinkState) -> None:
     for out in ctx.outputs:
         if out.name in ARRAY_SECTIONS:
             out.inputs.sort(key=_array_priority)
+        elif ctx.encapsulated:  # the sections named X together, last, for __start_X and __stop_X
+            grouped = ctx.encapsulated
+            out.inputs.sort(key=lambda sec: (sec.name in grouped, sec.name if sec.name in grouped else ""))
 
 
 def _place_commons(ctx: LinkState) -> None:

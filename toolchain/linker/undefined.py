@@ -12,6 +12,7 @@ from .. import elf
 from ..errors import DynErrors
 from .autoimport import undefined_report
 from .context import LinkState
+from .gc import encapsulated_section
 from .inputs import ObjectFile
 
 # Symbols the linker defines itself when they are referenced (linker-defined bounds and tables).
@@ -54,6 +55,7 @@ def undefined_symbols(ctx: LinkState) -> dict[str, ObjectFile]:
             and sym.dynimport is None
             and sym.import_index < 0
             and name not in LINKER_SYMBOLS
+            and encapsulated_section(name) not in ctx.encapsulated
         ):
             out[name] = refs[0]
     return out
