@@ -113,6 +113,7 @@ def built(tmp_path_factory):
             "alpha": _module(tmp, arch, "alpha", ["alpha1.c", "alpha2.c"], "alpha.yaml"),
             "beta": _module(tmp, arch, "beta", ["beta1.c"], "beta.yaml"),
             "badsig": _module(tmp, arch, "badsig", ["beta1.c"], "badsig.yaml"),
+            "registry": _module(tmp, arch, "registry", ["registry1.c", "registry2.c"], "registry.yaml"),
             "tmp": str(tmp),
         }
         return cache[arch]
@@ -126,6 +127,21 @@ def test_host_loads_modules_and_calls_them(built, arch):
     r = run_program(arch, b["host"], [b["alpha"], b["beta"]])
     assert r.stdout.decode() == _expected(), r.stderr.decode()
     assert r.returncode == 0
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_module_walks_its_registry_between_start_and_stop(built, arch):
+    """__start_handlers/__stop_handlers in a module: both files' entries (one reached by nothing
+    else), at the addresses the module was loaded at (386 and arm reach them by absolute address)."""
+    b = built(arch)
+    r = run_program(arch, b["host"], [b["registry"]])
+    lines = r.stdout.decode().splitlines()
+    assert r.returncode == 0, r.stderr.decode()
+    assert lines[:2] == ["module registry: 3 exports", f"add(2, 3) = {2 * 100 + 2 + 3}"]
+    for n in (4, 5):
+        block = lines[2:5] if n == 4 else lines[5:8]
+        assert sorted(block[:2]) == sorted([f"registry: twice({n}) = {2 * n}", f"registry: square({n}) = {n * n}"])
+        assert block[2] == f"run({n}) = {2 * n + n * n}"
 
 
 @pytest.mark.parametrize("arch", ARCHES)

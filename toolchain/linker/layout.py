@@ -144,9 +144,11 @@ def define_linker_symbols(ctx: LinkState) -> None:
         lo, hi = bounds("." + arr)
         values[f"__{arr}_start"], values[f"__{arr}_end"] = lo, hi
     for x in ctx.encapsulated:  # assign_output_sections put the sections named X together
-        group = [sec for out in ctx.outputs for sec in out.inputs if sec.name == x]
-        values[f"__start_{x}"] = min(sec.addr for sec in group)
-        values[f"__stop_{x}"] = max(sec.addr + sec.size for sec in group)
+        group = sorted((sec for out in ctx.outputs for sec in out.inputs if sec.name == x), key=lambda sec: sec.addr)
+        for name, sec, offset in ((f"__start_{x}", group[0], 0), (f"__stop_{x}", group[-1], group[-1].size)):
+            g = ctx.globals.get(name)
+            if g is not None and not g.defined:  # in a section, not absolute: a dynld module relocates it
+                g.section, g.value, g.shndx, g.bind, g.type = sec, offset, sec.index, elf.STB_GLOBAL, elf.STT_NOTYPE
     if ".got" in ctx.synthetic:
         values["_GLOBAL_OFFSET_TABLE_"] = ctx.got_base()
     dyn = ctx.synthetic.get(".dynamic")
