@@ -339,3 +339,37 @@ def test_start_stop_symbols_bound_a_section_gathered_from_every_object(objs, tmp
         symtab = {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
     entry_size = 16 if get_arch(arch).bits == 64 else 8
     assert symtab["__stop_myreg"] - symtab["__start_myreg"] == 3 * entry_size
+
+
+WRAP_MAIN = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int compute(int);
+void *__real_malloc(size_t);
+volatile int calls;
+void *__wrap_malloc(size_t n) { calls++; return __real_malloc(n); }
+int __real_compute(int);
+int __wrap_compute(int x) { return __real_compute(x) * 10; }
+int main(int argc, char **argv) {
+    char *p = malloc(16 + argc);
+    p[0] = 'x';
+    printf("calls=%d compute=%d %c\n", calls, compute(4), p[0]);
+    free(p);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_wrap_sends_calls_to_the_wrapper_and_real_to_the_original(tmp_path, arch):
+    """GNU ld's --wrap (what mocking test frameworks use): malloc, imported from libc, and compute,
+    defined in another object, each called through their __wrap_ function."""
+    (tmp_path / "main.c").write_text(WRAP_MAIN)
+    (tmp_path / "compute.c").write_text("int compute(int x) { return x + 1; }\n")
+    exe = str(tmp_path / "wrap")
+    args = ["-a", arch, "-O0", "-o", exe, "main.c", "compute.c", "-Wl,--wrap=malloc,--wrap=compute"]
+    r = run_dyncc(args, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert run_program(arch, exe).stdout == b"calls=1 compute=50 x\n"  # (4 + 1) * 10, one malloc
+    r = run_dyncc(args[:-1], cwd=str(tmp_path))  # without --wrap, __real_* are undefined, as with ld
+    assert r.returncode == 1 and "undefined symbol: __real_compute" in r.stderr

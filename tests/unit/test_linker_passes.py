@@ -277,3 +277,14 @@ def test_encapsulation_symbols_name_c_identifier_sections(symbol, section):
     from toolchain.linker.gc import encapsulated_section
 
     assert encapsulated_section(symbol) == section
+
+
+def test_wrap_renames_undefined_references_only():
+    from toolchain.linker.resolve import _wrapped
+
+    wrap = frozenset({"malloc"})
+    undefined, defined = ("malloc", 0, 0, 0x10, 0, 0), ("malloc", 0, 8, 0x12, 0, 1)
+    assert _wrapped(undefined, wrap)[0] == "__wrap_malloc"
+    assert _wrapped(("__real_malloc", 0, 0, 0x10, 0, 0), wrap)[0] == "malloc"
+    assert _wrapped(defined, wrap) == defined  # a definition keeps its name
+    assert _wrapped(("__real_free", 0, 0, 0x10, 0, 0), wrap)[0] == "__real_free"

@@ -53,6 +53,7 @@ class LinkOptions:
         bind_now: bool = False,
         rpath: list[str] | None = None,
         build_id: str = "none",
+        wrap: list[str] | None = None,
     ) -> None:
         self.arch = arch
         self.output = output
@@ -78,6 +79,7 @@ class LinkOptions:
         self.bind_now = bind_now  # -z now: DF_BIND_NOW, and .got.plt read-only after start-up too
         self.rpath = rpath if rpath is not None else []  # -rpath DIR: DT_RUNPATH
         self.build_id = build_id  # --build-id[=sha1|md5|uuid|0xHEX]
+        self.wrap = frozenset(wrap or ())  # --wrap=S: references to S go to __wrap_S, to __real_S to S
 
 
 class SyntheticSection(InputSection):

@@ -70,6 +70,7 @@ _OPTIONS = (
     _Option(("--dynamic-list",), "dynamic_list", "store", "export the symbols the file lists ({ name; ... };)", "FILE"),
     _Option(("-z",), "z", "append", "relro, norelro, now, lazy, noexecstack, execstack, defs", "KEYWORD"),
     _Option(("-rpath", "-R"), "rpath", "append", "DT_RUNPATH entry", "DIR"),
+    _Option(("--wrap",), "wrap", "append", "calls of SYMBOL go to __wrap_SYMBOL, of __real_SYMBOL to SYMBOL", "SYMBOL"),
     _Option(
         ("--build-id",),
         "build_id",
@@ -251,6 +252,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
         bind_now=now,
         rpath=a.rpath,
         build_id=a.build_id,
+        wrap=a.wrap,
     ), a.depfile
 
 

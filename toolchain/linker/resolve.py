@@ -14,7 +14,17 @@ from ..errors import DynError, read_input
 from ..records import TYPE_CHECKING
 from . import hosted
 from .context import LinkState, SyntheticSection
-from .inputs import Archive, ObjectFile, Symbol, comdat_groups, entry_symbol, load_object, open_object, read_object
+from .inputs import (
+    Archive,
+    ObjectFile,
+    Symbol,
+    SymbolEntry,
+    comdat_groups,
+    entry_symbol,
+    load_object,
+    open_object,
+    read_object,
+)
 from .libsearch import KIND_ARCHIVE, KIND_SHARED
 from .sections import add_synthetic_section
 
@@ -125,6 +135,19 @@ def _add_object(ctx: LinkState, obj: ObjectFile) -> None:
             _load_member(ctx, *lz)
 
 
+def _wrapped(entry: SymbolEntry, wrap: frozenset[str]) -> SymbolEntry:
+    """``entry`` as ``--wrap`` binds it: an undefined reference to S names __wrap_S, and one to
+    __real_S names S (GNU ld's rule; definitions keep their names)."""
+    name, value, size, info, other, shndx = entry
+    if shndx != elf.SHN_UNDEF:
+        return entry
+    if name in wrap:
+        return ("__wrap_" + name, value, size, info, other, shndx)
+    if name.startswith("__real_") and name[7:] in wrap:
+        return (name[7:], value, size, info, other, shndx)
+    return entry
+
+
 def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> None:
     """Merge each of ``obj``'s unresolved global symbols into the global table by rank, in table
     order, and append the global (or the file's own symbol, for one bound STB_LOCAL) to its symbols.
@@ -134,6 +157,8 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
     entries = obj.unresolved
     assert entries is not None, "an object is resolved once"
     obj.unresolved = None
+    if ctx.opts.wrap:
+        entries = [_wrapped(entry, ctx.opts.wrap) for entry in entries]
     sections = obj.sections
     symbols = obj.symbols
     append = symbols.append
