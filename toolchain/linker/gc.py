@@ -2,8 +2,9 @@
 
 Reads the objects' sections and relocations; writes each input section's ``live`` and
 ``live_reason`` (for a section reached through a relocation, ``live_via``: the reason is
-spelled when read), and ``external_refs``: for each global symbol that no section defines,
-the live objects that refer to it (what ``report_undefined`` and the imports work from).
+spelled when read), ``external_refs``: for each global symbol that no section defines,
+the live objects that refer to it (what ``report_undefined`` and the imports work from),
+and ``encapsulated``: the X of each ``__start_X``/``__stop_X`` referenced, whose sections it keeps.
 """
 
 from __future__ import annotations

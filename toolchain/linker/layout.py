@@ -119,7 +119,8 @@ def layout(ctx: LinkState, base: int, header_size: int, page: int, pack_segments
 
 
 def define_linker_symbols(ctx: LinkState) -> None:
-    """Give values to ``__bss_start``, ``_end``, ``__init_array_start`` ... when they are referenced."""
+    """Give values to ``__bss_start``, ``_end``, ``__init_array_start`` ... when they are referenced,
+    and ``__start_X``/``__stop_X`` (in the first and last section named X)."""
     data_end = ctx.data_end()
 
     def bounds(name: str) -> tuple[int, int]:

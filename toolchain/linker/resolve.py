@@ -152,7 +152,8 @@ def _resolve_globals(ctx: LinkState, obj: ObjectFile, pending: list[str]) -> Non
     """Merge each of ``obj``'s unresolved global symbols into the global table by rank, in table
     order, and append the global (or the file's own symbol, for one bound STB_LOCAL) to its symbols.
 
-    The names a new undefined reference wants go to ``pending``.
+    The names a new undefined reference wants go to ``pending``. With ``--wrap``, undefined
+    entries are renamed first (``_wrapped``).
     """
     entries = obj.unresolved
     assert entries is not None, "an object is resolved once"

@@ -76,7 +76,8 @@ def output_section(ctx: LinkState, name: str, sec: InputSection) -> OutputSectio
 
 
 def assign_output_sections(ctx: LinkState) -> None:
-    """Put every live allocated input section into its output section; place commons; merge strings."""
+    """Put every live allocated input section into its output section; place commons; merge
+    strings; put the sections named X of each ``__start_X``/``__stop_X`` together, last."""
     _place_commons(ctx)
     merge_groups: dict[tuple[str, int, int, int], list[InputSection]] = {}
     names: dict[tuple[str, int, int], str] = {}  # output_section_name of each kind of section met
