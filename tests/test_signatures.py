@@ -436,3 +436,16 @@ def test_dynsig_cli_usage(tmp_path, monkeypatch, capsys):
     assert err.startswith("dynsig: nope.h: ") and err.count("\n") == 1
     assert dynsig_main(["--help"]) == 0
     assert "FILE.h" in capsys.readouterr().out
+
+
+def test_a_header_including_the_c_library_says_why_it_is_not_found(tmp_path, monkeypatch, capsys):
+    """The headers are read for a freestanding target (docs/limits.md): stdint.h is there,
+    stdio.h is not, and the error says so instead of leaving the user to guess."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.h").write_text("#include <stdint.h>\n#include <stddef.h>\nint f(uint32_t, size_t);\n")
+    assert [d.name for d in header_declarations(["ok.h"])] == ["f"]
+    (tmp_path / "api.h").write_text("#include <stdio.h>\nint g(FILE *);\n")
+    assert dynsig_main(["api.h"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dynsig: api.h:1: 'stdio.h' file not found (headers are read for a freestanding target")
+    assert err.count("\n") == 1

@@ -333,6 +333,11 @@ _PP_DEFINES = (
     "_Null_unspecified=",
 )
 PP_TARGET = "x86-linux-none"
+#: what a missing header gets added: hosted headers (stdio.h...) are not there, by design
+FREESTANDING_HINT = (
+    " (headers are read for a freestanding target: the compiler's stddef.h, stdint.h, stdarg.h,"
+    " limits.h and stdbool.h are found, the C library's stdio.h, string.h... are not)"
+)
 
 _ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, "'": 39, '"': 34, "a": 7, "b": 8, "f": 12, "v": 11, "?": 63}
 _SNIPPET_FILE = "<dyndecl:{}>"
@@ -409,7 +414,10 @@ def preprocess(
                 file, lineno = m.group(1), int(m.group(2))
                 if display is not None:
                     file, lineno = display(file, lineno)
-                raise DynError(m.group(4), f"{file}:{lineno}")
+                message = m.group(4)
+                if message.endswith("file not found"):
+                    message += FREESTANDING_HINT
+                raise DynError(message, f"{file}:{lineno}")
         first = next((ln.strip() for ln in err.splitlines() if ln.strip()), f"exit status {status}")
         raise DynError(f"C preprocessor failed: {first}")
     return stdout.decode(errors="replace")
