@@ -115,25 +115,26 @@ def write_output(path: str, data: bytes | bytearray | str, executable: bool = Fa
         raise DynError(f"cannot write output: {e.strerror}", path) from None
 
 
+def file_identity(path: str | None) -> tuple[int, int] | None:
+    """(device, inode) of the regular file at ``path``, or None (no path, ``-``, not there, not
+    a regular file): two paths or hard links name the same file when these are equal."""
+    if path is None or path == "-":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
 def refuse_output_over_input(outputs: Sequence[str | None], inputs: Sequence[str | None]) -> None:
     """DynError naming the input when an output file is one of the inputs (the same file, by
     any path or hard link): writing it would replace what was read, as gcc and GNU ld refuse."""
-    ids = set()
-    for out in outputs:
-        try:
-            st = os.stat(out) if out is not None else None
-        except OSError:
-            continue
-        if st is not None and stat.S_ISREG(st.st_mode):
-            ids.add((st.st_dev, st.st_ino))
+    ids = {file_identity(out) for out in outputs} - {None}
     if not ids:
         return
     for path in inputs:
-        try:
-            st = os.stat(path) if path is not None and path != "-" else None
-        except OSError:
-            continue
-        if st is not None and (st.st_dev, st.st_ino) in ids:
+        if file_identity(path) in ids:
             raise DynError("input file is the same as the output file", path)
 
 
@@ -216,13 +217,7 @@ class InputDirectories:
         self._fds: dict[str, int] = {}
         #: (device, inode) of the output file when it exists: no input may be it (as GNU ld says,
         #: "input file is the same as output file"; writing the output would replace it)
-        self.output_id: tuple[int, int] | None = None
-        if output is not None:
-            try:
-                st = os.stat(output)
-                self.output_id = (st.st_dev, st.st_ino)
-            except OSError:
-                pass
+        self.output_id = file_identity(output)
 
     def find(self, path: str) -> tuple[int | None, str]:
         """(directory descriptor, name in it) to open ``path`` by, or (None, ``path``)."""
