@@ -270,14 +270,14 @@ def link_inprocess(arch: str, objdir: str, objs: list[str], out: str) -> None:
         raise SystemExit(f"bench: dynlink failed: {e}") from None
 
 
-def _measure_inprocess(name: str, numpy: str, arch: str, objdir: str, objs: list[str], runs: int, tmp: str) -> Result:
-    """The in-process link with ``DYNTOOLS_NUMPY`` set to ``numpy``: "0" relocates with Python
-    only, "1" with numpy at every size."""
-    r = Result(name, peak_kind="tracemalloc", output=os.path.join(tmp, "prog.inproc" + numpy))
-    saved = os.environ.get("DYNTOOLS_NUMPY")
-    os.environ["DYNTOOLS_NUMPY"] = numpy
+def _measure_inprocess(name: str, native: str, arch: str, objdir: str, objs: list[str], runs: int, tmp: str) -> Result:
+    """The in-process link with ``DYNTOOLS_NATIVE`` set to ``native``: "0" relocates with Python
+    only, "1" in bulk with the C library at every size."""
+    r = Result(name, peak_kind="tracemalloc", output=os.path.join(tmp, "prog.inproc" + native))
+    saved = os.environ.get("DYNTOOLS_NATIVE")
+    os.environ["DYNTOOLS_NATIVE"] = native
     try:
-        link_inprocess(arch, objdir, objs, r.output)  # warm up: imports, page cache
+        link_inprocess(arch, objdir, objs, r.output)  # warm up: imports, page cache, the C library built
         for _ in range(runs):
             gc.collect()
             t0 = time.perf_counter()
@@ -289,9 +289,9 @@ def _measure_inprocess(name: str, numpy: str, arch: str, objdir: str, objs: list
         r.peak_kib = tracemalloc.get_traced_memory()[1] // 1024
         tracemalloc.stop()
     finally:
-        os.environ.pop("DYNTOOLS_NUMPY", None)
+        os.environ.pop("DYNTOOLS_NATIVE", None)
         if saved is not None:
-            os.environ["DYNTOOLS_NUMPY"] = saved
+            os.environ["DYNTOOLS_NATIVE"] = saved
     return r
 
 
@@ -300,7 +300,7 @@ def measure(arch: str, objdir: str, objs: list[str], runs: int, tmp: str) -> lis
     env = command_env()
     results = [
         _measure_inprocess("dynlink (in-process, Python)", "0", arch, objdir, objs, runs, tmp),
-        _measure_inprocess("dynlink (in-process, numpy)", "1", arch, objdir, objs, runs, tmp),
+        _measure_inprocess("dynlink (in-process, C)", "1", arch, objdir, objs, runs, tmp),
     ]
     base = os.path.join(tmp, "prog")
     for name, cmd in peer_commands(arch, base, objs).items():

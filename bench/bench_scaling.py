@@ -11,11 +11,11 @@ in one run, by:
 
 - ``dynlink (in-process, Python)``: a fresh Python process that imports the linker, links
   once to warm up, then times ``--runs`` calls of ``toolchain.linker.main.link``, with
-  ``DYNTOOLS_NUMPY=0`` (relocations applied by Python alone); its memory is that process's
+  ``DYNTOOLS_NATIVE=0`` (relocations applied by Python alone); its memory is that process's
   maximum resident set (Python and the imports included);
-- ``dynlink (in-process, numpy)``: the same with ``DYNTOOLS_NUMPY=1``: relocations applied
-  with numpy at every size, as in a process that has numpy loaded already (a command
-  imports numpy only for links with enough relocations to repay the import);
+- ``dynlink (in-process, C)``: the same with ``DYNTOOLS_NATIVE=1``: relocations applied in
+  bulk by the C library at every size (links of 10,000 relocation entries or more use it
+  by default, as all of these do);
 - ``dynlink (command)``: ``python -m toolchain.linker.command`` (the ``dynlink`` command's entry),
   a whole process per link, with its modules byte-compiled as an installed package's are
   (``bench_link.command_env``), on the Python running the benchmark;
@@ -113,12 +113,12 @@ def peers(arch: str, out: str, objs: list[str], notes: list[str], installed: str
     return cmds
 
 
-def measure_inprocess(arch: str, objdir: str, objs: list[str], runs: int, out: str, numpy: str) -> Result:
+def measure_inprocess(arch: str, objdir: str, objs: list[str], runs: int, out: str, native: str) -> Result:
     """The in-process link's times and its process's peak memory, from a fresh interpreter,
-    with ``DYNTOOLS_NUMPY`` set to ``numpy``: "0" relocates with Python only, "1" with numpy."""
+    with ``DYNTOOLS_NATIVE`` set to ``native``: "0" relocates with Python only, "1" in bulk with C."""
     env = bench_link.command_env()
-    env["DYNTOOLS_NUMPY"] = numpy
-    name = "dynlink (in-process, numpy)" if numpy == "1" else "dynlink (in-process, Python)"
+    env["DYNTOOLS_NATIVE"] = native
+    name = "dynlink (in-process, C)" if native == "1" else "dynlink (in-process, Python)"
     cmd = [sys.executable, "-c", _INPROCESS_CHILD, arch, str(runs), out, *objs]
     p = subprocess.run(cmd, cwd=objdir, env=env, capture_output=True, text=True)
     if p.returncode != 0:
@@ -134,8 +134,8 @@ def measure(
     env = bench_link.command_env()
     base = os.path.join(tmp, "prog")
     results = [
-        measure_inprocess(arch, objdir, objs, runs, base + ".inproc", numpy="0"),
-        measure_inprocess(arch, objdir, objs, runs, base + ".inproc-numpy", numpy="1"),
+        measure_inprocess(arch, objdir, objs, runs, base + ".inproc", native="0"),
+        measure_inprocess(arch, objdir, objs, runs, base + ".inproc-c", native="1"),
     ]
     for name, cmd in peers(arch, base, objs, notes, installed).items():
         r = Result(name, output=cmd[cmd.index("-o") + 1])

@@ -110,21 +110,27 @@ def _check_object(inputs, data, name: str, arch) -> None:
 # -- the linker ------------------------------------------------------------------------------------
 
 
-def _dynlink(args: list[str], numpy: str) -> tuple[int, str]:
-    """dynlink's exit status and error text, with ``DYNTOOLS_NUMPY`` set to ``numpy``."""
+#: the environment of each way of applying relocations (as in tests/conftest.py)
+RELOCATION_PATHS = {"python": {"DYNTOOLS_NATIVE": "0"}, "native": {"DYNTOOLS_NATIVE": "1"}}
+
+
+def _dynlink(args: list[str], path: str) -> tuple[int, str]:
+    """dynlink's exit status and error text, with relocations applied the ``RELOCATION_PATHS[path]`` way."""
     from toolchain.linker.main import main as dynlink_main
 
-    saved = os.environ.get("DYNTOOLS_NUMPY")
-    os.environ["DYNTOOLS_NUMPY"] = numpy
+    settings = RELOCATION_PATHS[path]
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             status = dynlink_main(args)
     finally:
-        if saved is None:
-            del os.environ["DYNTOOLS_NUMPY"]
-        else:
-            os.environ["DYNTOOLS_NUMPY"] = saved
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
     return status, err.getvalue()
 
 
@@ -138,7 +144,7 @@ def _read(path: str) -> bytes | None:
 
 def linker(data: bytes) -> None:
     """dynlink on one object (or archive): exit 0 with a bounded output, or one clean line and nothing written;
-    relocations applied in bulk with numpy give the same status, message and bytes."""
+    relocations applied in bulk by C give the same status, message and bytes as by Python."""
     if len(data) < 2:
         return
     arch = ARCHES[data[0] % 3]
@@ -153,11 +159,11 @@ def linker(data: bytes) -> None:
     if mode == 2:
         args[0:0] = ["--map", map_file]
     try:
-        bulk = _dynlink(args, "1"), _read(out), _read(map_file)
+        bulk = _dynlink(args, "native"), _read(out), _read(map_file)
         _remove(out, map_file)
-        status, message = _dynlink(args, "0")
+        status, message = _dynlink(args, "python")
         if bulk != ((status, message), _read(out), _read(map_file)):
-            raise BrokenPromise(f"dynlink: numpy and Python relocation differ: {bulk[0]!r} against {message!r}")
+            raise BrokenPromise(f"dynlink: C and Python relocation differ: {bulk[0]!r} against {message!r}")
         if status == 0:
             if not os.path.exists(out) or os.path.getsize(out) > MAX_OUTPUT:
                 raise BrokenPromise(f"dynlink: exit 0 with output of {os.path.getsize(out)} bytes")

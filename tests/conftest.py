@@ -142,15 +142,19 @@ class CProgs:
         return [out for _src, out, _extra in jobs]
 
 
+#: environment for each way of applying relocations: section by section in Python, or in bulk by C
+RELOCATION_PATHS = {"python": {"DYNTOOLS_NATIVE": "0"}, "native": {"DYNTOOLS_NATIVE": "1"}}
+
+
 @pytest.fixture
 def applied(monkeypatch):
-    """Links relocate with numpy (``DYNTOOLS_NUMPY=1``): the names of the sections the numpy
-    path applied itself ("taken"), and of those it handed back ("back")."""
-    from toolchain.linker import npreloc
+    """Links relocate in bulk with the C library (``DYNTOOLS_NATIVE=1``): the names of the
+    sections it applied itself ("taken"), and of those it handed back ("back")."""
+    from toolchain.linker import native
 
-    monkeypatch.setenv("DYNTOOLS_NUMPY", "1")
+    monkeypatch.setenv("DYNTOOLS_NATIVE", "1")
     seen: dict[str, list[str]] = {"taken": [], "back": []}
-    apply = npreloc._apply
+    apply = native.apply
 
     def spy(batch) -> list[int]:
         back = apply(batch)
@@ -158,7 +162,7 @@ def applied(monkeypatch):
             seen["back" if i in back else "taken"].append(sec.name)
         return back
 
-    monkeypatch.setattr(npreloc, "_apply", spy)
+    monkeypatch.setattr(native, "apply", spy)
     return seen
 
 

@@ -48,7 +48,7 @@ def test_small_run(measured):
     names = [r.linker for r in results]
     assert names[:4] == [
         "dynlink (in-process, Python)",
-        "dynlink (in-process, numpy)",
+        "dynlink (in-process, C)",
         "dynlink (subprocess)",
         "ld.lld",
     ]

@@ -120,7 +120,7 @@ R_386_32, R_386_PC32 = 1, 2
 def test_implicit_addends_of_rel_sections_in_columns(tmp_path, monkeypatch):
     """386 (SHT_REL): the addend is the field's content; a section of S + A and S + A - P
     fields is applied by the column path (a mix of kinds: per type), each with its own addend."""
-    monkeypatch.setenv("DYNTOOLS_NUMPY", "0")  # the Python path's columns
+    monkeypatch.setenv("DYNTOOLS_NATIVE", "0")  # the Python path's columns
     applied: list[bool] = []
     whole_columns = relocate._relocate_columns
 

@@ -11,6 +11,7 @@ import io
 import struct
 
 import pytest
+from conftest import RELOCATION_PATHS
 from elftools.elf.elffile import ELFFile
 
 from tests.unit import elfbuild as eb
@@ -56,11 +57,12 @@ def start_obj(arch: str, text: bytes, relocs: list[eb.Rel], data: bytes = b"\0" 
     )
 
 
-@pytest.fixture(autouse=True, params=["python", "numpy"])
+@pytest.fixture(autouse=True, params=sorted(RELOCATION_PATHS))
 def relocation_path(request, monkeypatch):
-    """Every case runs on both relocation paths: section by section in Python, and in bulk
-    with numpy (``toolchain.linker.npreloc``)."""
-    monkeypatch.setenv("DYNTOOLS_NUMPY", "0" if request.param == "python" else "1")
+    """Every case runs on both relocation paths: section by section in Python, and in bulk by C
+    (``toolchain.linker.bulk``)."""
+    for name, value in RELOCATION_PATHS[request.param].items():
+        monkeypatch.setenv(name, value)
 
 
 # ------------------------------------------------------------------ relocation formulas

@@ -277,7 +277,7 @@ class ObjectFile:
         #: each symbol's address for relocation (``relocate``), from the first relocation pass
         #: to need it until ``release_input``
         self.symbol_values: list[int] | None = None
-        #: how many relocation entries the sections kept hold (``npreloc.wanted``)
+        #: how many relocation entries the sections kept hold (``bulk.wanted``)
         self.relocation_entries = 0
 
 

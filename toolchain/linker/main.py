@@ -102,9 +102,10 @@ def build_parser() -> ArgumentParser:
         "or with -u into a dynld module.",
         epilog="Inputs, -l NAME (-l:FILE), -Bstatic/-Bdynamic/-static and --as-needed (default)/--no-as-needed "
         "may be mixed in any order; the switches affect the inputs after them. "
-        "Environment: DYNTOOLS_CACHE_DIR, where the C library and shared-library symbol tables are cached; "
-        "DYNTOOLS_NUMPY=0 or 1, never or always apply relocations as numpy arrays (by default, links of "
-        "250,000 relocation entries or more, or of 4,000 once numpy is imported).",
+        "Environment: DYNTOOLS_CACHE_DIR, where the C library, shared-library symbol tables and the "
+        "relocation library are cached; DYNTOOLS_NATIVE=0 or 1, never or always apply relocations in "
+        "bulk with the relocation library, built in C by zig on first use (by default, links of "
+        "10,000 relocation entries or more).",
     )
     for o in _OPTIONS:
         kwargs: dict[str, object] = {"dest": o.dest, "help": o.help}

@@ -6,8 +6,8 @@ its hook). ``copy_contents`` writes ``image``; ``fill_got``/``fill_thunks`` writ
 linker's GOT and thunk bytes into it; ``apply_relocations`` and ``write_debug``
 relocate code, data and debug sections through one read/compute/check/write path:
 sections whose relocations are all S + A or S + A - P into plain integer fields are
-computed as whole columns, the others one relocation at a time. In links that use numpy
-(``npreloc.wanted``) both passes queue sections in batches applied as arrays, and only the
+computed as whole columns, the others one relocation at a time. In links large enough
+(``bulk.wanted``) both passes queue sections in batches applied by C, and only the
 sections a batch hands back take that path.
 """
 
@@ -22,7 +22,7 @@ from operator import add, attrgetter, sub
 from .. import elf
 from ..errors import DynError
 from ..records import NamedTuple
-from . import npreloc
+from . import bulk
 from .context import LinkState, OutputSection, merged_addr, merged_piece_base
 from .inputs import InputSection, ObjectFile, Symbol, no_such_symbol, release_input
 from .reloc import VALUE_DROPPED, VALUE_IMPORT, VALUE_MERGED_PIECE, Howto, Kind, Overflow, Relocs, fast_fields
@@ -229,25 +229,25 @@ def apply_relocations(ctx: LinkState, import_value: ImportValue, on_absolute: Ab
         start = sec.addr - ctx.base
         if batch is None or not batch.add(sec, start, table, 0):
             one_by_one(sec, start)
-        elif batch.entries >= npreloc.BATCH_ENTRIES:
+        elif batch.entries >= bulk.BATCH_ENTRIES:
             _apply_batch(batch, one_by_one)
     if batch is not None:
         _apply_batch(batch, one_by_one)
 
 
-def _batch(ctx: LinkState, plan: _Plan, buf: bytearray, debug: bool) -> npreloc.Batch | None:
-    """A batch to relocate sections in bulk, when this link uses numpy (``npreloc.wanted``)."""
-    if not npreloc.wanted(ctx):
+def _batch(ctx: LinkState, plan: _Plan, buf: bytearray, debug: bool) -> bulk.Batch | None:
+    """A batch to relocate sections in bulk, when this link does (``bulk.wanted``)."""
+    if not bulk.wanted(ctx):
         return None
     if debug:  # in debug sections only absolute and PC-relative fields are written here
         plain = {t for t in plan.plain if plan.steps[t][0] in (Kind.ABS, Kind.PC)}
         got: set[int] = set()
     else:
         plain, got = set(plan.plain), set(plan.got_pc)
-    return npreloc.Batch(ctx, npreloc.TypeTable(plan.steps, plain, got), buf, plan.got0)
+    return bulk.Batch(ctx, bulk.TypeTable(plan.steps, plain, got), buf, plan.got0)
 
 
-def _apply_batch(batch: npreloc.Batch, one_by_one: Callable[[InputSection, int], None]) -> None:
+def _apply_batch(batch: bulk.Batch, one_by_one: Callable[[InputSection, int], None]) -> None:
     """Apply a batch, then the sections it sent back one by one (they report any error)."""
     for sec, start in batch.apply():
         one_by_one(sec, start)
@@ -307,7 +307,7 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
     goes object by object: each object's debug sections are copied to their places in ``out``
     and relocated there, their relocations read and forgotten (debug relocations are most of a
     link's), and the object is released (``release_input``): its bytes go as the output fills.
-    With numpy, an object is released once the batch holding its sections is applied.
+    In bulk (``bulk.wanted``), an object is released once the batch holding its sections is applied.
     """
     plan = _Plan(ctx, plain_abs=True)
     debug_outs = {id(o) for o in outs}
@@ -342,7 +342,7 @@ def write_debug(ctx: LinkState, outs: list[OutputSection], out: bytearray) -> No
             continue
         pending.append(obj)
         assert batch is not None
-        if batch.entries >= npreloc.BATCH_ENTRIES:
+        if batch.entries >= bulk.BATCH_ENTRIES:
             _apply_batch(batch, one_by_one)
             for done in pending:
                 release_input(done)

@@ -1,8 +1,8 @@
-"""Relocations applied with numpy (``toolchain.linker.npreloc``) give the same bytes as the
-per-section Python path, on objects a real compiler made with DWARF, for every arch.
+"""Relocations applied in bulk by C (``toolchain.linker.bulk``, ``native``) give the same bytes
+as the per-section Python path, on objects a real compiler made with DWARF, for every arch.
 
 The Python path's outputs are run and checked against independent readers by the rest of
-the suite; here each link is made both ways and compared, and the numpy path must have
+the suite; here each link is made both ways and compared, and the bulk engine must have
 applied sections itself (not handed them all back).
 """
 
@@ -41,17 +41,18 @@ def _link(arch: str, objdir: str, objs: list[str], out: str) -> bytes:
 
 
 @pytest.mark.parametrize("arch", ["amd64", "386", "arm"])
-def test_numpy_and_python_paths_write_the_same_bytes(objects, tmp_path, monkeypatch, applied, arch):
+def test_bulk_and_python_paths_write_the_same_bytes(objects, tmp_path, monkeypatch, applied, arch):
     objdir, objs = objects[arch]
-    monkeypatch.setenv("DYNTOOLS_NUMPY", "0")
+    monkeypatch.setenv("DYNTOOLS_NATIVE", "0")
     by_python = _link(arch, objdir, objs, str(tmp_path / "python"))
-    monkeypatch.setenv("DYNTOOLS_NUMPY", "1")
-    by_numpy = _link(arch, objdir, objs, str(tmp_path / "numpy"))
+    assert applied["taken"] == applied["back"] == []
+    monkeypatch.setenv("DYNTOOLS_NATIVE", "1")
+    by_bulk = _link(arch, objdir, objs, str(tmp_path / "bulk"))
     taken = applied["taken"]
-    assert by_numpy == by_python
+    assert by_bulk == by_python
     assert {".debug_info", ".debug_line", ".data"} <= set(taken), sorted(set(taken))
     if arch != "arm":  # arm's calls and MOVW/MOVT pairs are not plain fields: its .text goes back
         assert ".text" in taken
-    r = run_program(arch, str(tmp_path / "numpy"))
+    r = run_program(arch, str(tmp_path / "bulk"))
     lines = r.stdout.decode().splitlines()
     assert r.returncode == 0 and len(lines) == NFILES + 1 and lines[-1].startswith("total "), r
