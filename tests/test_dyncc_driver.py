@@ -455,6 +455,10 @@ def test_version_is_recognisable_as_clang():
     assert run_dyncc(["-dumpversion"]).stdout.strip() == first.split()[2]
     r = run_dyncc(["-a", "amd64", "-Wl,--version"])
     assert r.returncode == 0 and "dynlink" in r.stdout and "GNU" in r.stdout
+    # cc -v alone (configure scripts log it): the same banner, on standard error as clang and gcc print it
+    r = run_dyncc(["-a", "arm", "-v"])
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert r.stderr.splitlines()[0] == first and "Target: arm-linux-gnueabihf" in r.stderr
 
 
 def test_build_parser_documents_the_options():
@@ -518,3 +522,58 @@ def test_meson_accepts_dyncc_as_its_c_compiler(tmp_path, arch):
     assert p.returncode == 0 and p.stdout == b"meson says 2\n"
     r = subprocess.run([_meson(), "test", "-C", str(build)], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _dyncc_with_input(args, cwd, text: str) -> subprocess.CompletedProcess:
+    """dyncc with ``text`` on its standard input."""
+    cmd = [sys.executable, "-m", "toolchain.cc.driver", *args]
+    return subprocess.run(cmd, input=text, capture_output=True, text=True, cwd=cwd, env=tool_env(), timeout=300)
+
+
+STDIN_PROGRAM = "const char *where = __FILE__;\nint main(void) { return where[1] == 's' ? 7 : 1; }\n"
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_standard_input_is_a_source_as_with_cc(tmp_path, arch):
+    """``echo ... | cc -x c - -o prog``: compiled, linked and run; ``<stdin>`` in __FILE__ and DWARF,
+    as gcc names it; the same bytes from any directory (nothing of the scratch copy's path)."""
+    (tmp_path / "a").mkdir()
+    outs = []
+    for cwd in (tmp_path, tmp_path / "a"):
+        out = str(cwd / "prog")
+        r = _dyncc_with_input(["-a", arch, "-g", "-x", "c", "-", "-o", out], str(cwd), STDIN_PROGRAM)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        with open(out, "rb") as f:
+            outs.append(f.read())
+    assert outs[0] == outs[1]
+    assert run_program(arch, str(tmp_path / "prog")).returncode == 7
+    from elftools.elf.elffile import ELFFile
+
+    with open(tmp_path / "prog", "rb") as f:
+        cu = next(ELFFile(f).get_dwarf_info().iter_CUs())
+        assert cu.get_top_DIE().attributes["DW_AT_name"].value == b"<stdin>"
+    # -c without -o writes -.o, as gcc does
+    r = _dyncc_with_input(["-a", arch, "-x", "c", "-c", "-"], str(tmp_path), "int x = 1;\n")
+    assert r.returncode == 0 and (tmp_path / "-.o").is_file(), r.stderr
+
+
+def test_standard_input_errors_name_it_stdin(tmp_path):
+    r = _dyncc_with_input(["-x", "c", "-c", "-", "-o", "x.o"], str(tmp_path), "int f(void) { return bad; }\n")
+    assert r.returncode == 1 and not (tmp_path / "x.o").exists()
+    assert "<stdin>:1:" in r.stderr
+    assert r.stderr.rstrip().endswith("dyncc: <stdin>: compilation failed (compiler exit status 1)")
+    assert "dyncc-" not in r.stderr  # no scratch path
+    r = _dyncc_with_input(["-c", "-", "-o", "x.o"], str(tmp_path), "int x;\n")
+    assert r.returncode == 2 and r.stderr == "dyncc: -: standard input needs -x LANGUAGE (as with cc: -x c)\n"
+    r = _dyncc_with_input(["-x", "c", "-S", "-", "-o", "x.s"], str(tmp_path), "int answer = 42;\n")
+    assert r.returncode == 0 and "answer" in (tmp_path / "x.s").read_text(), r.stderr
+
+
+def test_a_device_source_compiles_as_configure_checks_do(tmp_path):
+    """``cc -Werror -fFLAG -x c -c /dev/null -o x.o`` (how build systems ask whether a flag is
+    accepted), and the same answer as the compiler's for a flag it does not know."""
+    flag = "-fstack-protector-strong"
+    r = run_dyncc(["-Werror", flag, "-x", "c", "-c", "/dev/null", "-o", "ok.o"], cwd=str(tmp_path))
+    assert r.returncode == 0 and ElfFile((tmp_path / "ok.o").read_bytes(), "ok.o").type == 1, r.stderr
+    r = run_dyncc(["-Werror", "-fno-such-flag", "-x", "c", "-c", "/dev/null", "-o", "bad.o"], cwd=str(tmp_path))
+    assert r.returncode == 1 and "-fno-such-flag" in r.stderr and not (tmp_path / "bad.o").exists()

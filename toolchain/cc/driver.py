@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import stat
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -305,10 +306,13 @@ def _files_to_search(src: str, dep_file: str | None) -> list[str]:
 
 
 def mentions_dyn_pragmas(paths: Sequence[str]) -> bool:
-    """Whether any of the files holds the bytes ``dynimport`` or ``dynexport``."""
+    """Whether any of the files holds the bytes ``dynimport`` or ``dynexport`` (devices such as
+    ``/dev/null`` are not read)."""
     for path in paths:
         try:
             with open(path, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    continue
                 data = f.read()
         except OSError:
             continue
@@ -404,23 +408,33 @@ def compile_c(
     flags: Sequence[str] = (),
     cc: Sequence[str] | str | None = None,
     language: str | None = None,
+    *,
+    source_maps: Sequence[str] = (),
 ) -> Directives:
     """Compile ``src`` to the object ``out`` for ``arch``; return its directives.
 
     ``cc``: a compiler command (list, or a string split like a shell would) instead of zig.
-    ``language``: a ``-x`` language for the source.  Raises DynError (compiler messages
-    already written to stderr); ``out`` is then untouched.
+    ``language``: a ``-x`` language for the source; ``src`` ``-`` is standard input.
+    ``source_maps``: ``-ffile-prefix-map`` flags that take precedence over dyncc's own.
+    Raises DynError (compiler messages already written to stderr); ``out`` is then untouched.
     """
-    from ..errors import read_input
-
     if isinstance(arch, str):
         arch = get_arch(arch)
-    read_input(src)  # a clear error for a missing source, before the compiler's
+    if src == STDIN:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="dyncc-") as spool:
+            copy, maps = _spool_standard_input(spool, language)
+            try:
+                return compile_c(arch, copy, out, flags, cc, language, source_maps=maps)
+            except DynError as e:
+                raise DynError(e.msg, STDIN_NAME if e.file == copy else e.file) from None
+    _check_source(src)  # a clear error for a missing source, before the compiler's
     out_dir = os.path.dirname(out) or "."
     if not os.path.isdir(out_dir):
         raise DynError("cannot create output: No such file or directory", out)
     rest, user_deps = split_dependency_flags(flags)
-    base = [*compiler_command(arch, rest, cc), *_prefix_maps(os.getcwd())]
+    base = [*compiler_command(arch, rest, cc), *_prefix_maps(os.getcwd()), *source_maps]  # the last map wins
     lang = ["-x", language] if language else []
     # the compiler's object and dependency file go beside the output (no directory to make),
     # or, for a device such as -o /dev/null, into the temporary directory
@@ -454,6 +468,41 @@ def compile_c(
     data = elfmod.add_section(data, SECTION, format_directives(directives), fname=src)
     write_output(out, data)
     return directives
+
+
+#: the source name that reads standard input (as with cc), and what it is called in messages,
+#: debug information and ``__FILE__`` (as gcc calls it)
+STDIN, STDIN_NAME = "-", "<stdin>"
+#: languages whose sources take a ``#line`` directive
+_LINE_LANGUAGES = frozenset({"c", "c-header", "cpp-output", "assembler-with-cpp"})
+
+
+def _spool_standard_input(spool: str, language: str | None) -> tuple[str, list[str]]:
+    """Standard input copied to ``spool/<stdin>`` for the compiler (dyncc reads its sources
+    more than once); the copy, and the flags that call it ``<stdin>`` in debug information,
+    ``__FILE__`` and (for C) the compiler's messages, as gcc does."""
+    if language is None:
+        raise UsageError("-: standard input needs -x LANGUAGE (as with cc: -x c)")
+    data = sys.stdin.buffer.read()
+    if language in _LINE_LANGUAGES:
+        data = f'#line 1 "{STDIN_NAME}"\n'.encode() + data
+    copy = os.path.join(spool, STDIN_NAME)
+    with open(copy, "wb") as f:
+        f.write(data)
+    return copy, [f"-ffile-prefix-map={os.path.join(spool, '')}="]
+
+
+def _check_source(src: str) -> None:
+    """A source must be a file that can be read; a character device (``-x c /dev/null``, as
+    configure-style checks compile) is read by the compiler alone."""
+    from ..errors import read_input
+
+    try:
+        st = os.stat(src)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISCHR(st.st_mode):
+        read_input(src)
 
 
 def _compile_and_scan(
@@ -666,6 +715,8 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
     arch = arch_argument(arch_name) if arch_name is not None else None
     if query is not None:
         return None, _answer(query, arch or host_arch(), link_args)
+    if not inputs and "-v" in flags:  # cc -v alone: the version, on standard error as gcc and clang print it
+        return None, ToStandardError(_version_banner(arch or host_arch()))
     if "--version" in link_args and not (set(modes) - {"link"}):
         return None, _linker_banner()  # gcc -Wl,--version: the linker's banner, nothing else done
     if len(set(modes)) > 1 and not set(modes) <= {"preprocess", "compile"}:
@@ -686,6 +737,10 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
     if cc_text is not None and not cc:
         raise UsageError("empty --cc")
     return Invocation(arch, mode, inputs, output, flags, link_args, link_flags, cc), None
+
+
+class ToStandardError(str):
+    """Text ``parse_command_line`` gives for standard error rather than standard output."""
 
 
 def _answer(query: str, arch: Arch, link_args: Sequence[str]) -> str:
@@ -733,11 +788,22 @@ def _assemble(inv: Invocation) -> int:
     cmd = compiler_command(inv.arch, inv.flags, inv.cc)
     for path, lang in inv.inputs:
         out = inv.output or _object_name(path, ".s")
-        p = _run_captured([*cmd, *(["-x", lang] if lang else []), "-S", path, "-o", out], path)
-        _emit(p.stderr)
-        if p.returncode != 0:
-            raise DynError(f"compilation failed (compiler exit status {p.returncode})", path)
+        if path != STDIN:
+            _assemble_one(cmd, path, lang, out, path)
+            continue
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="dyncc-") as spool:
+            copy, maps = _spool_standard_input(spool, lang)
+            _assemble_one([*cmd, *maps], copy, lang, out, STDIN_NAME)
     return 0
+
+
+def _assemble_one(cmd: list[str], path: str, lang: str | None, out: str, name: str) -> None:
+    p = _run_captured([*cmd, *(["-x", lang] if lang else []), "-S", path, "-o", out], name)
+    _emit(p.stderr)
+    if p.returncode != 0:
+        raise DynError(f"compilation failed (compiler exit status {p.returncode})", name)
 
 
 def _compile(inv: Invocation) -> int:
@@ -825,7 +891,7 @@ def _body(argv: Sequence[str]) -> int:
         raise DynError("the compiler command runs dyncc again (does --cc or $DYNCC_CC name dyncc?)")
     inv, text = parse_command_line(argv)
     if inv is None:
-        sys.stdout.write(text or "")
+        (sys.stderr if isinstance(text, ToStandardError) else sys.stdout).write(text or "")
         return 0
     refuse_output_over_input([inv.output], [path for path, _lang in inv.inputs])  # as gcc: -o x.c x.c
     if inv.mode == "pragmas":
