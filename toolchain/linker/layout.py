@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import elf
 from ..errors import DynError
 from .context import LinkState, OutputSection
+from .inputs import InputSection
 
 # Output sections in address order, grouped by segment permissions.
 SEGMENT_ORDER: list[tuple[int, tuple[str, ...]]] = [
@@ -119,8 +120,9 @@ def layout(ctx: LinkState, base: int, header_size: int, page: int, pack_segments
 
 
 def define_linker_symbols(ctx: LinkState) -> None:
-    """Give values to ``__bss_start``, ``_end``, ``__init_array_start`` ... when they are referenced,
-    and ``__start_X``/``__stop_X`` (in the first and last section named X)."""
+    """Give values to ``__bss_start``, ``_end``, ``__init_array_start`` ... when they are referenced
+    (absolute in an executable, relative to a section in a dynld module, which is relocated), and
+    ``__start_X``/``__stop_X`` (in the first and last section named X)."""
     data_end = ctx.data_end()
 
     def bounds(name: str) -> tuple[int, int]:
@@ -155,8 +157,18 @@ def define_linker_symbols(ctx: LinkState) -> None:
     dyn = ctx.synthetic.get(".dynamic")
     if dyn is not None:
         values["_DYNAMIC"] = dyn.addr
+    # A dynld module is loaded at any address: its symbols are image addresses, relative to a
+    # section, so each reference gets a relocation (an executable's are absolute, as in GNU ld).
+    anchor = _image_anchor(ctx) if ctx.opts.module else None
     for name, v in values.items():
         g = ctx.globals.get(name)
         if g is not None and not g.defined:
             g.shndx, g.value, g.section, g.bind = elf.SHN_ABS, v, None, elf.STB_GLOBAL
             g.type = elf.STT_NOTYPE
+            if anchor is not None:
+                g.section, g.value, g.shndx = anchor, v - anchor.addr, anchor.index
+
+
+def _image_anchor(ctx: LinkState) -> InputSection | None:
+    """A live input section of the image that is not merged, for image addresses relative to it."""
+    return next((sec for out in ctx.outputs for sec in out.inputs if sec.merged is None), None)
