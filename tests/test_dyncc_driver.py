@@ -577,3 +577,29 @@ def test_a_device_source_compiles_as_configure_checks_do(tmp_path):
     assert r.returncode == 0 and ElfFile((tmp_path / "ok.o").read_bytes(), "ok.o").type == 1, r.stderr
     r = run_dyncc(["-Werror", "-fno-such-flag", "-x", "c", "-c", "/dev/null", "-o", "bad.o"], cwd=str(tmp_path))
     assert r.returncode == 1 and "-fno-such-flag" in r.stderr and not (tmp_path / "bad.o").exists()
+
+
+OVERFLOW = "#include <stdlib.h>\nint main(int argc, char **argv) { return (atoi(argv[1]) + 2147483647) < 0; }\n"
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_sanitizers_without_a_runtime_trap_and_those_with_one_are_explained(tmp_path, arch):
+    """-fsanitize=undefined -fsanitize-trap=undefined needs no runtime: the program runs, and a
+    failed check stops it (SIGILL); a sanitizer that needs a runtime fails the link with a line
+    saying so after the undefined symbols, and -static-pie is refused like -pie."""
+    (tmp_path / "ovf.c").write_text(OVERFLOW)
+    trap = ["-fsanitize=undefined", "-fsanitize-trap=undefined"]
+    r = run_dyncc(["-a", arch, *trap, "-O0", "ovf.c", "-o", "ovf"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert run_program(arch, str(tmp_path / "ovf"), ["-1"]).returncode == 0
+    assert run_program(arch, str(tmp_path / "ovf"), ["1"]).returncode == -4  # SIGILL: the trap
+    for sanitizer in ("undefined", "address"):
+        r = run_dyncc(["-a", arch, f"-fsanitize={sanitizer}", "ovf.c", "-o", "bad"], cwd=str(tmp_path))
+        lines = r.stderr.splitlines()
+        assert r.returncode == 1 and not (tmp_path / "bad").exists()
+        assert "undefined symbol: __" in lines[0] and "san" in lines[0], r.stderr
+        assert lines[-1].startswith("dynlink: code compiled with -fsanitize calls a sanitizer runtime"), r.stderr
+    r = run_dyncc(["-a", arch, "-static-pie", "ovf.c", "-o", "bad"], cwd=str(tmp_path))
+    assert r.returncode == 2 and r.stderr == (
+        "dyncc: -static-pie is not supported (dynlink makes no position-independent executables)\n"
+    )

@@ -81,7 +81,11 @@ _ARCH_NAMES = frozenset({"386", "amd64", "arm", "8", "6", "5", "i386", "x86", "x
 _MODES = {"-c": "compile", "-S": "assemble", "-E": "preprocess", "-M": "preprocess", "-MM": "preprocess"}
 # driver flags that only concern a link
 _LINK_FLAGS = frozenset({"-nostdlib", "-nodefaultlibs", "-nostartfiles", "-static", "-rdynamic", "-no-pie", "-s"})
-_UNSUPPORTED_LINK = {"-shared": "shared libraries", "-pie": "position-independent executables"}
+_UNSUPPORTED_LINK = {
+    "-shared": "shared libraries",
+    "-pie": "position-independent executables",
+    "-static-pie": "position-independent executables",
+}
 _ERROR_RE = re.compile(r": (?:\x1b\[[0-9;]*m)*(fatal )?error: ")
 _COLOUR_RE = re.compile(r"\x1b\[[0-9;]*m")
 

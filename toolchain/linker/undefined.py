@@ -41,6 +41,13 @@ LINKER_SYMBOLS = frozenset(
 TLS_GET_ADDR_HINT = (
     " (code for the general/local-dynamic TLS models: compile with -ftls-model=initial-exec, dyncc's default)"
 )
+#: prefixes of the runtime functions that -fsanitize=... code calls
+SANITIZER_PREFIXES = ("__asan_", "__ubsan_", "__tsan_", "__msan_", "__lsan_", "__hwasan_", "__sanitizer_", "__dfsan_")
+SANITIZER_HINT = (
+    "code compiled with -fsanitize calls a sanitizer runtime, which dynlink does not link: "
+    "-fsanitize=undefined -fsanitize-trap=undefined needs none (a check that fails traps), "
+    "or compile without -fsanitize"
+)
 
 
 def undefined_symbols(ctx: LinkState) -> dict[str, ObjectFile]:
@@ -74,4 +81,6 @@ def report_undefined(ctx: LinkState) -> None:
     lines = undefined_report(refs, [o.name for o in ctx.objects], {"__tls_get_addr": TLS_GET_ADDR_HINT})
     if len(lines) > 1:
         lines.append(f"{len(lines)} undefined symbols")
+    if any(name.startswith(SANITIZER_PREFIXES) for name in undefined):
+        lines.append(SANITIZER_HINT)
     raise DynErrors(lines)
