@@ -365,10 +365,10 @@ def test_link_mode_adds_lc_and_passes_linker_args(tmp_path, monkeypatch):
     inv, _ = driver.parse_command_line(["-a", "amd64", "-o", "p", "a.o", "-Lx", "-l", "m", "-Wl,--map,p.map", "b.o"])
     assert inv is not None and inv.mode == "link"
     cmd = driver.link_command(inv, ["a.o", "b.o"])
-    assert cmd == ["-a", "amd64", "-o", "p", "--map", "p.map", "-L", "x", "a.o", "b.o", "-l", "m", "-l", "c"]
+    assert cmd == ["-a", "amd64", "-o", "p", "a.o", "-L", "x", "-l", "m", "--map", "p.map", "b.o", "-l", "c"]
     inv, _ = driver.parse_command_line(["-a", "amd64", "-s", "a.o", "-Wl,--gc-sections,-O1,-z,noexecstack"])
     assert inv is not None
-    want = ["--strip-all", "--gc-sections", "-O1", "-z", "noexecstack", "a.o", "-l", "c"]
+    want = ["--strip-all", "a.o", "--gc-sections", "-O1", "-z", "noexecstack", "-l", "c"]
     assert driver.link_command(inv, ["a.o"])[4:] == want
     inv, _ = driver.parse_command_line(["-a", "amd64", "a.o", "-nodefaultlibs"])
     assert inv is not None and driver.link_command(inv, ["a.o"])[-1] == "a.o"
@@ -603,3 +603,23 @@ def test_sanitizers_without_a_runtime_trap_and_those_with_one_are_explained(tmp_
     assert r.returncode == 2 and r.stderr == (
         "dyncc: -static-pie is not supported (dynlink makes no position-independent executables)\n"
     )
+
+
+def test_link_mode_keeps_the_order_of_inputs_and_linker_arguments(tmp_path):
+    """gcc passes inputs, -l and -Wl, arguments to the linker in the order given, and positional
+    switches apply to what follows them: -Wl,--as-needed -lm -Wl,--no-as-needed leaves an unused
+    libm out of DT_NEEDED, -Wl,--no-as-needed -lm keeps it (pyelftools reads DT_NEEDED)."""
+    from elftools.elf.elffile import ELFFile
+
+    (tmp_path / "p.c").write_text("int main(void) { return 0; }\n")
+
+    def needed(*args: str) -> list[str]:
+        r = run_dyncc(["-a", "amd64", "p.c", *args, "-o", "p"], cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        with open(tmp_path / "p", "rb") as f:
+            return [
+                t.needed for t in ELFFile(f).get_section_by_name(".dynamic").iter_tags() if t.entry.d_tag == "DT_NEEDED"
+            ]
+
+    assert "libm.so.6" not in needed("-Wl,--as-needed", "-lm", "-Wl,--no-as-needed")
+    assert "libm.so.6" in needed("-Wl,--no-as-needed", "-lm", "-Wl,--as-needed")

@@ -373,3 +373,93 @@ def test_wrap_sends_calls_to_the_wrapper_and_real_to_the_original(tmp_path, arch
     assert run_program(arch, exe).stdout == b"calls=1 compute=50 x\n"  # (4 + 1) * 10, one malloc
     r = run_dyncc(args[:-1], cwd=str(tmp_path))  # without --wrap, __real_* are undefined, as with ld
     assert r.returncode == 1 and "undefined symbol: __real_compute" in r.stderr
+
+
+CTOR = '#include <stdio.h>\n__attribute__((constructor)) static void hello(void) { puts("registered"); }\n'
+JUST_MAIN = "int main(void) { return 0; }\n"
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_whole_archive_loads_members_nothing_refers_to(objs, tmp_path, arch):
+    """--whole-archive ... --no-whole-archive (positional, as in GNU ld): an archive member that
+    only registers itself (a constructor) is linked and runs; without it, or after
+    --no-whole-archive, the member stays out. Through dyncc's -Wl, too, whose order is kept."""
+    main, ctor = objs(arch, "just_main.c", JUST_MAIN), objs(arch, "ctor.c", CTOR)
+    lib = str(tmp_path / "libreg.a")
+    subprocess.run(["ar", "rcs", lib, ctor], check=True)
+    whole = link_ok(arch, str(tmp_path / "whole"), [main, "--whole-archive", lib, "--no-whole-archive", "-lc"])
+    assert run_program(arch, whole).stdout == b"registered\n"
+    for args in ([main, lib, "-lc"], [main, "--whole-archive", "--no-whole-archive", lib, "-lc"]):
+        plain = link_ok(arch, str(tmp_path / "plain"), args)
+        assert run_program(arch, plain).stdout == b""
+    src = tmp_path / "m.c"
+    src.write_text(JUST_MAIN)
+    out = str(tmp_path / "bydyncc")
+    r = run_dyncc(["-a", arch, str(src), "-Wl,--whole-archive", lib, "-Wl,--no-whole-archive", "-o", out])
+    assert r.returncode == 0, r.stderr
+    assert run_program(arch, out).stdout == b"registered\n"
+
+
+def _dynamic_tags(path: str) -> dict[str, list]:
+    tags: dict[str, list] = {}
+    with open(path, "rb") as f:
+        for tag in ELFFile(f).get_section_by_name(".dynamic").iter_tags():
+            tags.setdefault(tag.entry.d_tag, []).append(tag)
+    return tags
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_gnu_ld_options_build_systems_pass(objs, tmp_path, arch):
+    """--disable-new-dtags (DT_RPATH; the last of it and --enable-new-dtags holds),
+    --export-dynamic-symbol, --sort-common, and what dynlink does anyway (-z separate-code,
+    -z max-page-size=4096, --eh-frame-hdr, -rpath-link); -r and -shared are refused by name."""
+    hello = objs(arch, "hello.c")
+    base = [hello, "-lc", "-rpath", "/opt/x"]
+    runpath = _dynamic_tags(link_ok(arch, str(tmp_path / "new"), [*base, "--enable-new-dtags"]))
+    assert "DT_RUNPATH" in runpath and "DT_RPATH" not in runpath
+    rpath = _dynamic_tags(link_ok(arch, str(tmp_path / "old"), [*base, "--disable-new-dtags"]))
+    assert [t.rpath for t in rpath["DT_RPATH"]] == ["/opt/x"] and "DT_RUNPATH" not in rpath
+    last = _dynamic_tags(link_ok(arch, str(tmp_path / "last"), [*base, "--disable-new-dtags", "--enable-new-dtags"]))
+    assert "DT_RUNPATH" in last and "DT_RPATH" not in last
+    exe = link_ok(
+        arch, str(tmp_path / "exp"), [hello, "-lc", "--export-dynamic-symbol=main", "--export-dynamic-symbol", "ma?n"]
+    )
+    assert " main\n" in readelf("--dyn-syms", "-W", exe)
+    anyway = ["-z", "separate-code", "-z", "max-page-size=4096", "-z", "common-page-size=0x1000", "--eh-frame-hdr"]
+    same = link_ok(arch, str(tmp_path / "same"), [hello, "-lc", *anyway, "-rpath-link", "/nowhere"])
+    with open(same, "rb") as f, open(link_ok(arch, str(tmp_path / "ref"), [hello, "-lc"]), "rb") as g:
+        assert f.read() == g.read()
+    assert run_program(arch, same).stdout == b"hello, world\n"
+    r = dynlink(arch, str(tmp_path / "x"), [hello, "-lc", "-z", "max-page-size=65536"])
+    assert r.returncode == 2 and "max-page-size=65536" in r.stderr
+    for flag, what in (("-r", "relocatable objects"), ("-shared", "shared libraries")):
+        r = dynlink(arch, str(tmp_path / "x"), [hello, flag])
+        assert r.returncode == 2 and r.stderr == (
+            f"dynlink: {flag} is not supported: dynlink writes executables and dynld modules, not {what}"
+            + (" (ld -r)\n" if flag == "-r" else "\n")
+        )
+
+
+COMMONS = (
+    "char a_small;\nshort b_mid;\nlong long c_big __attribute__((aligned(16)));\n"
+    "int main(void) { return a_small + b_mid + (int)c_big; }\n"
+)
+
+
+def test_sort_common_places_commons_by_alignment(tmp_path):
+    """Common symbols (-fcommon) go by name; with --sort-common, largest alignment first (GNU ld's
+    descending order), read back from the symbol table."""
+    obj = compile_hosted("amd64", str(_write(tmp_path / "commons.c", COMMONS)), str(tmp_path / "c.o"), ["-fcommon"])
+    order = {}
+    for name, extra in (("plain", []), ("sorted", ["--sort-common"])):
+        exe = link_ok("amd64", str(tmp_path / name), [obj, "-lc", *extra])
+        with open(exe, "rb") as f:
+            syms = {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+        order[name] = sorted(("a_small", "b_mid", "c_big"), key=syms.__getitem__)
+        assert run_program("amd64", exe).returncode == 0
+    assert order == {"plain": ["a_small", "b_mid", "c_big"], "sorted": ["c_big", "b_mid", "a_small"]}
+
+
+def _write(path, text: str):
+    path.write_text(text)
+    return path

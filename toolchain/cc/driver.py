@@ -98,7 +98,7 @@ class Invocation(NamedTuple):
     inputs: list[tuple[str, str | None]]  # (path, -x language in force or None)
     output: str | None
     flags: list[str]  # compiler flags, in order
-    link_args: list[str]  # -L/-l/-Wl,... for dynlink, in order
+    link_args: list[str]  # -L/-l/-Wl,... for dynlink, in order, with each input's place marked (_INPUT_MARK)
     link_flags: list[str]  # -nostdlib, -static, ...
     cc: list[str] | None
 
@@ -474,6 +474,8 @@ def compile_c(
     return directives
 
 
+#: marks an input's place among dyncc's linker arguments (no argument holds a NUL)
+_INPUT_MARK = "\0"
 #: the source name that reads standard input (as with cc), and what it is called in messages,
 #: debug information and ``__FILE__`` (as gcc calls it)
 STDIN, STDIN_NAME = "-", "<stdin>"
@@ -711,6 +713,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
         elif a.startswith("-") and a != "-":
             flags.append(a)
         else:
+            link_args.append(f"{_INPUT_MARK}{len(inputs)}")  # where it stands among -l and -Wl, arguments
             inputs.append((a, language))
         i += 1
 
@@ -847,26 +850,21 @@ def link_command(inv: Invocation, objects: Sequence[str]) -> list[str]:
             opts.append(linker_opt)
     if flags & {"-nostdlib", "-nostartfiles"} and "-nostartfiles" in known:
         opts.append("-nostartfiles")
-    libs: list[str] = []
-    dirs: list[str] = []
-    extra: list[str] = []
-    i = 0
-    while i < len(inv.link_args):
-        a = inv.link_args[i]
-        if a in ("-l", "-L") and i + 1 < len(inv.link_args):
-            (libs if a == "-l" else dirs).extend([a, inv.link_args[i + 1]])
-            i += 2
-            continue
-        if a in ("-E", "--export-dynamic", "-export-dynamic"):
+    # the inputs, -l, -L and -Wl, arguments in the order given, as gcc passes them: positional
+    # switches (-Bstatic, --as-needed, --whole-archive) apply to what follows them
+    ordered: list[str] = []
+    for a in inv.link_args:
+        if a.startswith(_INPUT_MARK):
+            ordered.append(objects[int(a[len(_INPUT_MARK) :])])
+        elif a in ("-E", "--export-dynamic", "-export-dynamic"):
             if "--export-dynamic" not in known:
                 raise UsageError(f"-Wl,{a} is not supported by this dynlink (--export-dynamic)")
-            extra.append("--export-dynamic")
+            ordered.append("--export-dynamic")
         else:  # dynlink takes GNU ld's options that ask for what it always does (main.GNU_LD_DEFAULTS)
-            extra.append(a)
-        i += 1
+            ordered.append(a)
     if not flags & {"-nostdlib", "-nodefaultlibs"}:
-        libs += ["-l", "c"]
-    return [*opts, *extra, *dirs, *objects, *libs]
+        ordered += ["-l", "c"]
+    return [*opts, *ordered]
 
 
 def _link(inv: Invocation) -> int:

@@ -54,6 +54,9 @@ class LinkOptions:
         rpath: list[str] | None = None,
         build_id: str = "none",
         wrap: list[str] | None = None,
+        new_dtags: bool = True,
+        export_symbols: list[str] | None = None,
+        sort_common: bool = False,
     ) -> None:
         self.arch = arch
         self.output = output
@@ -77,9 +80,12 @@ class LinkOptions:
         self.dynamic_list = dynamic_list  # --dynamic-list FILE: export what the file names
         self.relro = relro  # -z relro (the default) / -z norelro: PT_GNU_RELRO in dynamic executables
         self.bind_now = bind_now  # -z now: DF_BIND_NOW, and .got.plt read-only after start-up too
-        self.rpath = rpath if rpath is not None else []  # -rpath DIR: DT_RUNPATH
+        self.rpath = rpath if rpath is not None else []  # -rpath DIR: DT_RUNPATH (or DT_RPATH)
         self.build_id = build_id  # --build-id[=sha1|md5|uuid|0xHEX]
         self.wrap = frozenset(wrap or ())  # --wrap=S: references to S go to __wrap_S, to __real_S to S
+        self.new_dtags = new_dtags  # -rpath as DT_RUNPATH (--disable-new-dtags: DT_RPATH)
+        self.export_symbols = export_symbols or []  # --export-dynamic-symbol: names or patterns to export
+        self.sort_common = sort_common  # --sort-common: commons by alignment, largest first
 
 
 class SyntheticSection(InputSection):

@@ -6,7 +6,7 @@ makes the dynamic sections through ``add_synthetic_section`` and fills them in t
 ``.interp``, ``.dynsym``/``.dynstr``, SysV ``.hash`` and ``.gnu.hash``, symbol versions,
 import relocations (GLOB_DAT, JUMP_SLOT through a lazy PLT, or symbolic words), and
 ``.dynamic``: ``DT_NEEDED`` for the libraries used (``hosted.used_libraries``), the
-init/fini arrays, ``DT_RUNPATH`` (``-rpath``) and ``DT_FLAGS`` (``-z now``).
+init/fini arrays, ``DT_RUNPATH`` (``-rpath``; ``DT_RPATH`` with ``--disable-new-dtags``) and ``DT_FLAGS`` (``-z now``).
 """
 
 from __future__ import annotations
@@ -284,7 +284,8 @@ class DynamicInfo:
             if out is not None and out.inputs:
                 tags += [[tag, (out, "addr")], [size_tag, (out, "size")]]
         if self.lk.opts.rpath:
-            tags.append([DT.RUNPATH, self._str(":".join(self.lk.opts.rpath))])
+            tag = DT.RUNPATH if self.lk.opts.new_dtags else DT.RPATH
+            tags.append([tag, self._str(":".join(self.lk.opts.rpath))])
         if self.lk.opts.bind_now:
             tags += [[DT.FLAGS, DF_BIND_NOW], [DT.FLAGS_1, DF_1_NOW]]
         tags += [[elf.DT_DEBUG, 0], [elf.DT_NULL, 0]]

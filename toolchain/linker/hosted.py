@@ -210,7 +210,8 @@ def library_definition(ctx: LinkState, sym: Symbol) -> DynamicSymbol | None:
 
 
 def export_symbols(ctx: LinkState) -> None:
-    """Export what ``-E``/``--dynamic-list`` ask for and the definitions the shared inputs expect from us."""
+    """Export what ``-E``/``--dynamic-list``/``--export-dynamic-symbol`` ask for and the definitions the
+    shared inputs expect from us."""
     if ctx.opts.module:
         return
     if not ctx.shared and not any(o.directives is not None and o.directives.imports for o in ctx.objects):
@@ -219,13 +220,15 @@ def export_symbols(ctx: LinkState) -> None:
     patterns: list[str] = []
     for inp in ctx.shared:
         wanted |= inp.library.undefined
+    entries = list(ctx.opts.export_symbols)  # --export-dynamic-symbol
     if ctx.opts.dynamic_list:
         text = read_input(ctx.opts.dynamic_list).decode("utf-8", "replace")
-        for entry in parse_dynamic_list(text, ctx.opts.dynamic_list):
-            if any(c in entry for c in "*?["):
-                patterns.append(entry)
-            else:
-                wanted.add(entry)
+        entries += parse_dynamic_list(text, ctx.opts.dynamic_list)
+    for entry in entries:
+        if any(c in entry for c in "*?["):
+            patterns.append(entry)
+        else:
+            wanted.add(entry)
     matches_a_pattern = _pattern_matcher(patterns)
     for name in sorted(ctx.globals):
         g = ctx.globals[name]

@@ -51,6 +51,7 @@ class InputArg(NamedTuple):
     is_library: bool = False
     static: bool = False  # -Bstatic in force: only archives are searched for
     as_needed: bool = True  # --as-needed in force: DT_NEEDED only if the library is used
+    whole: bool = False  # --whole-archive in force: every member of an archive is loaded
 
     @property
     def spelling(self) -> str:
@@ -65,37 +66,38 @@ class LinkInput(NamedTuple):
     kind: str  # KIND_OBJECT, KIND_ARCHIVE or KIND_SHARED
     as_needed: bool = True
     origin: str = ""  # how it was named: ``-lc``, ``-lc -> libc.so`` (through a script), or the path
+    whole: bool = False  # an archive named under --whole-archive: every member is loaded
 
 
 def split_inputs(argv: Sequence[str], takes_value: Callable[[str], bool]) -> tuple[list[str], list[InputArg]]:
     """Take the inputs and positional switches out of a command line.
 
     Returns the remaining arguments (for argparse) and the inputs in order, each with
-    the ``-Bstatic``/``--as-needed`` state in force where it stands. ``takes_value(opt)``
+    the ``-Bstatic``/``--as-needed``/``--whole-archive`` state in force where it stands. ``takes_value(opt)``
     says whether a remaining option consumes the next argument (so that ``-o out``'s
     ``out`` is not taken for an input).
     """
     rest: list[str] = []
     inputs: list[InputArg] = []
-    static, as_needed = False, True
+    static, as_needed, whole = False, True, False
     i = 0
     only_files = False
     while i < len(argv):
         arg = argv[i]
         i += 1
         if only_files or not arg.startswith("-") or arg == "-":
-            inputs.append(InputArg(arg, False, static, as_needed))
+            inputs.append(InputArg(arg, False, static, as_needed, whole))
         elif arg == "--":
             only_files = True
         elif arg in ("-l", "--library"):
             if i >= len(argv):
                 raise UsageError(f"{arg} needs a library name")
-            inputs.append(InputArg(_library_name(argv[i], arg), True, static, as_needed))
+            inputs.append(InputArg(_library_name(argv[i], arg), True, static, as_needed, whole))
             i += 1
         elif arg.startswith("--library="):
-            inputs.append(InputArg(_library_name(arg[len("--library=") :], arg), True, static, as_needed))
+            inputs.append(InputArg(_library_name(arg[len("--library=") :], arg), True, static, as_needed, whole))
         elif arg.startswith("-l"):
-            inputs.append(InputArg(arg[2:], True, static, as_needed))
+            inputs.append(InputArg(arg[2:], True, static, as_needed, whole))
         elif arg in _STATIC_FLAGS:
             static = True
         elif arg in _DYNAMIC_FLAGS:
@@ -104,6 +106,8 @@ def split_inputs(argv: Sequence[str], takes_value: Callable[[str], bool]) -> tup
             as_needed = True
         elif arg == "--no-as-needed":
             as_needed = False
+        elif arg in ("--whole-archive", "--no-whole-archive"):
+            whole = arg == "--whole-archive"
         elif arg in _GROUP_FLAGS:
             pass
         else:
@@ -294,7 +298,7 @@ def _add_file(
     if kind != "script":
         if origin != path and not origin.endswith(path):
             origin = f"{origin} -> {path}"
-        out.append(LinkInput(path, kind, arg.as_needed, origin))
+        out.append(LinkInput(path, kind, arg.as_needed, origin, arg.whole and kind == KIND_ARCHIVE))
         return
     if depth >= MAX_SCRIPT_DEPTH:
         raise DynError(f"linker scripts nested more than {MAX_SCRIPT_DEPTH} deep (a cycle?)", path)
@@ -337,6 +341,6 @@ def _dedupe(found: list[LinkInput]) -> list[LinkInput]:
         if at is None:
             first[key] = len(out)
             out.append(inp)
-        elif out[at].as_needed and not inp.as_needed:
-            out[at] = out[at]._replace(as_needed=False)
+        else:  # named twice: --no-as-needed or --whole-archive at either place holds
+            out[at] = out[at]._replace(as_needed=out[at].as_needed and inp.as_needed, whole=out[at].whole or inp.whole)
     return out

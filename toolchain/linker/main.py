@@ -33,7 +33,22 @@ GNU_LD_DEFAULTS = (
     "-O0",
     "-O1",
     "-O2",
+    "--enable-new-dtags",
 )
+#: GNU ld options with nothing for dynlink to do: no .eh_frame is kept (so no header for it),
+#: and the shared libraries' own DT_NEEDED are not read (so no -rpath-link to find them by)
+GNU_LD_NOTHING_TO_DO = ("--eh-frame-hdr",)
+#: what GNU ld writes that dynlink does not, by the options that ask for it
+NOT_WRITTEN = {
+    "-r": "relocatable objects (ld -r)",
+    "-i": "relocatable objects (ld -r)",
+    "--relocatable": "relocatable objects (ld -r)",
+    "-shared": "shared libraries",
+    "-Bshareable": "shared libraries",
+    "-pie": "position-independent executables",
+    "--pic-executable": "position-independent executables",
+    "--no-dynamic-linker": "static position-independent executables",
+}
 
 
 class _Option(NamedTuple):
@@ -68,8 +83,27 @@ _OPTIONS = (
         ("-E", "--export-dynamic"), "export_dynamic", "store_true", "export every global symbol (for dlopen'ed plugins)"
     ),
     _Option(("--dynamic-list",), "dynamic_list", "store", "export the symbols the file lists ({ name; ... };)", "FILE"),
-    _Option(("-z",), "z", "append", "relro, norelro, now, lazy, noexecstack, execstack, defs", "KEYWORD"),
+    _Option(
+        ("-z",),
+        "z",
+        "append",
+        "relro, norelro, now, lazy, noexecstack, execstack, defs; accepted as what dynlink does anyway: "
+        "separate-code, noseparate-code, max-page-size=4096, common-page-size=4096",
+        "KEYWORD",
+    ),
     _Option(("-rpath", "-R"), "rpath", "append", "DT_RUNPATH entry", "DIR"),
+    _Option(("--disable-new-dtags",), "old_dtags", "store_true", "-rpath as DT_RPATH (--enable-new-dtags: DT_RUNPATH)"),
+    _Option(
+        ("-rpath-link",), "rpath_link", "append", "accepted and ignored (libraries' DT_NEEDED are not read)", "DIR"
+    ),
+    _Option(
+        ("--export-dynamic-symbol",),
+        "export_symbols",
+        "append",
+        "export SYMBOL (a glob pattern too), as a --dynamic-list naming it",
+        "SYMBOL",
+    ),
+    _Option(("--sort-common",), "sort_common", "store_true", "place common symbols by alignment, largest first"),
     _Option(("--wrap",), "wrap", "append", "calls of SYMBOL go to __wrap_SYMBOL, of __real_SYMBOL to SYMBOL", "SYMBOL"),
     _Option(
         ("--build-id",),
@@ -85,6 +119,12 @@ _OPTIONS = (
         "gnu_ld_defaults",
         "store_true",
         "GNU ld options that ask for what dynlink always does; accepted and ignored",
+    ),
+    _Option(
+        GNU_LD_NOTHING_TO_DO,
+        "gnu_ld_nothing_to_do",
+        "store_true",
+        "accepted and ignored: no .eh_frame is kept, so there is no header to write for it",
     ),
 )
 _BY_FLAG = {flag: o for o in _OPTIONS for flag in o.flags}
@@ -187,6 +227,8 @@ def _parse_simple(rest: list[str]) -> _Parsed | None:
 
 
 _Z_KEYWORDS = ("relro", "norelro", "now", "lazy", "noexecstack", "execstack", "defs")
+#: -z keywords that ask for what dynlink does anyway: code in its own segment, on 4096-byte pages
+_Z_ALREADY = ("separate-code", "noseparate-code", "max-page-size=0x1000", "common-page-size=0x1000")
 
 
 def parse_args(argv: Sequence[str]) -> LinkOptions:
@@ -201,6 +243,10 @@ def _usage(message: str) -> NoReturn:
 def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
     """The link's options (inputs and -l in order, with their positional switches) and the ``--depfile`` path."""
     rest, input_args = split_inputs(argv, _TAKES_VALUE.__contains__)
+    for arg in rest:
+        if arg in NOT_WRITTEN:
+            what = NOT_WRITTEN[arg]
+            raise UsageError(f"{arg} is not supported: dynlink writes executables and dynld modules, not {what}")
     a: _Parsed | Namespace | None = _parse_simple(rest)
     if a is None:
         a = build_parser().parse_args(rest)
@@ -218,8 +264,11 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
         check_host(a.manifest, a.host)
     relro, now, exec_stack = True, False, None
     for kw in a.z:
+        if _page_size_keyword(kw) in _Z_ALREADY:
+            continue
         if kw not in _Z_KEYWORDS:
-            _usage(f"-z {kw}: unknown keyword (known: {', '.join(_Z_KEYWORDS)})")
+            known = ", ".join([*_Z_KEYWORDS, *_Z_ALREADY[:2], "max-page-size=4096", "common-page-size=4096"])
+            _usage(f"-z {kw}: unknown keyword, or a value dynlink does not lay out by (known: {known})")
         if kw in ("relro", "norelro"):
             relro = kw == "relro"
         elif kw in ("now", "lazy"):
@@ -254,7 +303,26 @@ def parse_command_line(argv: Sequence[str]) -> tuple[LinkOptions, str | None]:
         rpath=a.rpath,
         build_id=a.build_id,
         wrap=a.wrap,
+        new_dtags=_last_of(rest, "--enable-new-dtags", "--disable-new-dtags") != "--disable-new-dtags",
+        export_symbols=a.export_symbols,
+        sort_common=a.sort_common,
     ), a.depfile
+
+
+def _page_size_keyword(kw: str) -> str:
+    """``max-page-size=4096`` (any spelling of the number) as ``max-page-size=0x1000``."""
+    name, _, value = kw.partition("=")
+    if name not in ("max-page-size", "common-page-size") or not value:
+        return kw
+    try:
+        return f"{name}={int(value, 0):#x}"
+    except ValueError:
+        return kw
+
+
+def _last_of(args: Sequence[str], *flags: str) -> str | None:
+    """Which of ``flags`` comes last in ``args`` (the one that holds, as in GNU ld)."""
+    return next((arg for arg in reversed(args) if arg in flags), None)
 
 
 def _is_hex_build_id(text: str) -> bool:

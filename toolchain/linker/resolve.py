@@ -47,7 +47,8 @@ def rank(sym: Symbol) -> int:
 
 
 def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
-    """Load every input; archive members are pulled for undefined references and ``wanted`` names.
+    """Load every input; archive members are pulled for undefined references and ``wanted`` names
+    (all of them for an archive named under ``--whole-archive``).
 
     Shared libraries are read (``hosted``); with libc among them, the C start files join
     the objects; what is still undefined is then imported from the shared libraries or
@@ -67,6 +68,10 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
             data = contents.pop(inp.path, None)
             ar = Archive(data if isinstance(data, bytes) else read_input(inp.path), inp.path)
             ctx.archives.append(ar)
+            if inp.whole:  # --whole-archive: every object member, in the archive's order
+                for off in sorted(ar.members):
+                    if bytes(ar.member_data(off)[1][:4]) == b"\x7fELF":
+                        _load_member(ctx, ar, off)
             _add_archive(ctx, ar)
         else:
             _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects), contents.pop(inp.path, None)))

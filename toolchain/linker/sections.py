@@ -116,7 +116,8 @@ def _place_commons(ctx: LinkState) -> None:
         return
     csec = add_synthetic_section(ctx, "COMMON", elf.SHT_NOBITS, elf.SHF_ALLOC | elf.SHF_WRITE, 1)
     off = 0
-    for g in sorted(commons, key=lambda s: s.name):
+    by_alignment = ctx.opts.sort_common  # --sort-common: largest alignment first (less padding)
+    for g in sorted(commons, key=lambda s: (-s.common_align if by_alignment else 0, s.name)):
         align = max(g.common_align, 1)
         off = (off + align - 1) // align * align
         csec.align = max(csec.align, align)
