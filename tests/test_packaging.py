@@ -202,7 +202,8 @@ def test_wheel_has_one_top_level_package(wheel):
         (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")]
         assert z.read(top_level).decode().split() == ["dyntools"]
     assert {t for t in top if not t.startswith("dyntools-")} == {"dyntools"}, top
-    for part in ("toolchain/linker/main.py", "toolchain/dynld/runtime/dynld.h", "toolchain/cc/rt/start.c"):
+    parts = ("toolchain/linker/main.py", "toolchain/linker/bulkreloc.c", "toolchain/dynld/runtime/dynld.h")
+    for part in (*parts, "toolchain/cc/rt/start.c"):
         assert f"dyntools/{part}" in names
     assert [n for n in names if n.startswith("dyntools/toolpath/")] == ["dyntools/toolpath/dyntools.py"]
     assert {n.rsplit("/", 1)[1] for n in names if "/share/man/man1/" in n} == {f"{t}.1" for t in TOOLS}
@@ -225,6 +226,16 @@ def test_installed_package_comes_from_the_wheel(venv, tmp_path):
     words = venv.run("dynld-config", "--cflags", "--sources", cwd=tmp_path).stdout.split()
     assert words[0].startswith("-I" + site) and words[0].endswith("dynld/runtime")
     assert len(words) > 1 and all(w.startswith(site) and w.endswith(".c") for w in words[1:]), words
+
+
+def test_installed_linker_builds_and_loads_its_relocation_library(venv, tmp_path):
+    """The C relocation loop ships as source with the package and is built on first use, into the
+    cache directory: without it an installed dynlink would relocate in Python alone, as slowly."""
+    probe = "from dyntools.toolchain.linker import native; print(native.library() is not None, native.library_path())"
+    env_cache = tmp_path / "cache"
+    cmd = ["env", f"DYNTOOLS_CACHE_DIR={env_cache}", str(venv.python), "-c", probe]
+    loaded, path = venv.run(*cmd, cwd=tmp_path).stdout.split()
+    assert loaded == "True" and path.startswith(str(env_cache)) and os.path.isfile(path)
 
 
 def test_toolpath_holds_only_the_dyntools_tool(venv, tmp_path):
