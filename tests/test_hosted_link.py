@@ -463,3 +463,27 @@ def test_sort_common_places_commons_by_alignment(tmp_path):
 def _write(path, text: str):
     path.write_text(text)
     return path
+
+
+BIG_ATOMIC = (
+    "#include <stdio.h>\nstruct big { long a, b, c; };\nstruct big g = {1, 2, 3};\n"
+    "int main(int argc, char **argv) {\n  struct big r;\n  __atomic_load(&g, &r, __ATOMIC_SEQ_CST);\n"
+    '  printf("%ld %llu\\n", r.c, (unsigned long long)(argc + 1000000000000ULL) / (unsigned)(argc + 6));\n'
+    "  return 0;\n}\n"
+)
+DIVIDE = (
+    "#include <stdio.h>\nint main(int argc, char **argv) {\n"
+    '  printf("3 %llu\\n", (unsigned long long)(argc + 1000000000000ULL) / (unsigned long long)(argc + 6));\n'
+    "  return 0;\n}\n"
+)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_lgcc_and_latomic_name_compiler_rt(objs, tmp_path, arch):
+    """-lgcc and -latomic (which gcc's toolchains keep compiler helpers and atomics in) are found,
+    as scripts naming compiler-rt: an atomic load of a 24-byte struct (a call to __atomic_load)
+    links and runs on 386 and amd64; arm's compiler-rt has no __atomic_ functions, so there
+    the libraries are found and a program without such atomics links."""
+    name, text = ("divide.c", DIVIDE) if arch == "arm" else ("big_atomic.c", BIG_ATOMIC)
+    exe = link_ok(arch, str(tmp_path / "prog"), [objs(arch, name, text), "-lc", "-latomic", "-lgcc"])
+    assert run_program(arch, exe).stdout == b"3 142857142857\n"

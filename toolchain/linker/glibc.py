@@ -13,6 +13,7 @@ library directory (a *C library directory*):
 - ``libc.so``, ``libm.so``, ... as GNU ld scripts (``GROUP ( libc.so.6
   libc_nonshared.a AS_NEEDED ( <loader> ) )``), as a distribution's libc6-dev has them;
 - empty ``libpthread.a``, ``libdl.a``, ``librt.a``, ... (glibc 2.34 moved them into libc);
+- ``libgcc.a`` and ``libatomic.a`` as scripts naming compiler-rt (``-lgcc``, ``-latomic``);
 - ``crt1.o``, ``libc_nonshared.a``;
 - ``libcompiler_rt.a``: compiler-rt built for the arch's object target and flags
   (``Arch.cc_target``, ``-mcpu=``/``-mfloat-abi=``), and, when zig's glibc target
@@ -39,7 +40,9 @@ from .hosted import FOLDED_INTO_LIBC
 from .inputs import Archive
 from .shlib import read_shared_library
 
-LAYOUT_VERSION = 2  # bump when what goes into the directory changes
+LAYOUT_VERSION = 3  # bump when what goes into the directory changes
+#: ``-l`` names of gcc's runtime libraries, which the directory holds as scripts naming compiler-rt
+COMPILER_RT_NAMES = ("gcc", "atomic")
 #: The directory's table of contents: a line per field, its name then its values, space-separated
 #: (file names zig chose, without spaces); read at every link, so plain text rather than JSON.
 MANIFEST = "dyntools-libc.txt"
@@ -259,6 +262,10 @@ def build_c_library(arch: Arch, directory: str) -> None:
     for stem in FOLDED_INTO_LIBC:  # ``-lpthread`` etc. must still link
         if not any(s == stem for s in shared.values()):
             _write(directory, f"lib{stem}.a", "!<arch>\n")
+    # gcc's toolchains keep compiler helpers in libgcc.a and atomics in libatomic.a; compiler-rt has both
+    rt_script = f"/* GNU ld script written by dyntools: compiler-rt */\nINPUT ( {' '.join(compiler_rt)} )\n"
+    for stem in COMPILER_RT_NAMES:
+        _write(directory, f"lib{stem}.a", rt_script)
     manifest: dict[str, str | list[str]] = {
         "glibc_target": arch.glibc_target,
         "zig": zig_version(),
