@@ -81,6 +81,26 @@ def test_each_symbol_entry_error_names_the_symbol(tmp_path):
     assert _error(tmp_path, eb.build(obj)) == f"{p}: symbol common24: alignment 0x18 not a power of 2"
 
 
+def test_special_section_indexes_other_than_abs_and_common_are_refused(tmp_path):
+    """SHN_XINDEX (the index is in an SHT_SYMTAB_SHNDX table: objects of 65,280 sections or more,
+    which gcc -ffunction-sections writes for 70,000 functions) and the other reserved indexes
+    above SHN_COMMON were taken for defined symbols at address 0: refused by name."""
+    obj = start_obj("amd64", bytes(8), [eb.Rel(".text", 0, R_X86_64_64, "target")])
+    data = eb.build(obj)
+    at = _symbol_index(obj, "target")
+    p = str(tmp_path / "o0.o")
+    assert _error(tmp_path, _patch_symbol(data, at, "<H", 6, 0xFFFF)) == (
+        f"{p}: symbol target: its section index is in an extended table (SHN_XINDEX): "
+        "objects of 65,280 sections or more are not supported"
+    )
+    assert _error(tmp_path, _patch_symbol(data, at, "<H", 6, 0xFFF5)) == (
+        f"{p}: symbol target: unsupported special section index 0xfff5"
+    )
+    assert (
+        _error(tmp_path, _patch_symbol(data, at, "<H", 6, 0xFF02)) == f"{p}: symbol 'target': bad section index 65282"
+    )
+
+
 def test_the_first_bad_entry_in_table_order_is_reported(tmp_path):
     obj = start_obj("amd64", bytes(8), [])
     obj.symbols.append(eb.Sym("bad_global", ".data", 0x40))

@@ -440,6 +440,8 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
                 _symbol_error(sections, sname, value, info, shndx, name)
         elif shndx == COMMON and (value & (value - 1) or value > MAX_ALIGN):
             _symbol_error(sections, sname, value, info, shndx, name)
+        elif shndx > COMMON:  # SHN_XINDEX and the other reserved indexes above SHN_COMMON
+            _symbol_error(sections, sname, value, info, shndx, name)
         if i < first_global:
             sym = Symbol(sname, False, obj, value, size, info >> 4, info & 0xF, shndx, sec, other & 3)
             if shndx == COMMON:
@@ -458,8 +460,8 @@ _NOT_INPUT_TYPES = frozenset(
 def _symbol_error(
     sections: list[InputSection | None], sname: str, value: int, info: int, shndx: int, name: str
 ) -> NoReturn:
-    """Raise the error of a symbol entry with a bad section index, a thread-local symbol outside
-    thread-local storage, a value outside its section or a bad common alignment (the first that applies)."""
+    """Raise the error of a symbol entry with a bad or unsupported section index, a thread-local symbol
+    outside thread-local storage, a value outside its section or a bad common alignment (the first that applies)."""
     if 0 < shndx < elf.SHN_ABS:
         if shndx >= len(sections):
             raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
@@ -473,6 +475,14 @@ def _symbol_error(
         raise DynError(
             f"symbol {sname!r}: value {value:#x} is outside its section {sec.name} (size {sec.size:#x})", name
         )
+    if shndx == elf.SHN_XINDEX:
+        raise DynError(
+            f"{f'symbol {sname}' if sname else 'a section symbol'}: its section index is in an extended "
+            "table (SHN_XINDEX): objects of 65,280 sections or more are not supported",
+            name,
+        )
+    if shndx > elf.SHN_COMMON:
+        raise DynError(f"symbol {sname}: unsupported special section index {shndx:#x}", name)
     # checked before anything is allocated for it
     what = "too large" if value > MAX_ALIGN else "not a power of 2"
     raise DynError(f"symbol {sname}: alignment {value:#x} {what}", name)
