@@ -487,3 +487,24 @@ def test_lgcc_and_latomic_name_compiler_rt(objs, tmp_path, arch):
     name, text = ("divide.c", DIVIDE) if arch == "arm" else ("big_atomic.c", BIG_ATOMIC)
     exe = link_ok(arch, str(tmp_path / "prog"), [objs(arch, name, text), "-lc", "-latomic", "-lgcc"])
     assert run_program(arch, exe).stdout == b"3 142857142857\n"
+
+
+IFUNC = (
+    "#include <stdio.h>\nstatic int impl(void) { return 42; }\n"
+    "static int (*resolve(void))(void) { return impl; }\n"
+    'int f(void) __attribute__((ifunc("resolve")));\n'
+    'int main(void) { printf("%d\\n", f()); return 0; }\n'
+)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_an_indirect_function_is_refused_not_mislinked(objs, tmp_path, arch):
+    """__attribute__((ifunc)) needs an IRELATIVE relocation that calls the resolver at start-up;
+    dynlink writes none, and used to link calls to f as calls to the resolver (the program
+    printed an address). It is refused, naming the symbol, with nothing written."""
+    r = dynlink(arch, str(tmp_path / "prog"), [objs(arch, "ifunc.c", IFUNC), "-lc"])
+    assert r.returncode == 1 and not (tmp_path / "prog").exists()
+    assert r.stderr.endswith(
+        ": symbol f is an indirect function (STT_GNU_IFUNC, __attribute__((ifunc))): "
+        "dynlink does not write the IRELATIVE relocations that would call its resolver\n"
+    ), r.stderr

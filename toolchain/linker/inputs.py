@@ -426,7 +426,7 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
     nsec = len(sections)
     symbols = obj.symbols
     append = symbols.append
-    ABS, COMMON, TLS = elf.SHN_ABS, elf.SHN_COMMON, elf.STT_TLS
+    ABS, COMMON, TLS, IFUNC = elf.SHN_ABS, elf.SHN_COMMON, elf.STT_TLS, elf.STT.GNU_IFUNC
     tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
     # Every entry is checked in table order; the locals become symbols, the globals stay
     # entries until resolution merges them into the global table.
@@ -436,7 +436,9 @@ def read_object(data: bytes | memoryview, name: str, arch: Arch, order: int) -> 
             if shndx >= nsec:
                 _symbol_error(sections, sname, value, info, shndx, name)
             sec = sections[shndx]
-            if sec is not None and (value > sec.size or info & 0xF == TLS and sec.flags & tls_alloc != tls_alloc):
+            if sec is not None and (
+                value > sec.size or info & 0xF == TLS and sec.flags & tls_alloc != tls_alloc or info & 0xF == IFUNC
+            ):
                 _symbol_error(sections, sname, value, info, shndx, name)
         elif shndx == COMMON and (value & (value - 1) or value > MAX_ALIGN):
             _symbol_error(sections, sname, value, info, shndx, name)
@@ -460,14 +462,21 @@ _NOT_INPUT_TYPES = frozenset(
 def _symbol_error(
     sections: list[InputSection | None], sname: str, value: int, info: int, shndx: int, name: str
 ) -> NoReturn:
-    """Raise the error of a symbol entry with a bad or unsupported section index, a thread-local symbol
-    outside thread-local storage, a value outside its section or a bad common alignment (the first that applies)."""
+    """Raise the error of a symbol entry with a bad or unsupported section index, an indirect function, a
+    thread-local symbol outside thread-local storage, a value outside its section or a bad common alignment
+    (the first that applies)."""
     if 0 < shndx < elf.SHN_ABS:
         if shndx >= len(sections):
             raise DynError(f"symbol {sname!r}: bad section index {shndx}", name)
         sec = sections[shndx]
         assert sec is not None
         tls_alloc = elf.SHF_TLS | elf.SHF_ALLOC
+        if info & 0xF == elf.STT.GNU_IFUNC:
+            raise DynError(
+                f"symbol {sname} is an indirect function (STT_GNU_IFUNC, __attribute__((ifunc))): "
+                "dynlink does not write the IRELATIVE relocations that would call its resolver",
+                name,
+            )
         if info & 0xF == elf.STT_TLS and sec.flags & tls_alloc != tls_alloc:
             raise DynError(
                 f"symbol {sname} is thread-local but its section {sec.name} is not thread-local storage", name
