@@ -508,3 +508,32 @@ def test_an_indirect_function_is_refused_not_mislinked(objs, tmp_path, arch):
         ": symbol f is an indirect function (STT_GNU_IFUNC, __attribute__((ifunc))): "
         "dynlink does not write the IRELATIVE relocations that would call its resolver\n"
     ), r.stderr
+
+
+#: a version of puts each arch's glibc has (its default), and amd64's memcpy's older one
+SYMVER = {"amd64": ("puts", "GLIBC_2.2.5"), "386": ("puts", "GLIBC_2.0"), "arm": ("puts", "GLIBC_2.4")}
+
+
+def _symver_source(name: str, version: str) -> str:
+    return (
+        "#include <stdio.h>\n#include <string.h>\n"
+        f'__asm__(".symver {name},{name}@{version}");\n'
+        'int main(int argc, char **argv) { char b[8]; memcpy(b, "hi", argc + 2); puts(b); return 0; }\n'
+    )
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_symver_references_import_that_version(objs, tmp_path, arch):
+    """__asm__(".symver name,name@VERSION") makes the object refer to ``name@VERSION`` (how programs
+    pick an older glibc's symbol); it is imported at that version (readelf shows the dynamic
+    symbol's version), and the program runs. A version the library lacks is undefined."""
+    name, version = SYMVER[arch]
+    checks = [(name, version)] + ([("memcpy", "GLIBC_2.2.5")] if arch == "amd64" else [])
+    for sym, ver in checks:
+        obj = objs(arch, f"symver_{sym}.c", _symver_source(sym, ver))
+        exe = link_ok(arch, str(tmp_path / f"prog_{sym}"), [obj, "-lc"])
+        assert f" {sym}@{ver} " in readelf("--dyn-syms", "-W", exe) + " ", readelf("--dyn-syms", "-W", exe)
+        assert run_program(arch, exe).stdout == b"hi\n"
+    bad = objs(arch, "symver_bad.c", _symver_source("puts", "GLIBC_9.9"))
+    r = dynlink(arch, str(tmp_path / "bad"), [bad, "-lc"])
+    assert r.returncode == 1 and "undefined symbol: puts@GLIBC_9.9" in r.stderr, r.stderr

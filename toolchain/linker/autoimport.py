@@ -50,14 +50,16 @@ class SharedSet:
         self._provider: dict[str, tuple[SharedInput, DynamicSymbol] | None] = {}
 
     def provider(self, name: str) -> tuple[SharedInput, DynamicSymbol] | None:
-        """The first input whose default definition of ``name`` an unversioned reference binds to."""
+        """The first input whose default definition of ``name`` an unversioned reference binds to;
+        for ``name@VERSION`` (an object's ``.symver`` reference), its definition at that version."""
         try:
             return self._provider[name]
         except KeyError:
             pass
+        base, at, version = name.partition("@")
         found = None
         for inp in self.inputs:
-            d = inp.library.default_definition(name)
+            d = inp.library.definition(base, version) if at and version else inp.library.default_definition(name)
             if d is not None:
                 found = (inp, d)
                 break
