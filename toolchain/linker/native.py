@@ -29,8 +29,7 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bulkreloc.c")
 #: zig's target for the library, by the arch this Python runs as (``host_arch_name``).
 TARGETS = {"amd64": "x86_64-linux-gnu", "386": "x86-linux-gnu", "arm": "arm-linux-gnueabihf"}
 FLAGS = ("-mcpu=baseline", "-O2", "-shared", "-fPIC", "-nostdlib", "-fno-strict-aliasing")
-#: Relocation entries from which a link uses the library (below, ctypes' import and the calls cost more).
-BUILD_TIMEOUT = 300
+BUILD_TIMEOUT = 300  # seconds zig may take to build the library
 
 _library: list[ctypes.CDLL | None] = []  # the library once looked for (None: it cannot be had)
 
