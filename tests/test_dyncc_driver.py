@@ -623,3 +623,17 @@ def test_link_mode_keeps_the_order_of_inputs_and_linker_arguments(tmp_path):
 
     assert "libm.so.6" not in needed("-Wl,--as-needed", "-lm", "-Wl,--no-as-needed")
     assert "libm.so.6" in needed("-Wl,--no-as-needed", "-lm", "-Wl,--as-needed")
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm"])
+def test_a_link_of_libraries_alone(tmp_path, arch):
+    """gcc -L. -lmain -o prog links a program whose main is in an archive (start files refer to
+    it); dyncc used to say "no input files". With no input and no -l it still does."""
+    (tmp_path / "m.c").write_text('#include <stdio.h>\nint main(void) { puts("from the archive"); return 0; }\n')
+    assert run_dyncc(["-a", arch, "-c", "m.c", "-o", "m.o"], cwd=str(tmp_path)).returncode == 0
+    subprocess.run(["ar", "rcs", "libmain.a", "m.o"], cwd=tmp_path, check=True)
+    r = run_dyncc(["-a", arch, "-L.", "-lmain", "-o", "prog"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert run_program(arch, str(tmp_path / "prog")).stdout == b"from the archive\n"
+    r = run_dyncc(["-a", arch, "-c", "-lm"], cwd=str(tmp_path))
+    assert r.returncode == 2 and r.stderr == "dyncc: no input files\n"

@@ -731,7 +731,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
     mode = "pragmas" if "pragmas" in modes else "preprocess" if "preprocess" in modes else (modes or ["link"])[0]
     if arch is None:
         arch = host_arch() if mode == "pragmas" else default_arch()
-    if not inputs:
+    if not inputs and not (mode == "link" and "-l" in link_args):  # as gcc: -lfoo alone is a link's input
         raise UsageError("no input files")
     if mode in ("compile", "assemble") and output is not None and len(inputs) > 1:
         opt = "-c" if mode == "compile" else "-S"
