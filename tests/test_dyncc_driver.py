@@ -637,3 +637,23 @@ def test_a_link_of_libraries_alone(tmp_path, arch):
     assert run_program(arch, str(tmp_path / "prog")).stdout == b"from the archive\n"
     r = run_dyncc(["-a", arch, "-c", "-lm"], cwd=str(tmp_path))
     assert r.returncode == 2 and r.stderr == "dyncc: no input files\n"
+
+
+def test_the_queries_libtool_and_makefiles_ask(tmp_path):
+    """gcc's -print-prog-name=ld (libtool finds the linker by it; dynlink answers -v as GNU ld
+    does), -print-libgcc-file-name (a file that exists: compiler-rt, which a link can name),
+    -print-multi-os-directory and -print-multiarch."""
+    assert run_dyncc(["-print-prog-name=ld"]).stdout == "dynlink\n"
+    assert run_dyncc(["-print-prog-name=as"]).stdout == "as\n"
+    r = subprocess.run([sys.executable, "-m", "toolchain.linker.main", "-v"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("dynlink (dyntools) "), r.stderr
+    libgcc = run_dyncc(["-a", "386", "-print-libgcc-file-name"]).stdout.strip()
+    assert os.path.isfile(libgcc) and libgcc.endswith("/libgcc.a")
+    (tmp_path / "d.c").write_text(
+        '#include <stdio.h>\nint main(int c, char **v) { printf("%llu\\n", (c + 1000000000000ULL) / (c + 6ULL)); }\n'
+    )
+    r = run_dyncc(["-a", "386", "d.c", libgcc, "-o", "d"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert run_program("386", str(tmp_path / "d")).stdout == b"142857142857\n"
+    assert run_dyncc(["-print-multi-os-directory"]).stdout == "../lib\n"
+    assert run_dyncc(["-a", "arm", "-print-multiarch"]).stdout == "arm-linux-gnueabihf\n"

@@ -38,7 +38,8 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         from . import __version__
 
-        self.add_argument("--version", action="version", version=f"{self.prog} (dyntools) {__version__}")
+        self.version_text = f"{self.prog} (dyntools) {__version__}"
+        self.add_argument("--version", action="version", version=self.version_text)
 
     def error(self, message: str):
         raise UsageError.see_help(message)

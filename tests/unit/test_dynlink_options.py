@@ -100,7 +100,7 @@ def test_the_table_is_the_parser():
     }
     assert takes == main._TAKES_VALUE
     flags = {flag for action in p._actions for flag in action.option_strings}
-    assert flags - set(main._BY_FLAG) == {"-h", "--help", "--version"}
+    assert flags - set(main._BY_FLAG) == {"-h", "--help", "--version", "-v"}  # -v: GNU ld's --version
 
 
 @pytest.mark.parametrize(

@@ -663,9 +663,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[Invocation | None, str | No
         a = args[i]
         if a in ("-h", "--help"):
             query = "--help"
-        elif a in ("--version", "-dumpmachine", "-dumpversion", "-print-search-dirs") or a.startswith(
-            "-print-file-name="
-        ):
+        elif a in _QUERIES or a.startswith(("-print-file-name=", "-print-prog-name=")):
             query = query or a
         elif a == PRAGMA_STAGE_ONLY:
             modes.append("pragmas")
@@ -750,16 +748,42 @@ class ToStandardError(str):
     """Text ``parse_command_line`` gives for standard error rather than standard output."""
 
 
+#: what dyncc answers without compiling, as gcc does (and the -print-file-name=/-print-prog-name= forms)
+_QUERIES = frozenset(
+    {
+        "--version",
+        "-dumpmachine",
+        "-dumpversion",
+        "-print-search-dirs",
+        "-print-libgcc-file-name",
+        "-print-multi-os-directory",
+        "-print-multi-directory",
+        "-print-multiarch",
+    }
+)
+
+
 def _answer(query: str, arch: Arch, link_args: Sequence[str]) -> str:
     del link_args
     if query == "--version":
         return _version_banner(arch)
-    if query == "-dumpmachine":
+    if query in ("-dumpmachine", "-print-multiarch"):
         return _triple(arch) + "\n"
     if query == "-dumpversion":
         return _zig_clang_version() + "\n"
     if query == "-print-search-dirs":
         return f"install: /\nprograms: =\nlibraries: ={':'.join(arch.lib_dirs)}\n"
+    if query == "-print-libgcc-file-name":  # compiler-rt, which the C library directory holds as libgcc.a
+        from ..linker.glibc import c_library
+
+        return os.path.join(c_library(arch).directory, "libgcc.a") + "\n"
+    if query == "-print-multi-os-directory":
+        return "../lib\n"
+    if query == "-print-multi-directory":
+        return ".\n"
+    if query.startswith("-print-prog-name="):  # the program gcc would run: dynlink for ld, else the name
+        name = query.split("=", 1)[1]
+        return ("dynlink" if name == "ld" else name) + "\n"
     name = query.split("=", 1)[1]  # -print-file-name=NAME: the path, or NAME itself when not found (as gcc)
     for d in arch.lib_dirs:
         if name and os.path.exists(os.path.join(d, name)):

@@ -147,6 +147,7 @@ def build_parser() -> ArgumentParser:
         "bulk with the relocation library, built in C by zig on first use (by default, links of "
         "10,000 relocation entries or more).",
     )
+    p.add_argument("-v", action="version", version=p.version_text, help="show the version (as GNU ld -v)")
     for o in _OPTIONS:
         kwargs: dict[str, object] = {"dest": o.dest, "help": o.help}
         if o.action in ("store_true", "store_false"):
