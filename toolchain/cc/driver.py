@@ -40,13 +40,14 @@ adds ``-lc`` unless ``-nostdlib``/``-nodefaultlibs``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import stat
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..arch import Arch, arch_argument, default_arch, get_arch, host_arch_name
 from ..errors import DynError, UsageError, refuse_output_over_input, report, run_main
@@ -425,10 +426,7 @@ def compile_c(
     if isinstance(arch, str):
         arch = get_arch(arch)
     if src == STDIN:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="dyncc-") as spool:
-            copy, maps = _spool_standard_input(spool, language)
+        with _standard_input_copy(language) as (copy, maps):
             try:
                 return compile_c(arch, copy, out, flags, cc, language, source_maps=maps)
             except DynError as e:
@@ -483,19 +481,23 @@ STDIN, STDIN_NAME = "-", "<stdin>"
 _LINE_LANGUAGES = frozenset({"c", "c-header", "cpp-output", "assembler-with-cpp"})
 
 
-def _spool_standard_input(spool: str, language: str | None) -> tuple[str, list[str]]:
-    """Standard input copied to ``spool/<stdin>`` for the compiler (dyncc reads its sources
-    more than once); the copy, and the flags that call it ``<stdin>`` in debug information,
-    ``__FILE__`` and (for C) the compiler's messages, as gcc does."""
+@contextlib.contextmanager
+def _standard_input_copy(language: str | None) -> Iterator[tuple[str, list[str]]]:
+    """Standard input copied to ``<stdin>`` in a scratch directory for the compiler (dyncc reads
+    its sources more than once), removed afterwards: the copy, and the flags that call it
+    ``<stdin>`` in debug information, ``__FILE__`` and (for C) the compiler's messages, as gcc does."""
     if language is None:
         raise UsageError("-: standard input needs -x LANGUAGE (as with cc: -x c)")
+    import tempfile
+
     data = sys.stdin.buffer.read()
     if language in _LINE_LANGUAGES:
         data = f'#line 1 "{STDIN_NAME}"\n'.encode() + data
-    copy = os.path.join(spool, STDIN_NAME)
-    with open(copy, "wb") as f:
-        f.write(data)
-    return copy, [f"-ffile-prefix-map={os.path.join(spool, '')}="]
+    with tempfile.TemporaryDirectory(prefix="dyncc-") as spool:
+        copy = os.path.join(spool, STDIN_NAME)
+        with open(copy, "wb") as f:
+            f.write(data)
+        yield copy, [f"-ffile-prefix-map={os.path.join(spool, '')}="]
 
 
 def _check_source(src: str) -> None:
@@ -822,10 +824,7 @@ def _assemble(inv: Invocation) -> int:
         if path != STDIN:
             _assemble_one(cmd, path, lang, out, path)
             continue
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="dyncc-") as spool:
-            copy, maps = _spool_standard_input(spool, lang)
+        with _standard_input_copy(lang) as (copy, maps):
             _assemble_one([*cmd, *maps], copy, lang, out, STDIN_NAME)
     return 0
 

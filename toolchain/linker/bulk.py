@@ -79,7 +79,6 @@ class Batch:
     """Sections queued to be relocated together: where each one's bytes are and its relocations."""
 
     def __init__(self, ctx: LinkState, table: TypeTable, buf: bytearray, got0: int) -> None:
-        self.ctx = ctx
         self.table = table
         self.buf = buf
         self.got0 = got0

@@ -14,6 +14,7 @@ from .reloc import NO_RELOCS, Relocs, entry_size
 
 if TYPE_CHECKING:
     import mmap
+    from collections.abc import Iterator
     from typing import NoReturn
 
     from ..directives import Directives, DynImport
@@ -617,6 +618,14 @@ class Archive:
             raise DynError("truncated archive symbol table names", self.name)
         self.index = [(names[i].decode("utf-8", "surrogateescape"), offsets[i]) for i in range(count)]
         self.has_index = True
+
+    def object_members(self) -> Iterator[tuple[int, str, memoryview]]:
+        """(header offset, name, bytes) of each member that is an ELF file, in the archive's order
+        (text files kept in an archive are not objects)."""
+        for off in sorted(self.members):
+            mname, data = self.member_data(off)
+            if bytes(data[:4]) == b"\x7fELF":
+                yield off, mname, data
 
     def member_data(self, hdr_off: int) -> tuple[str, memoryview]:
         if hdr_off not in self.members:

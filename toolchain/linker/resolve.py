@@ -69,9 +69,8 @@ def load_inputs(ctx: LinkState, wanted: tuple[str, ...] = ()) -> None:
             ar = Archive(data if isinstance(data, bytes) else read_input(inp.path), inp.path)
             ctx.archives.append(ar)
             if inp.whole:  # --whole-archive: every object member, in the archive's order
-                for off in sorted(ar.members):
-                    if bytes(ar.member_data(off)[1][:4]) == b"\x7fELF":
-                        _load_member(ctx, ar, off)
+                for off, _name, _data in ar.object_members():
+                    _load_member(ctx, ar, off)
             _add_archive(ctx, ar)
         else:
             _add_object(ctx, open_object(inp.path, ctx.arch, len(ctx.objects), contents.pop(inp.path, None)))
@@ -84,10 +83,7 @@ def _add_archive(ctx: LinkState, ar: Archive) -> None:
     index = ar.index
     if not index:
         index = []
-        for off in sorted(ar.members):
-            mname, data = ar.member_data(off)
-            if not bytes(data[:4]) == b"\x7fELF":
-                continue  # not an object (a text file kept in the archive): nothing to index
+        for off, mname, data in ar.object_members():
             obj = load_object(data, mname, ctx.arch, 0)
             index.extend((s.name, off) for s in obj.symbols[obj.first_global :] if s.defined or s.is_common)
     for name, off in index:
